@@ -1,0 +1,153 @@
+"""Alibaba Cloud API Gateway digest signing (the ``X-Ca-*`` headers).
+
+The string-to-sign is built by a pure function so it can be unit-tested against the
+gateway's documented layout; :class:`GatewaySigner` applies it to each outgoing
+request as an ``httpx.Auth``, over the exact body bytes that go on the wire.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+import uuid
+from collections.abc import Generator, Mapping
+from email.utils import formatdate
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+JSON_MEDIA_TYPE = "application/json; charset=utf-8"
+SIGNATURE_METHOD = "HmacSHA256"
+# The x-ca-* headers covered by the signature, in the order the official SDKs list them.
+SIGNED_HEADER_NAMES = ("x-ca-timestamp", "x-ca-key", "x-ca-nonce", "x-ca-signature-method")
+# Request extension under which the signer leaves its string-to-sign, so that a
+# signature refusal can be explained by comparing it with the server's.
+STRING_TO_SIGN_EXTENSION = "speedpix.string_to_sign"
+
+
+def content_md5(body: bytes) -> str:
+    """Base64 of the MD5 digest of ``body``: the ``Content-MD5`` header value."""
+    return base64.b64encode(hashlib.md5(body).digest()).decode("ascii")
+
+
+def canonical_path(path: str, query: str = "") -> str:
+    """The path line of the string-to-sign: the path, plus the query sorted by key.
+
+    A parameter without a value is written as its bare key, as the gateway does.
+    """
+    if not query:
+        return path
+    pairs = sorted(parse_qsl(query, keep_blank_values=True))
+    return path + "?" + "&".join(f"{key}={value}" if value else key for key, value in pairs)
+
+
+def string_to_sign(
+    *,
+    method: str,
+    accept: str,
+    content_md5: str,
+    content_type: str,
+    date: str,
+    signed_headers: Mapping[str, str],
+    path: str,
+) -> str:
+    """Build the gateway's string-to-sign.
+
+    Lines joined with ``\\n`` and no trailing newline: the upper-case method, Accept,
+    Content-MD5, Content-Type and Date (each may be empty but still takes a line), then
+    one ``name:value`` line per signed ``x-ca-*`` header sorted by lower-case name,
+    then the path with its sorted query string.
+    """
+    header_lines = [
+        f"{name.lower()}:{signed_headers[name]}" for name in sorted(signed_headers, key=str.lower)
+    ]
+    return "\n".join([method.upper(), accept, content_md5, content_type, date, *header_lines, path])
+
+
+def hmac_sha256_base64(secret: str, message: str) -> str:
+    digest = hmac.new(secret.encode("utf-8"), message.encode("utf-8"), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode("ascii")
+
+
+def http_date(epoch_seconds: float) -> str:
+    """The ``Date`` header in the form the official SDKs send: ``Wed, 09 May 2018 13:30:29 GMT+00:00``."""
+    return formatdate(epoch_seconds, usegmt=True) + "+00:00"
+
+
+def signature_headers(
+    *,
+    app_key: str,
+    app_secret: str,
+    method: str,
+    url_path: str,
+    url_query: str,
+    body: bytes,
+    accept: str = JSON_MEDIA_TYPE,
+    content_type: str = JSON_MEDIA_TYPE,
+    now: float | None = None,
+    nonce: str | None = None,
+) -> tuple[dict[str, str], str]:
+    """All headers a signed request needs, and the string-to-sign they were made from.
+
+    ``now`` and ``nonce`` are parameters only so tests can pin them; by default every
+    call gets a fresh timestamp and a fresh UUID4 nonce (the gateway refuses a nonce it
+    has seen within 15 minutes).
+    """
+    now = time.time() if now is None else now
+    headers = {
+        "x-ca-key": app_key,
+        "x-ca-timestamp": str(int(now * 1000)),
+        "x-ca-nonce": nonce or str(uuid.uuid4()),
+        "x-ca-signature-method": SIGNATURE_METHOD,
+    }
+    md5 = content_md5(body) if body else ""
+    date = http_date(now)
+    to_sign = string_to_sign(
+        method=method,
+        accept=accept,
+        content_md5=md5,
+        content_type=content_type,
+        date=date,
+        signed_headers=headers,
+        path=canonical_path(url_path, url_query),
+    )
+    headers["x-ca-signature-headers"] = ",".join(SIGNED_HEADER_NAMES)
+    headers["x-ca-signature"] = hmac_sha256_base64(app_secret, to_sign)
+    headers["date"] = date
+    headers["accept"] = accept
+    headers["content-type"] = content_type
+    if md5:
+        headers["content-md5"] = md5
+    return headers, to_sign
+
+
+class GatewaySigner(httpx.Auth):
+    """Signs each request (and each retry of it, anew) for the SpeedPix API gateway."""
+
+    requires_request_body = True
+
+    def __init__(self, app_key: str, app_secret: str) -> None:
+        self.app_key = app_key
+        self._app_secret = app_secret
+
+    def __repr__(self) -> str:
+        return f"GatewaySigner(app_key={self.app_key!r}, app_secret=<hidden>)"
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        url = urlsplit(str(request.url))
+        headers, to_sign = signature_headers(
+            app_key=self.app_key,
+            app_secret=self._app_secret,
+            method=request.method,
+            url_path=request.url.path,
+            url_query=url.query,
+            body=request.content,
+        )
+        # Replace whatever httpx put there: its default Accept "*/*" and the generated
+        # client's bare "application/json" would not match what we signed.
+        for name, value in headers.items():
+            request.headers[name] = value
+        request.extensions = {**request.extensions, STRING_TO_SIGN_EXTENSION: to_sign}
+        yield request

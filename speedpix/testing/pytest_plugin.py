@@ -1,0 +1,1 @@
+"""pytest plugin of speedpix.testing (fixtures are added by the emulator module)."""
