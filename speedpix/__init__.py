@@ -1,1 +1,95 @@
-"""SpeedPix SDK."""
+"""SpeedPix Python SDK: run Alibaba Cloud 智作工坊 (AIGC Service Lab) ComfyUI workflows.
+
+>>> from speedpix import Client
+>>> client = Client()  # SPEEDPIX_APP_KEY / SPEEDPIX_APP_SECRET from the environment
+>>> output = client.run("your-workflow-id", {"prompt": "a mountain lake"})
+>>> output["images"].save("result.png")
+
+The typed low-level client generated from the OpenAPI spec is :mod:`speedpix_api`;
+``client.api`` is one with signing attached. The local emulator is
+:mod:`speedpix.testing`.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from ._version import __version__
+from .client import DEFAULT_ENDPOINT, Client
+from .errors import (
+    APIConnectionError,
+    APIError,
+    APITimeoutError,
+    AuthenticationError,
+    ClockSkewError,
+    ConfigurationError,
+    ContentModerationError,
+    FileTransferError,
+    InvalidInputError,
+    MalformedResponseError,
+    PredictionError,
+    PredictionTimeoutError,
+    RateLimitError,
+    ServerError,
+    ServiceError,
+    SignatureError,
+    SpeedPixError,
+    SpeedPixException,
+)
+from .files import File
+from .output import FileNode, FileOutput
+from .predictions import Prediction
+
+__all__ = [
+    "DEFAULT_ENDPOINT",
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "Client",
+    "ClockSkewError",
+    "ConfigurationError",
+    "ContentModerationError",
+    "File",
+    "FileNode",
+    "FileOutput",
+    "FileTransferError",
+    "InvalidInputError",
+    "MalformedResponseError",
+    "Prediction",
+    "PredictionError",
+    "PredictionTimeoutError",
+    "RateLimitError",
+    "ServerError",
+    "ServiceError",
+    "SignatureError",
+    "SpeedPixError",
+    "SpeedPixException",
+    "__version__",
+    "async_run",
+    "default_client",
+    "run",
+]
+
+_default_client: Client | None = None
+_default_lock = threading.Lock()
+
+
+def default_client() -> Client:
+    """The client ``speedpix.run`` uses when given none: built once, from the environment."""
+    global _default_client
+    with _default_lock:
+        if _default_client is None:
+            _default_client = Client()
+        return _default_client
+
+
+def run(workflow_id: str, input: Any = None, client: Client | None = None, **kwargs: Any) -> Any:
+    """Run a workflow with ``client`` (default: :func:`default_client`). See :meth:`Client.run`."""
+    return (client or default_client()).run(workflow_id, input, **kwargs)
+
+
+async def async_run(workflow_id: str, input: Any = None, client: Client | None = None, **kwargs: Any) -> Any:
+    """Async :func:`run`."""
+    return await (client or default_client()).async_run(workflow_id, input, **kwargs)

@@ -60,9 +60,7 @@ def string_to_sign(
     one ``name:value`` line per signed ``x-ca-*`` header sorted by lower-case name,
     then the path with its sorted query string.
     """
-    header_lines = [
-        f"{name.lower()}:{signed_headers[name]}" for name in sorted(signed_headers, key=str.lower)
-    ]
+    header_lines = [f"{name.lower()}:{signed_headers[name]}" for name in sorted(signed_headers, key=str.lower)]
     return "\n".join([method.upper(), accept, content_md5, content_type, date, *header_lines, path])
 
 

@@ -1,0 +1,302 @@
+"""Workflow inputs: find the files in them, check everything else is JSON, put URLs back.
+
+:func:`plan_inputs` walks the user's input once, before any request: it validates
+every value (a clear :class:`InvalidInputError` naming the place, e.g.
+``input['images'][2]``), collects the distinct files to send, and leaves numbered
+slots where their URLs (or data URIs) will go; :func:`fill_slots` puts them in.
+
+What counts as a file: ``pathlib.Path``, open binary file objects, ``bytes``/
+``bytearray``/``memoryview``, ``io.BytesIO``, and a plain ``str`` only when it names an
+existing regular file whose type is an image, audio or video — so a prompt that happens
+to be a path, like ``/etc/passwd``, is sent as text, never as the file.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+import os
+import stat
+import tempfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path, PurePath
+from typing import IO, Any, Final
+
+from ._flow import CHUNK_SIZE
+from ._mime import SNIFF_BYTES, content_type_for, guess_from_name, is_media_type
+from .errors import InvalidInputError
+
+BASE64_LIMIT: Final = 1024 * 1024  # the official SDKs' cap for data URIs: 1 MB of file bytes
+STRATEGIES: Final = ("url", "base64")
+# Non-seekable streams are spooled to a temporary file so an upload can be retried.
+_SPOOL_IN_MEMORY: Final = 8 * 1024 * 1024
+
+
+@dataclass
+class FileSource:
+    """A local file to send: readable from its start as often as needed (for retries)."""
+
+    name: str
+    size: int
+    content_type: str
+    path: str | None = None  # a file on disk, opened afresh for each read
+    stream: IO[bytes] | None = None  # a caller's seekable binary file, read from `start`
+    start: int = 0
+    data: bytes | memoryview | None = None  # bytes in memory
+    label: str = field(default="input", repr=False)  # where it was found, for messages
+
+    def iter_chunks(self) -> Iterator[bytes]:
+        if self.data is not None:
+            view = memoryview(self.data)
+            for offset in range(0, len(view), CHUNK_SIZE):
+                yield bytes(view[offset : offset + CHUNK_SIZE])
+        elif self.path is not None:
+            with open(self.path, "rb") as file:
+                while chunk := file.read(CHUNK_SIZE):
+                    yield chunk
+        elif self.stream is not None:
+            self.stream.seek(self.start)
+            left = self.size
+            while left > 0 and (chunk := self.stream.read(min(CHUNK_SIZE, left))):
+                left -= len(chunk)
+                yield chunk
+
+    def read_all(self) -> bytes:
+        return b"".join(self.iter_chunks())
+
+    def data_uri(self) -> str:
+        encoded = base64.b64encode(self.read_all()).decode("ascii")
+        return f"data:{self.content_type};base64,{encoded}"
+
+
+@dataclass(frozen=True)
+class Slot:
+    """Where the URL of ``sources[index]`` goes once the file was sent."""
+
+    index: int
+
+
+@dataclass
+class InputPlan:
+    value: Any  # the input with each file replaced by a Slot
+    sources: list[FileSource]
+
+
+def _where(path: list[str]) -> str:
+    return "input" + "".join(path)
+
+
+def _fail(path: list[str], problem: str) -> InvalidInputError:
+    return InvalidInputError(f"{_where(path)}: {problem}")
+
+
+def is_media_file_path(text: str) -> bool:
+    """The rule for plain strings: an existing regular file whose name says image/audio/video."""
+    if not text or len(text) > 4096 or "\x00" in text or text.startswith(("http://", "https://", "data:")):
+        return False
+    if not is_media_type(guess_from_name(text)):
+        return False
+    try:
+        return stat.S_ISREG(os.stat(text).st_mode)
+    except (OSError, ValueError):
+        return False
+
+
+def _source_from_path(path: str, label: list[str], name: str | None = None) -> FileSource:
+    try:
+        info = os.stat(path)
+    except FileNotFoundError:
+        raise _fail(label, f"file not found: {path}") from None
+    except OSError as error:
+        raise _fail(label, f"cannot read {path}: {error.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise _fail(label, f"{path} is a directory; give a file")
+    if not stat.S_ISREG(info.st_mode):
+        raise _fail(label, f"{path} is not a regular file")
+    if info.st_size == 0:
+        raise _fail(label, f"{path} is empty (0 bytes)")
+    try:
+        with open(path, "rb") as file:
+            head = file.read(SNIFF_BYTES)
+    except OSError as error:
+        raise _fail(label, f"cannot read {path}: {error.strerror}") from None
+    name = name or os.path.basename(path)
+    return FileSource(
+        name=name, size=info.st_size, content_type=content_type_for(name, head), path=path, label=_where(label)
+    )
+
+
+def _source_from_stream(stream: Any, label: list[str], name: str | None = None) -> FileSource:
+    if getattr(stream, "closed", False):
+        raise _fail(label, "the file object is closed; pass it while it is open")
+    mode = getattr(stream, "mode", "rb")
+    if isinstance(stream, io.TextIOBase) or (isinstance(mode, str) and "b" not in mode):
+        raise _fail(label, "the file is open in text mode; open it with open(path, 'rb')")
+    stream_name = getattr(stream, "name", None)
+    name = name or (os.path.basename(stream_name) if isinstance(stream_name, str) else None) or "file"
+    if isinstance(stream, io.BytesIO):
+        view = stream.getbuffer()[stream.tell() :]
+        return _source_from_bytes(view, label, name)
+    try:
+        seekable = stream.seekable()
+    except (AttributeError, OSError, ValueError):
+        seekable = False
+    if not seekable:
+        spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 (lives with the source)
+        while chunk := stream.read(CHUNK_SIZE):
+            spool.write(chunk)
+        stream = spool
+        start = 0
+    else:
+        start = stream.tell()
+    size = stream.seek(0, os.SEEK_END) - start
+    stream.seek(start)
+    head = stream.read(SNIFF_BYTES)
+    stream.seek(start)
+    if not isinstance(head, bytes):
+        raise _fail(label, "the file object returned text; open it with open(path, 'rb')")
+    if size <= 0:
+        raise _fail(label, "the file object has no bytes left to read (empty, or already read to its end)")
+    return FileSource(
+        name=name, size=size, content_type=content_type_for(name, head), stream=stream, start=start, label=_where(label)
+    )
+
+
+def _source_from_bytes(data: bytes | bytearray | memoryview, label: list[str], name: str | None = None) -> FileSource:
+    if len(data) == 0:
+        raise _fail(label, "the bytes are empty")
+    view = data if isinstance(data, bytes) else memoryview(data)
+    head = bytes(view[:SNIFF_BYTES])
+    content_type = content_type_for(name, head)
+    if name is None:
+        from ._mime import extension_for
+
+        name = "file" + extension_for(content_type)
+    return FileSource(name=name, size=len(data), content_type=content_type, data=view, label=_where(label))
+
+
+def file_source(
+    value: Any, *, label: list[str] | None = None, name: str | None = None, content_type: str | None = None
+) -> FileSource:
+    """A :class:`FileSource` for a path, ``Path``, binary file object or bytes (blocking I/O)."""
+    label = label if label is not None else []
+    if isinstance(value, str | PurePath):
+        source = _source_from_path(os.fspath(value), label, name)
+    elif isinstance(value, bytes | bytearray | memoryview):
+        source = _source_from_bytes(value, label, name)
+    elif hasattr(value, "read"):
+        source = _source_from_stream(value, label, name)
+    else:
+        raise _fail(
+            label, f"expected a file path, pathlib.Path, binary file object or bytes, got {type(value).__name__}"
+        )
+    if content_type is not None:
+        if not isinstance(content_type, str) or "/" not in content_type:
+            raise InvalidInputError(f"content_type must be a MIME type like 'image/png', got {content_type!r}")
+        source.content_type = content_type
+    return source
+
+
+def _is_file_object(value: Any) -> bool:
+    return isinstance(value, io.IOBase) or (hasattr(value, "read") and hasattr(value, "seek"))
+
+
+def plan_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
+    """Validate ``value`` and replace every file in it by a :class:`Slot` (blocking I/O).
+
+    The same file given twice (the same path, or the same object) becomes one source.
+    """
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(f"input must be a dict of the workflow's inputs, got {type(value).__name__}")
+    sources: list[FileSource] = []
+    seen: dict[tuple[str, Any], int] = {}
+    active: set[int] = set()  # containers on the current path, to refuse cycles
+
+    def slot_for(key: tuple[str, Any], make: Any) -> Slot:
+        if key not in seen:
+            seen[key] = len(sources)
+            sources.append(make())
+        return Slot(seen[key])
+
+    def walk(item: Any, path: list[str]) -> Any:
+        if item is None or isinstance(item, bool | int):
+            return item
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                raise _fail(path, f"{item} is not allowed: JSON has no NaN or infinity")
+            return item
+        if isinstance(item, str):
+            if type(item) is not str:  # FileOutput, File-like str subclasses: their URL
+                return str(item)
+            if detect_file_paths and is_media_file_path(item):
+                return slot_for(("path", os.path.realpath(item)), lambda: _source_from_path(item, path))
+            return item
+        if isinstance(item, PurePath):
+            return slot_for(("path", os.path.realpath(item)), lambda: _source_from_path(os.fspath(item), path))
+        if isinstance(item, bytes | bytearray | memoryview):
+            return slot_for(("object", id(item)), lambda: _source_from_bytes(item, path))
+        if _is_file_object(item):
+            return slot_for(("object", id(item)), lambda: _source_from_stream(item, path))
+        access_url = getattr(item, "access_url", None)
+        if isinstance(access_url, str):  # an uploaded speedpix File
+            return access_url
+        if isinstance(item, Mapping | list | tuple):
+            if id(item) in active:
+                raise _fail(path, "the input contains itself (a cycle)")
+            active.add(id(item))
+            try:
+                if isinstance(item, Mapping):
+                    result = {}
+                    for key, child in item.items():
+                        if not isinstance(key, str):
+                            raise _fail(path, f"keys must be strings, got {key!r} ({type(key).__name__})")
+                        result[key] = walk(child, [*path, f"[{key!r}]"])
+                    return result
+                return [walk(child, [*path, f"[{index}]"]) for index, child in enumerate(item)]
+            finally:
+                active.discard(id(item))
+        if isinstance(item, set | frozenset):
+            raise _fail(path, "a set is not JSON; use a list")
+        raise _fail(
+            path,
+            f"{type(item).__name__} is not JSON-serialisable; use str, int, float, bool, None, "
+            "list, dict, or a file (Path, binary file, bytes)",
+        )
+
+    try:
+        planned = walk(value, [])
+    except RecursionError:
+        raise InvalidInputError("input is nested too deeply") from None
+    return InputPlan(value=planned, sources=sources)
+
+
+def fill_slots(value: Any, urls: list[str]) -> Any:
+    """Replace each :class:`Slot` in a planned input with its URL."""
+    if isinstance(value, Slot):
+        return urls[value.index]
+    if isinstance(value, dict):
+        return {key: fill_slots(child, urls) for key, child in value.items()}
+    if isinstance(value, list):
+        return [fill_slots(child, urls) for child in value]
+    return value
+
+
+def check_base64_sizes(sources: list[FileSource]) -> None:
+    for source in sources:
+        if source.size > BASE64_LIMIT:
+            raise InvalidInputError(
+                f"{source.label}: {source.name} is {source.size} bytes; file_encoding_strategy='base64' "
+                f"takes files up to {BASE64_LIMIT} bytes (1 MB). Use the default 'url' strategy for larger files."
+            )
+
+
+def check_strategy(strategy: object) -> str:
+    if strategy not in STRATEGIES:
+        raise InvalidInputError(f"file_encoding_strategy must be 'url' or 'base64', got {strategy!r}")
+    return str(strategy)
+
+
+def as_path(value: str | os.PathLike[str]) -> Path:
+    return Path(os.fspath(value))

@@ -1,0 +1,65 @@
+"""Content types of input files: from the name, else from the leading bytes."""
+
+from __future__ import annotations
+
+OCTET_STREAM = "application/octet-stream"
+# How many leading bytes sniff_content_type needs.
+SNIFF_BYTES = 16
+
+
+def guess_from_name(name: str | None) -> str | None:
+    if not name:
+        return None
+    import mimetypes  # lazily: it reads the system's type tables on first use
+
+    guessed, _ = mimetypes.guess_type(name, strict=False)
+    return guessed
+
+
+def sniff_content_type(head: bytes) -> str | None:
+    """Recognise PNG, JPEG, WEBP, GIF, MP4, WAV and MP3 by their magic numbers."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    if head[:4] == b"RIFF" and head[8:12] == b"WAVE":
+        return "audio/wav"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "image/gif"
+    if head[4:8] == b"ftyp":
+        return "video/mp4"
+    if head.startswith(b"ID3") or (len(head) > 1 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0):
+        return "audio/mpeg"
+    return None
+
+
+def content_type_for(name: str | None, head: bytes) -> str:
+    return guess_from_name(name) or sniff_content_type(head) or OCTET_STREAM
+
+
+def is_media_type(content_type: str | None) -> bool:
+    return bool(content_type) and content_type.split("/", 1)[0] in ("image", "audio", "video")  # type: ignore[union-attr]
+
+
+def extension_for(content_type: str | None) -> str:
+    """A file extension (with the dot) for a content type, or '' when unknown."""
+    if not content_type:
+        return ""
+    base = content_type.split(";", 1)[0].strip().lower()
+    known = {
+        "image/jpeg": ".jpg",
+        "image/png": ".png",
+        "image/webp": ".webp",
+        "image/gif": ".gif",
+        "video/mp4": ".mp4",
+        "audio/mpeg": ".mp3",
+        "audio/wav": ".wav",
+        "audio/x-wav": ".wav",
+    }
+    if base in known:
+        return known[base]
+    import mimetypes
+
+    return mimetypes.guess_extension(base, strict=False) or ""

@@ -1,0 +1,85 @@
+"""When to retry and how long to wait first: one pure function for every driver.
+
+Reading a task's progress or result, asking for an upload signature, uploading or
+downloading a file are all safe to repeat. Submitting a task is not: it creates billed
+work. So a submission is repeated only when the request provably did no work — the
+connection was never made, or the gateway refused it by throttling, a replayed nonce
+or a stale clock — and never after it may have reached the service.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Final
+
+from .errors import (
+    APIConnectionError,
+    APIError,
+    MalformedResponseError,
+    RateLimitError,
+    ServerError,
+    SpeedPixException,
+)
+
+DEFAULT_MAX_RETRIES: Final = 2
+INITIAL_DELAY: Final = 0.5
+MAX_DELAY: Final = 8.0
+# A server asking for longer than this is answered with MAX_RETRY_AFTER instead: a
+# caller waiting on run() should not be parked for minutes by one header.
+MAX_RETRY_AFTER: Final = 30.0
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_retries: int = DEFAULT_MAX_RETRIES
+    initial_delay: float = INITIAL_DELAY
+    max_delay: float = MAX_DELAY
+
+
+def is_transient(error: SpeedPixException, *, idempotent: bool) -> bool:
+    """Whether repeating the request that failed with ``error`` may succeed and is safe."""
+    if isinstance(error, APIConnectionError):
+        return idempotent or not error.request_sent
+    if isinstance(error, APIError) and error.refused_before_work:
+        # Throttling always; of the authentication refusals only those a fresh
+        # signature can cure (a reused nonce). A wrong key or secret stays wrong.
+        return isinstance(error, RateLimitError) or error.err_message == "Nonce Used"
+    if not idempotent:
+        return False
+    return isinstance(error, ServerError | MalformedResponseError)
+
+
+def retry_delay(
+    error: SpeedPixException,
+    *,
+    attempt: int,
+    idempotent: bool,
+    policy: RetryPolicy,
+    jitter: float | None = None,
+) -> float | None:
+    """Seconds to wait before attempt ``attempt + 1``, or None to give up and raise.
+
+    ``attempt`` counts the attempts made so far, from 1. The delay doubles each time
+    from ``policy.initial_delay`` up to ``policy.max_delay``, scaled by a jitter factor
+    in [0.5, 1] (``jitter`` pins it for tests); a ``Retry-After`` from the server wins,
+    capped at ``MAX_RETRY_AFTER``.
+    """
+    if attempt > policy.max_retries or not is_transient(error, idempotent=idempotent):
+        return None
+    retry_after = error.retry_after if isinstance(error, APIError) else None
+    if retry_after is not None and retry_after >= 0:
+        return min(retry_after, MAX_RETRY_AFTER)
+    factor = random.uniform(0.5, 1.0) if jitter is None else jitter
+    return min(policy.initial_delay * 2.0 ** (attempt - 1), policy.max_delay) * factor
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header given as seconds (dates are ignored)."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if seconds >= 0 else None

@@ -1,0 +1,4 @@
+import platform
+
+__version__ = "2.0.0"
+USER_AGENT = f"speedpix-python/{__version__} (python {platform.python_version()})"

@@ -1,0 +1,309 @@
+"""The SpeedPix client: configuration, connections, and ``run``."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, TypeVar
+
+import httpx
+from speedpix_api import Client as GeneratedClient
+
+from ._api import CallSettings
+from ._flow import Flow, run_async, run_sync
+from ._logging import configure_from_env
+from ._retry import DEFAULT_MAX_RETRIES, RetryPolicy
+from ._transport import DEFAULT_TRANSFER_TIMEOUT, Transport, TransportSettings, api_timeout
+from ._version import USER_AGENT
+from .errors import ConfigurationError, InvalidInputError, PredictionError
+from .files import Files
+from .predictions import Prediction, Predictions, ProgressCallback, create_flow
+
+T = TypeVar("T")
+
+DEFAULT_ENDPOINT = "https://openai.edu-aliyun.com"
+#: How long ``run()``/``wait()`` wait for a task when the caller gives no ``timeout``.
+DEFAULT_WAIT_TIMEOUT = 30 * 60.0
+
+
+def _positive(name: str, value: object, *, allow_none: bool = False) -> float | None:
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or value != value:
+        raise InvalidInputError(f"{name} must be a positive number of seconds, got {value!r}")
+    return float(value)
+
+
+def normalise_endpoint(endpoint: str) -> str:
+    """``https://host[:port][/prefix]`` from what a user typed; a bare host gets ``https://``."""
+    if not isinstance(endpoint, str) or not endpoint.strip():
+        raise ConfigurationError(f"endpoint must be a URL like {DEFAULT_ENDPOINT!r}, got {endpoint!r}")
+    text = endpoint.strip()
+    if "://" not in text:
+        text = "https://" + text  # the original README's SPEEDPIX_ENDPOINT="your-endpoint.com"
+    try:
+        url = httpx.URL(text)
+    except httpx.InvalidURL as error:
+        raise ConfigurationError(f"endpoint {endpoint!r} is not a valid URL: {error}") from None
+    if url.scheme not in ("http", "https") or not url.host or " " in text:
+        raise ConfigurationError(f"endpoint must be an http(s) URL like {DEFAULT_ENDPOINT!r}, got {endpoint!r}")
+    if url.query or url.fragment:
+        raise ConfigurationError(f"endpoint must not have a query or fragment, got {endpoint!r}")
+    return str(url).rstrip("/")
+
+
+class Client:
+    """A SpeedPix client. Safe to share across threads and across ``asyncio.run()`` calls.
+
+    Credentials come from the arguments, else from ``SPEEDPIX_APP_KEY`` /
+    ``SPEEDPIX_APP_SECRET``; the endpoint from ``endpoint``, else ``SPEEDPIX_ENDPOINT``,
+    else ``https://openai.edu-aliyun.com``.
+
+    ``timeout`` is the per-request timeout of API calls; uploads and downloads have
+    their own (``transfer_timeout``), per chunk, so large files are fine.
+    ``max_retries`` applies to every call (see the README for what is retried).
+    ``detect_file_paths=False`` sends every plain string as text, never as a file.
+    """
+
+    def __init__(
+        self,
+        app_key: str | None = None,
+        app_secret: str | None = None,
+        endpoint: str | None = None,
+        timeout: float = 30.0,
+        user_agent: str | None = None,
+        *,
+        max_retries: int = DEFAULT_MAX_RETRIES,
+        wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
+        transfer_timeout: float | None = None,
+        detect_file_paths: bool = True,
+        verify: bool | str = True,
+        max_connections: int = 100,
+        httpx_args: dict[str, Any] | None = None,
+    ) -> None:
+        configure_from_env()
+        app_key = app_key if app_key is not None else os.environ.get("SPEEDPIX_APP_KEY")
+        app_secret = app_secret if app_secret is not None else os.environ.get("SPEEDPIX_APP_SECRET")
+        if not app_key:
+            raise ConfigurationError(
+                "Missing app key: pass app_key=... or set the SPEEDPIX_APP_KEY environment variable."
+            )
+        if not app_secret:
+            raise ConfigurationError(
+                "Missing app secret: pass app_secret=... or set the SPEEDPIX_APP_SECRET environment variable."
+            )
+        if not isinstance(app_key, str) or not isinstance(app_secret, str):
+            raise ConfigurationError("app_key and app_secret must be strings")
+        endpoint = endpoint or os.environ.get("SPEEDPIX_ENDPOINT") or DEFAULT_ENDPOINT
+        request_timeout = _positive("timeout", timeout)
+        assert request_timeout is not None
+        self._wait_timeout = _positive("wait_timeout", wait_timeout, allow_none=True)
+        transfer = _positive("transfer_timeout", transfer_timeout, allow_none=True)
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise InvalidInputError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        if not isinstance(detect_file_paths, bool):
+            raise InvalidInputError(f"detect_file_paths must be True or False, got {detect_file_paths!r}")
+        self.endpoint = normalise_endpoint(endpoint)
+        self._retry_policy = RetryPolicy(max_retries=max_retries)
+        self._transfer_timeout = (
+            DEFAULT_TRANSFER_TIMEOUT if transfer is None else httpx.Timeout(transfer, connect=min(transfer, 10.0))
+        )
+        self._detect_file_paths = detect_file_paths
+        self._transport = Transport(
+            TransportSettings(
+                endpoint=self.endpoint,
+                app_key=app_key,
+                app_secret=app_secret,
+                timeout=api_timeout(request_timeout),
+                transfer_timeout=self._transfer_timeout,
+                user_agent=user_agent or USER_AGENT,
+                verify=verify,
+                max_connections=max_connections,
+                extra_httpx_args=dict(httpx_args or {}),
+            )
+        )
+        self.predictions = Predictions(self)
+        self.files = Files(self)
+        self._api: GeneratedClient | None = None
+
+    @property
+    def app_key(self) -> str:
+        return self._transport.settings.app_key
+
+    def __repr__(self) -> str:
+        return f"Client(endpoint={self.endpoint!r}, app_key={self.app_key!r}, app_secret=<hidden>)"
+
+    # ------------------------------------------------------------ plumbing
+
+    @property
+    def api(self) -> GeneratedClient:
+        """The generated low-level client (``speedpix_api``) with signing attached.
+
+        Use it with ``speedpix_api.api.predictions.comfy_prompt.sync(client=client.api, ...)``.
+        """
+        if self._api is None:
+            args = self._transport.api_client_args()
+            api = GeneratedClient(
+                base_url=args.pop("base_url"),
+                timeout=args.pop("timeout"),
+                verify_ssl=args.pop("verify"),
+                httpx_args=args,
+            )
+            self._api = api.set_httpx_client(self._transport.sync_api)
+        return self._api
+
+    def _call_settings(self, timeout: float | None, *, wait: bool = False) -> CallSettings:
+        """Settings of one façade call; ``timeout`` bounds it as a whole (retries included)."""
+        overall = _positive("timeout", timeout, allow_none=True)
+        if overall is None and wait:
+            overall = self._wait_timeout
+        return CallSettings(
+            timeout=self._transport.settings.timeout,
+            retry=self._retry_policy,
+            deadline=None if overall is None else time.monotonic() + overall,
+        )
+
+    def _run_sync(self, flow: Flow[T]) -> T:
+        return run_sync(flow, self._transport)
+
+    async def _run_async(self, flow: Flow[T]) -> T:
+        return await run_async(flow, self._transport)
+
+    def close(self) -> None:
+        """Release the client's connections. The client can still be used afterwards."""
+        self._transport.close()
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    # ------------------------------------------------------------ run
+
+    def _run_flow(
+        self,
+        workflow_id: str,
+        input: Any,
+        *,
+        alias_id: str | None,
+        version_id: str | None,
+        randomise_seeds: bool,
+        return_temp_files: bool,
+        resource_config_id: str | None,
+        file_encoding_strategy: str,
+        wait: bool,
+        timeout: float | None,
+        polling_interval: float | None,
+        on_progress: ProgressCallback | None,
+    ) -> Flow[Any]:
+        if not isinstance(wait, bool):
+            raise InvalidInputError(f"wait must be True or False, got {wait!r}")
+        if polling_interval is not None:
+            _positive("polling_interval", polling_interval)
+        if on_progress is not None and not callable(on_progress):
+            raise InvalidInputError("on_progress must be a callable taking the Prediction")
+        settings = self._call_settings(timeout, wait=wait)
+        prediction: Prediction = yield from create_flow(
+            self,
+            settings,
+            workflow_id=workflow_id,
+            input=input,
+            alias_id=alias_id,
+            version_id=version_id,
+            randomise_seeds=randomise_seeds,
+            return_temp_files=return_temp_files,
+            resource_config_id=resource_config_id,
+            file_encoding_strategy=file_encoding_strategy,
+        )
+        if not wait:
+            return prediction
+        yield from prediction._wait_flow(settings, polling_interval, on_progress)
+        if prediction.status != "succeeded":
+            raise PredictionError(
+                f"Task {prediction.id} {prediction.status}: {prediction.error or 'no error message'}"
+                + (f" ({prediction.error_code})" if prediction.error_code else ""),
+                prediction=prediction,
+            )
+        return prediction.output
+
+    def run(
+        self,
+        workflow_id: str,
+        input: Any = None,
+        *,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        randomise_seeds: bool = False,
+        return_temp_files: bool = False,
+        resource_config_id: str | None = None,
+        file_encoding_strategy: str = "url",
+        wait: bool = True,
+        timeout: float | None = None,
+        polling_interval: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Any:
+        """Run a workflow and return its output (or, with ``wait=False``, the Prediction).
+
+        Files in ``input`` are uploaded first. ``timeout`` bounds the whole call;
+        a task that fails raises :class:`PredictionError`.
+        """
+        return self._run_sync(
+            self._run_flow(
+                workflow_id,
+                input,
+                alias_id=alias_id,
+                version_id=version_id,
+                randomise_seeds=randomise_seeds,
+                return_temp_files=return_temp_files,
+                resource_config_id=resource_config_id,
+                file_encoding_strategy=file_encoding_strategy,
+                wait=wait,
+                timeout=timeout,
+                polling_interval=polling_interval,
+                on_progress=on_progress,
+            )
+        )
+
+    async def async_run(
+        self,
+        workflow_id: str,
+        input: Any = None,
+        *,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        randomise_seeds: bool = False,
+        return_temp_files: bool = False,
+        resource_config_id: str | None = None,
+        file_encoding_strategy: str = "url",
+        wait: bool = True,
+        timeout: float | None = None,
+        polling_interval: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Any:
+        """Async :meth:`run`; uploads of several input files run concurrently."""
+        return await self._run_async(
+            self._run_flow(
+                workflow_id,
+                input,
+                alias_id=alias_id,
+                version_id=version_id,
+                randomise_seeds=randomise_seeds,
+                return_temp_files=return_temp_files,
+                resource_config_id=resource_config_id,
+                file_encoding_strategy=file_encoding_strategy,
+                wait=wait,
+                timeout=timeout,
+                polling_interval=polling_interval,
+                on_progress=on_progress,
+            )
+        )

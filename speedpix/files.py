@@ -1,0 +1,157 @@
+"""Temporary file uploads: sign, then stream a PUT, then use ``accessUrl``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+from speedpix_api.models import UploadSignRequest
+from speedpix_api.types import Unset
+
+from ._api import UPLOAD_SIGN, CallSettings, api_call, transport_error
+from ._flow import Blocking, Flow, Outcome, Put, Sleep
+from ._inputs import FileSource, file_source
+from ._retry import parse_retry_after, retry_delay
+from .errors import FileTransferError, MalformedResponseError, RateLimitError, ServerError, SpeedPixException
+
+if TYPE_CHECKING:
+    from .client import Client
+
+
+@dataclass(frozen=True)
+class File:
+    """An uploaded file. ``str(file)`` and ``file.url`` are its ``access_url``, ready for inputs."""
+
+    access_url: str
+    name: str
+    content_type: str
+    size: int
+    object_key: str | None = None
+    path: str | None = None
+    expire_time: int | str | None = None
+
+    @property
+    def url(self) -> str:
+        return self.access_url
+
+    def __str__(self) -> str:
+        return self.access_url
+
+
+def storage_error(outcome: Outcome, *, what: str, task_id: str | None = None) -> SpeedPixException | None:
+    """None for a 2xx storage response, else the typed error (retryable ones for 429/5xx)."""
+    if outcome.error is not None:
+        return transport_error(outcome.error, what=what, task_id=task_id)
+    response = outcome.response
+    assert response is not None
+    status = response.status_code
+    if 200 <= status < 300:
+        return None
+    common: dict[str, Any] = {
+        "status_code": status,
+        "request_id": response.headers.get("x-oss-request-id") or response.headers.get("x-ca-request-id"),
+        "retry_after": parse_retry_after(response.headers.get("retry-after")),
+        "task_id": task_id,
+    }
+    if status == 429:
+        return RateLimitError(f"{what}: storage rate limited (HTTP 429).", **common)
+    if status >= 500:
+        return ServerError(f"{what}: storage error (HTTP {status}).", **common)
+    if status == 404:
+        return FileTransferError(
+            f"{what}: not found (HTTP 404). Output URLs are time-limited: download results soon "
+            "after the task finishes, or fetch the task again with predictions.get(task_id).",
+            **common,
+        )
+    return FileTransferError(f"{what}: refused by storage (HTTP {status}).", **common)
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or isinstance(value, Unset) else str(value)
+
+
+def upload_flow(source: FileSource, settings: CallSettings, transfer_timeout: httpx.Timeout) -> Flow[File]:
+    """Ask for a presigned URL, then stream the file to it (from its start on each retry)."""
+    reply = yield from api_call(
+        UPLOAD_SIGN,
+        settings,
+        body=UploadSignRequest(original_filename=source.name, content_type=source.content_type, size=source.size),
+    )
+    data = reply.data
+    upload_url, access_url = _text(data.upload_url), _text(data.access_url)
+    if not upload_url or not access_url:
+        raise MalformedResponseError(
+            "sp_create_temp_file_upload_sign returned no uploadUrl/accessUrl.",
+            request_id=reply.request_id,
+            api_invoke_id=reply.api_invoke_id,
+        )
+    # The PUT must carry the Content-Type that was signed, and a length: presigned
+    # storage URLs refuse chunked uploads.
+    headers = {"Content-Type": source.content_type, "Content-Length": str(source.size)}
+    attempt = 0
+    while True:
+        attempt += 1
+        outcome = yield Put(upload_url, source, headers, settings.attempt_timeout(transfer_timeout), attempt)
+        error = storage_error(outcome, what=f"uploading {source.name}")
+        if error is None:
+            break
+        delay = retry_delay(error, attempt=attempt, idempotent=True, policy=settings.retry)
+        if delay is None or not settings.allows_sleep(delay):
+            raise error
+        yield Sleep(delay)
+    expire = data.expire_time
+    return File(
+        access_url=access_url,
+        name=source.name,
+        content_type=source.content_type,
+        size=source.size,
+        object_key=_text(data.object_key),
+        path=_text(data.path),
+        expire_time=None if isinstance(expire, Unset) else expire,
+    )
+
+
+def create_file_flow(
+    file: Any,
+    settings: CallSettings,
+    transfer_timeout: httpx.Timeout,
+    *,
+    filename: str | None,
+    content_type: str | None,
+) -> Flow[File]:
+    source = yield Blocking(lambda: file_source(file, label=[], name=filename, content_type=content_type))
+    return (yield from upload_flow(source, settings, transfer_timeout))
+
+
+class Files:
+    """``client.files``: upload local files for use as workflow inputs."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(
+        self, file: Any, *, filename: str | None = None, content_type: str | None = None, timeout: float | None = None
+    ) -> File:
+        """Upload a path, ``Path``, binary file object or bytes; stream it from disk."""
+        flow = create_file_flow(
+            file,
+            self._client._call_settings(timeout),
+            self._client._transfer_timeout,
+            filename=filename,
+            content_type=content_type,
+        )
+        return self._client._run_sync(flow)
+
+    async def async_create(
+        self, file: Any, *, filename: str | None = None, content_type: str | None = None, timeout: float | None = None
+    ) -> File:
+        """Async :meth:`create`: file reads run in worker threads, off the event loop."""
+        flow = create_file_flow(
+            file,
+            self._client._call_settings(timeout),
+            self._client._transfer_timeout,
+            filename=filename,
+            content_type=content_type,
+        )
+        return await self._client._run_async(flow)

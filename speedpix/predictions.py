@@ -1,0 +1,392 @@
+"""Predictions: submit a workflow task, follow it, read its output.
+
+The SpeedPix API has no cancel endpoint and no webhooks: a task, once submitted, runs to
+its end, and polling is the only way to follow it. :meth:`Prediction.cancel` says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from speedpix_api.models import ComfyPromptRequest, ComfyPromptRequestInputs, TaskIdRequest
+from speedpix_api.types import UNSET, Unset
+
+from ._api import PROGRESS, RESULT, SUBMIT, CallSettings, Reply, api_call
+from ._flow import Blocking, Flow, Notify, Parallel, Sleep
+from ._inputs import check_base64_sizes, check_strategy, fill_slots, plan_inputs
+from ._logging import logger
+from ._polling import PollState, next_poll_delay
+from .errors import APIError, InvalidInputError, MalformedResponseError, PredictionTimeoutError, RateLimitError
+from .files import upload_flow
+from .output import wrap_output
+
+if TYPE_CHECKING:
+    from .client import Client
+
+# The server's spellings, mapped to ours. Unknown statuses are kept as sent and treated
+# as "still working" (the wait's deadline bounds them).
+_STATUS_ALIASES: Final = {"successed": "succeeded", "success": "succeeded", "cancelled": "canceled"}
+TERMINAL_STATUSES: Final = frozenset({"succeeded", "failed", "canceled"})
+
+ProgressCallback = Callable[["Prediction"], Any]
+
+
+def normalise_status(status: object) -> str:
+    text = str(status).strip().lower() if status is not None and not isinstance(status, Unset) else "unknown"
+    return _STATUS_ALIASES.get(text, text)
+
+
+def _value(value: Any) -> Any:
+    return None if isinstance(value, Unset) else value
+
+
+def _datetime_ms(value: Any) -> datetime | None:
+    value = _value(value)
+    return datetime.fromtimestamp(value / 1000, UTC) if isinstance(value, int | float) and value > 0 else None
+
+
+class Prediction:
+    """A workflow task. ``id`` is the server's task id; ``predictions.get(id)`` resumes it."""
+
+    def __init__(
+        self,
+        client: Client,
+        id: str,
+        *,
+        status: str = "waiting",
+        estimated_duration: float | None = None,
+        invoke_id: str | None = None,
+    ) -> None:
+        self._client = client
+        self.id = id
+        self.status = normalise_status(status)
+        self.progress: float | None = None
+        #: Seconds the server expects the task still needs.
+        self.eta: float | None = estimated_duration
+        self.estimated_duration = estimated_duration
+        #: Tasks ahead of this one in the queue (while ``status == "waiting"``).
+        self.queue_position: int | None = None
+        self.message: str | None = None
+        self.node: dict[str, Any] | None = None
+        self.output: Any = None
+        self.images: Any = None
+        self.error: str | None = None
+        self.error_code: str | None = None
+        self.invoke_id = invoke_id
+        self.started_at: datetime | None = None
+        self.completed_at: datetime | None = None
+        self.duration_ms: int | None = None
+        self._observed_at = time.monotonic()
+        self._running_since: float | None = None
+
+    # ------------------------------------------------------------ state
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def __repr__(self) -> str:
+        parts = [f"id={self.id!r}", f"status={self.status!r}"]
+        if self.progress is not None and not self.done:
+            parts.append(f"progress={self.progress:.0%}")
+        if self.error:
+            parts.append(f"error={self.error!r}")
+        return f"Prediction({', '.join(parts)})"
+
+    def _apply_progress(self, reply: Reply) -> bool:
+        """Take in a progress answer; True when status, progress or queue position changed."""
+        data = reply.data
+        before = (self.status, self.progress, self.queue_position)
+        now = time.monotonic()
+        self.status = normalise_status(data.status)
+        progress = _value(data.progress)
+        self.progress = min(max(float(progress), 0.0), 1.0) if isinstance(progress, int | float) else self.progress
+        eta = _value(data.eta_relative)
+        self.eta = float(eta) if isinstance(eta, int | float) else None
+        queue = _value(data.last_queue_remaining)
+        self.queue_position = int(queue) if self.status == "waiting" and isinstance(queue, int) else None
+        self.message = _value(data.message)
+        state = _value(data.state)
+        self.node = state.to_dict() if state is not None else None
+        if self.status == "waiting":
+            self._running_since = None
+            self._observed_at = now
+        elif self.status == "running" and self._running_since is None:
+            # It started somewhere between our last sight of it waiting and now.
+            self._running_since = self._observed_at
+        if self.status == "succeeded":
+            self.progress = 1.0
+        return (self.status, self.progress, self.queue_position) != before
+
+    def _apply_result(self, reply: Reply) -> None:
+        data = reply.data
+        self.invoke_id = reply.api_invoke_id or self.invoke_id
+        status = normalise_status(data.status) if not isinstance(data.status, Unset) else self.status
+        self.status = status if status in TERMINAL_STATUSES else self.status
+        self.started_at = _datetime_ms(data.task_begin_time)
+        self.completed_at = _datetime_ms(data.task_end_time)
+        self.duration_ms = _value(data.task_duration)
+        transport, retry = self._client._transport, self._client._retry_policy
+        result = _value(data.result)
+        images = _value(data.images)
+        self.images = wrap_output(images, transport=transport, retry=retry)
+        if result is not None:
+            self.output = wrap_output(result.to_dict(), transport=transport, retry=retry)
+        elif images:
+            self.output = {"images": self.images}
+
+    def _apply_failure(self, error: APIError) -> None:
+        self.status = "failed"
+        self.error = error.sub_err_message or error.err_message or error.message
+        self.error_code = error.sub_err_code or error.err_code
+        self.invoke_id = error.api_invoke_id or self.invoke_id
+
+    # ------------------------------------------------------------ flows
+
+    def _result_flow(self, settings: CallSettings) -> Flow[None]:
+        try:
+            reply = yield from api_call(RESULT, settings, task_id=self.id, body=TaskIdRequest(task_id=self.id))
+        except APIError as error:
+            # A finished task whose result is an envelope error is a failed task, not a
+            # failed call; throttling and transport failures stay errors.
+            if error.status_code != 200 or isinstance(error, RateLimitError | MalformedResponseError):
+                raise
+            self._apply_failure(error)
+            return
+        self._apply_result(reply)
+
+    def _reload_flow(self, settings: CallSettings, on_progress: ProgressCallback | None = None) -> Flow[Prediction]:
+        reply = yield from api_call(PROGRESS, settings, task_id=self.id, body=TaskIdRequest(task_id=self.id))
+        changed = self._apply_progress(reply)
+        if self.done:
+            yield from self._result_flow(settings)
+        if changed and on_progress is not None:
+            yield Notify(on_progress, self)
+        return self
+
+    def _wait_flow(
+        self, settings: CallSettings, polling_interval: float | None, on_progress: ProgressCallback | None
+    ) -> Flow[Prediction]:
+        polls = 0
+        interval: float | None = None
+        while not self.done:
+            now = time.monotonic()
+            state = PollState(
+                status=self.status,
+                polls=polls,
+                eta=self.eta,
+                progress=self.progress,
+                running_for=(now - self._running_since) if self._running_since is not None else None,
+                last_interval=interval,
+            )
+            interval = next_poll_delay(state, fixed_interval=polling_interval)
+            remaining = settings.remaining()
+            if remaining is not None:
+                if remaining <= 0:
+                    raise PredictionTimeoutError(
+                        f"Task {self.id} is still {self.status} after the wait timeout; it keeps running "
+                        f"server-side: resume with prediction.wait() or predictions.get({self.id!r}).",
+                        prediction=self,
+                    )
+                interval = min(interval, remaining)
+            yield Sleep(interval)
+            yield from self._reload_flow(settings, on_progress)
+            polls += 1
+        return self
+
+    # ------------------------------------------------------------ public
+
+    def wait(
+        self,
+        timeout: float | None = None,
+        polling_interval: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Prediction:
+        """Poll until the task finishes and return this prediction (with ``output`` or ``error``).
+
+        ``timeout`` (seconds) bounds the whole wait, retries included, and raises
+        :class:`PredictionTimeoutError`; the task keeps running. By default polls follow
+        the server's estimates; ``polling_interval`` fixes the interval instead.
+        """
+        settings = self._client._call_settings(timeout, wait=True)
+        _check_interval(polling_interval)
+        return self._client._run_sync(self._wait_flow(settings, polling_interval, on_progress))
+
+    async def async_wait(
+        self,
+        timeout: float | None = None,
+        polling_interval: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Prediction:
+        settings = self._client._call_settings(timeout, wait=True)
+        _check_interval(polling_interval)
+        return await self._client._run_async(self._wait_flow(settings, polling_interval, on_progress))
+
+    def reload(self) -> Prediction:
+        """Fetch the task's current state once (and its result if it has finished)."""
+        return self._client._run_sync(self._reload_flow(self._client._call_settings(None)))
+
+    async def async_reload(self) -> Prediction:
+        return await self._client._run_async(self._reload_flow(self._client._call_settings(None)))
+
+    def cancel(self) -> None:
+        """Not available: the SpeedPix API has no way to cancel a task."""
+        raise NotImplementedError(
+            "The SpeedPix API has no cancel endpoint: a submitted task runs to its end. "
+            "Stop waiting instead (wait(timeout=...)); the task id stays valid for predictions.get()."
+        )
+
+
+def _check_interval(polling_interval: object) -> None:
+    if polling_interval is not None and (
+        isinstance(polling_interval, bool) or not isinstance(polling_interval, int | float) or not polling_interval > 0
+    ):
+        raise InvalidInputError(f"polling_interval must be a positive number of seconds, got {polling_interval!r}")
+
+
+def _check_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidInputError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def _check_id(name: str, value: object, *, optional: bool = False) -> str | None:
+    if value is None and optional:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInputError(f"{name} must be a non-empty string, got {value!r}")
+    return value
+
+
+def create_flow(
+    client: Client,
+    settings: CallSettings,
+    *,
+    workflow_id: str,
+    input: Any,
+    alias_id: str | None,
+    version_id: str | None,
+    randomise_seeds: bool,
+    return_temp_files: bool,
+    resource_config_id: str | None,
+    file_encoding_strategy: str,
+) -> Flow[Prediction]:
+    """Validate, send the input files, then submit the task."""
+    _check_id("workflow_id", workflow_id)
+    _check_id("alias_id", alias_id, optional=True)
+    _check_id("version_id", version_id, optional=True)
+    _check_id("resource_config_id", resource_config_id, optional=True)
+    if alias_id is not None and version_id is not None:
+        raise InvalidInputError("give alias_id or version_id, not both (alias_id defaults to 'main')")
+    _check_flag("randomise_seeds", randomise_seeds)
+    _check_flag("return_temp_files", return_temp_files)
+    strategy = check_strategy(file_encoding_strategy)
+    detect = client._detect_file_paths
+    plan = yield Blocking(lambda: plan_inputs({} if input is None else input, detect_file_paths=detect))
+    if strategy == "base64":
+        check_base64_sizes(plan.sources)
+        urls = yield Blocking(lambda: [source.data_uri() for source in plan.sources])
+    else:
+        files = yield Parallel([upload_flow(source, settings, client._transfer_timeout) for source in plan.sources])
+        urls = [file.access_url for file in files]
+    body = ComfyPromptRequest(
+        workflow_id=workflow_id,
+        inputs=ComfyPromptRequestInputs.from_dict(fill_slots(plan.value, urls)),
+        alias_id=UNSET if version_id is not None else (alias_id or "main"),
+        version_id=version_id if version_id is not None else UNSET,
+        randomise_seeds=randomise_seeds,
+        return_temp_files=return_temp_files,
+    )
+    reply = yield from api_call(SUBMIT, settings, body=body, x_sp_resource_config_id=resource_config_id or "default")
+    data = reply.data
+    task_id = _value(data.task_id)
+    if not task_id:
+        raise MalformedResponseError(
+            "comfy_prompt succeeded but returned no taskId; the task may exist: check the console.",
+            request_id=reply.request_id,
+            api_invoke_id=reply.api_invoke_id,
+        )
+    estimate = _value(data.estimated_duration_in_seconds)
+    prediction = Prediction(
+        client,
+        str(task_id),
+        status=_value(data.status) or "waiting",
+        estimated_duration=float(estimate) if isinstance(estimate, int | float) else None,
+        invoke_id=reply.api_invoke_id,
+    )
+    logger.debug("submitted task %s (workflow %s)", prediction.id, workflow_id)
+    return prediction
+
+
+class Predictions:
+    """``client.predictions``: create tasks and look them up by id."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def create(
+        self,
+        workflow_id: str,
+        input: Any = None,
+        *,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        randomise_seeds: bool = False,
+        return_temp_files: bool = False,
+        resource_config_id: str | None = None,
+        file_encoding_strategy: str = "url",
+        timeout: float | None = None,
+    ) -> Prediction:
+        """Submit a task and return its :class:`Prediction` without waiting for it."""
+        flow = create_flow(
+            self._client,
+            self._client._call_settings(timeout),
+            workflow_id=workflow_id,
+            input=input,
+            alias_id=alias_id,
+            version_id=version_id,
+            randomise_seeds=randomise_seeds,
+            return_temp_files=return_temp_files,
+            resource_config_id=resource_config_id,
+            file_encoding_strategy=file_encoding_strategy,
+        )
+        return self._client._run_sync(flow)
+
+    async def async_create(
+        self,
+        workflow_id: str,
+        input: Any = None,
+        *,
+        alias_id: str | None = None,
+        version_id: str | None = None,
+        randomise_seeds: bool = False,
+        return_temp_files: bool = False,
+        resource_config_id: str | None = None,
+        file_encoding_strategy: str = "url",
+        timeout: float | None = None,
+    ) -> Prediction:
+        flow = create_flow(
+            self._client,
+            self._client._call_settings(timeout),
+            workflow_id=workflow_id,
+            input=input,
+            alias_id=alias_id,
+            version_id=version_id,
+            randomise_seeds=randomise_seeds,
+            return_temp_files=return_temp_files,
+            resource_config_id=resource_config_id,
+            file_encoding_strategy=file_encoding_strategy,
+        )
+        return await self._client._run_async(flow)
+
+    def get(self, prediction_id: str) -> Prediction:
+        """The task with this id, in its current state (with its output if it finished)."""
+        _check_id("prediction_id", prediction_id)
+        return Prediction(self._client, prediction_id, status="unknown").reload()
+
+    async def async_get(self, prediction_id: str) -> Prediction:
+        _check_id("prediction_id", prediction_id)
+        return await Prediction(self._client, prediction_id, status="unknown").async_reload()
