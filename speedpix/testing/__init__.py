@@ -1,1 +1,70 @@
-"""Local SpeedPix emulator."""
+"""A local SpeedPix emulator for tests, demos and benchmarks.
+
+::
+
+    from speedpix.testing import Emulator
+
+    with Emulator() as emu:                      # serves on 127.0.0.1, a free port
+        client = emu.client()                    # a speedpix.Client pointed at it
+        emu.register("my-flow", lambda ctx, inputs: {"text": inputs["text"].upper()})
+        emu.inject("/scc/comfy_prompt", "throttle")   # the next submit is throttled
+
+It emulates the Alibaba Cloud API gateway in front of SpeedPix (signature, Content-MD5,
+timestamp window, nonce replay, app keys, its error headers), the four ``/scc/``
+endpoints with simulated task timing, presigned uploads and output downloads, and
+faults on demand. Workflows are Python callables: see :meth:`Emulator.register`.
+pytest users get the ``speedpix_emulator`` fixtures (see ``speedpix.testing.pytest_plugin``).
+Run it standalone with ``speedpix emulator`` or ``python -m speedpix.testing``.
+
+It needs the ``testing`` extra (``pip install 'speedpix[testing]'``). Importing this
+package is cheap: the server machinery loads when an ``Emulator`` is first used.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ._app import RecordedRequest, Stats
+    from ._emulator import Emulator
+    from ._faults import Fault
+    from ._server import MissingExtraError
+    from ._tasks import TaskRecord
+    from ._workflows import TaskFailed, WorkflowContext
+
+__all__ = [
+    "Emulator",
+    "Fault",
+    "MissingExtraError",
+    "RecordedRequest",
+    "Stats",
+    "TaskFailed",
+    "TaskRecord",
+    "WorkflowContext",
+]
+
+_HOMES = {
+    "Emulator": "._emulator",
+    "Fault": "._faults",
+    "MissingExtraError": "._server",
+    "RecordedRequest": "._app",
+    "Stats": "._app",
+    "TaskFailed": "._workflows",
+    "TaskRecord": "._tasks",
+    "WorkflowContext": "._workflows",
+}
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so that `import speedpix.testing` (e.g. by the pytest plugin) costs nothing.
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(home, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,229 @@
+"""The public :class:`Emulator`: a local SpeedPix served over loopback."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import importlib
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from types import TracebackType
+from typing import Any
+
+from ._app import EmulatorApp, RecordedRequest, Stats
+from ._faults import Fault
+from ._server import ServerThread, require_uvicorn
+from ._storage import Storage
+from ._tasks import TaskRecord
+from ._workflows import WorkflowFn, WorkflowRegistry, register_builtins
+
+
+class Emulator:
+    """A faithful local SpeedPix: API gateway, task API, storage and faults.
+
+    ::
+
+        with Emulator() as emu:
+            client = emu.client()
+            ...
+
+    It serves on ``host:port`` (port 0 picks a free one) from a background thread;
+    ``endpoint`` is its base URL. Credentials default to ``test-app-key`` /
+    ``test-app-secret``. Two workflows are built in: ``demo-txt2img`` and
+    ``demo-echo``; :meth:`register` adds more.
+    """
+
+    def __init__(
+        self,
+        app_key: str = "test-app-key",
+        app_secret: str = "test-app-secret",
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        require_uvicorn()  # fail here, with a one-line message, not on first use
+        self.app_key = app_key
+        self.app_secret = app_secret
+        self.host = host
+        self._requested_port = port
+        self._registry = WorkflowRegistry()
+        register_builtins(self._registry)
+        self._tmpdir: str | None = None
+        self._server: ServerThread | None = None
+        self._app: EmulatorApp | None = None
+        self._lock = threading.Lock()
+        self._pending_offset = 0.0
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def start(self) -> Emulator:
+        """Start serving (done by ``with``). Returns self."""
+        with self._lock:
+            if self._server is not None:
+                return self
+            self._tmpdir = tempfile.mkdtemp(prefix="speedpix-emulator-")
+            storage = Storage(self._tmpdir)
+            app = EmulatorApp(
+                credentials={self.app_key: self.app_secret},
+                storage=storage,
+                registry=self._registry,
+            )
+            app.clock_offset = self._pending_offset
+            try:
+                server = ServerThread(app, self.host, self._requested_port)
+                storage.endpoint = f"http://{_url_host(self.host)}:{server.port}"
+                server.start()
+            except BaseException:
+                shutil.rmtree(self._tmpdir, ignore_errors=True)
+                raise
+            self._app, self._server = app, server
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and delete the stored files. Safe to call twice."""
+        with self._lock:
+            server, self._server = self._server, None
+            if server is not None:
+                server.stop()
+            if self._tmpdir is not None:
+                shutil.rmtree(self._tmpdir, ignore_errors=True)
+                self._tmpdir = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = self.endpoint if self._server is not None else "stopped"
+        return f"<Emulator {state} app_key={self.app_key!r}>"
+
+    @property
+    def running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def endpoint(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:54321``."""
+        return self._started_app().storage.endpoint
+
+    @property
+    def port(self) -> int:
+        server = self._server
+        if server is None:
+            raise RuntimeError("the emulator is not running: use `with Emulator() as emu:`")
+        return server.port
+
+    def client(self, **kwargs: Any) -> Any:
+        """A ``speedpix.Client`` for this emulator (``kwargs`` go to the client)."""
+        # Imported late: the emulator must not depend on the façade to load.
+        speedpix: Any = importlib.import_module("speedpix")
+        return speedpix.Client(self.app_key, self.app_secret, endpoint=self.endpoint, **kwargs)
+
+    # -- workflows ----------------------------------------------------------------------
+
+    def register(
+        self,
+        workflow_id: str,
+        fn: WorkflowFn | Callable[..., dict[str, Any]],
+        *,
+        versions: Iterable[str] = ("v1",),
+        aliases: Mapping[str, str] | None = None,
+        **options: Any,
+    ) -> None:
+        """Register (or replace) a workflow: ``fn(ctx, inputs) -> result dict``.
+
+        ``aliases`` defaults to ``{"main": <first version>}``. Options: ``duration``
+        (running seconds, default 0.05), ``queue_time`` (waiting seconds before
+        running), ``fail`` (True, or ``fn(inputs) -> message | None``),
+        ``output_size`` (outputs become generated files of this many bytes),
+        ``eta_error`` (e.g. 0.5 reports ETAs 50% too long, -0.5 too short),
+        ``max_concurrency`` (tasks beyond it wait for a free slot). A task's timings
+        are fixed when it is submitted.
+        """
+        self._registry.register(workflow_id, fn, versions=versions, aliases=aliases, **options)
+
+    def configure(self, workflow_id: str, **options: Any) -> None:
+        """Change options of a registered workflow (same names as :meth:`register`)."""
+        self._registry.configure(workflow_id, **options)
+
+    # -- faults and time ----------------------------------------------------------------
+
+    def inject(self, path: str, kind: str, count: int = 1, **params: Any) -> Fault:
+        """Give the next ``count`` requests to ``path`` (exact, or a prefix ending in
+        ``*``) the fault ``kind``: ``http_error`` (status=503, retry_after, body),
+        ``throttle`` (retry_after), ``flow_control`` (detail), ``slow`` (delay),
+        ``drop_before``, ``drop_after``, ``malformed_json``, ``html_error`` (status=502),
+        ``not_found``."""
+        return self._running_app().faults.inject(path, kind, count, **params)
+
+    @property
+    def clock_offset(self) -> float:
+        """Seconds added to the emulator's clock (to test timestamp skew, expiry)."""
+        return self._app.clock_offset if self._app is not None else self._pending_offset
+
+    @clock_offset.setter
+    def clock_offset(self, value: float) -> None:
+        self._pending_offset = float(value)
+        if self._app is not None:
+            self._app.clock_offset = float(value)
+
+    # -- inspection ---------------------------------------------------------------------
+
+    @property
+    def stats(self) -> Stats:
+        return self._started_app().stats
+
+    @property
+    def tasks(self) -> list[TaskRecord]:
+        return self._started_app().board.all()
+
+    @property
+    def requests(self) -> list[RecordedRequest]:
+        """The most recent requests (up to 1000), oldest first."""
+        return list(self._started_app().requests)
+
+    def reset(self) -> None:
+        """Clear stats, recorded requests, tasks, faults, nonces and the clock offset.
+        Registered workflows and stored files are kept."""
+        app = self._started_app()
+        self._pending_offset = 0.0
+        server = self._server
+        loop = server.loop if server is not None else None
+        if loop is None or loop.is_closed():
+            app.reset()
+            return
+        # On the event loop, so it never interleaves with a request being handled.
+        future: concurrent.futures.Future[None] = concurrent.futures.Future()
+
+        def run() -> None:
+            try:
+                app.reset()
+                future.set_result(None)
+            except BaseException as exc:
+                future.set_exception(exc)
+
+        loop.call_soon_threadsafe(run)
+        future.result(timeout=10)
+
+    def _started_app(self) -> EmulatorApp:
+        """The app of the running or last run server (inspection works after stop)."""
+        if self._app is None:
+            raise RuntimeError("the emulator was never started: use `with Emulator() as emu:`")
+        return self._app
+
+    def _running_app(self) -> EmulatorApp:
+        app = self._app
+        if app is None or self._server is None:
+            raise RuntimeError("the emulator is not running: use `with Emulator() as emu:`")
+        return app
+
+
+def _url_host(host: str) -> str:
+    return f"[{host}]" if ":" in host else host

@@ -1,0 +1,63 @@
+"""The emulator as a command: ``speedpix emulator`` / ``python -m speedpix.testing``."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="speedpix emulator",
+        description="Serve a local SpeedPix emulator (API gateway, task API, storage) until interrupted with Ctrl-C.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    parser.add_argument(
+        "--port", type=int, default=8000, help="port to bind, 0 for any free one (default: %(default)s)"
+    )
+    parser.add_argument("--app-key", default="test-app-key", help="accepted AppKey (default: %(default)s)")
+    parser.add_argument("--app-secret", default="test-app-secret", help="its AppSecret (default: %(default)s)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from speedpix.testing._server import MissingExtraError
+
+    try:
+        from speedpix.testing._emulator import Emulator
+
+        emulator = Emulator(app_key=args.app_key, app_secret=args.app_secret, host=args.host, port=args.port)
+        emulator.start()
+    except MissingExtraError as exc:
+        print(exc, file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"speedpix emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
+        return 1
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    # SIGTERM stops as cleanly as Ctrl-C (the stored files are deleted either way).
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        print(f"SpeedPix emulator serving on {emulator.endpoint}")
+        print(f"  SPEEDPIX_ENDPOINT={emulator.endpoint}")
+        print(f"  SPEEDPIX_APP_KEY={emulator.app_key}")
+        print(f"  SPEEDPIX_APP_SECRET={emulator.app_secret}")
+        print("Built-in workflows: demo-txt2img, demo-echo (alias main). Press Ctrl-C to stop.")
+        sys.stdout.flush()
+        while not stop.wait(3600):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        emulator.stop()
+    print("SpeedPix emulator stopped.")
+    return 0

@@ -1,0 +1,199 @@
+"""Serving the app with uvicorn on a background thread.
+
+Three things uvicorn does not do out of the box, and how they are done here:
+
+- **Dropping a connection without a response** (the ``drop_*`` faults). ASGI gives
+  an app no access to the socket, so the HTTP protocol class is subclassed: each
+  connection wraps the app so that its scope carries a callable (``ABORT_EXTENSION``)
+  closing that connection's transport. It is passed to ``uvicorn.Config(http=...)``.
+- **Fast start and stop.** The socket is bound before the server starts (so port 0
+  is resolved at once), the main loop waits on an event instead of polling every
+  0.1 s, and shutdown skips the fixed grace sleeps; tests start many emulators.
+- **No global side effects**: no signal handlers (a background thread cannot have
+  them anyway), no logging configuration (``log_config=None``).
+
+uvicorn is imported only here, and only when an Emulator is created.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from ._app import ABORT_EXTENSION, EmulatorApp
+
+MISSING_EXTRA = "speedpix.testing needs the 'testing' extra: pip install 'speedpix[testing]'"
+_STOP_GRACE_S = 2.0
+
+
+class MissingExtraError(ImportError):
+    """The emulator's server dependencies (the ``testing`` extra) are not installed."""
+
+
+def require_uvicorn() -> None:
+    try:
+        import uvicorn  # noqa: F401
+    except ImportError:
+        raise MissingExtraError(MISSING_EXTRA) from None
+
+
+def _protocol_class() -> type[asyncio.Protocol]:
+    """uvicorn's fastest available HTTP/1.1 protocol, able to drop its connection."""
+    base: type[Any]
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        base = HttpToolsProtocol
+    except ImportError:  # httptools is optional in uvicorn; h11 always works
+        from uvicorn.protocols.http.h11_impl import H11Protocol
+
+        base = H11Protocol
+
+    class AbortableProtocol(base):  # type: ignore[misc]
+        app: Any
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            inner: Any = self.app
+
+            def abort() -> None:
+                self.transport.close()
+
+            async def app(scope: Any, receive: Any, send: Any) -> None:
+                extensions = scope.get("extensions")
+                if extensions is None:
+                    scope["extensions"] = extensions = {}
+                extensions[ABORT_EXTENSION] = abort
+                await inner(scope, receive, send)
+
+            self.app = app
+
+    return AbortableProtocol
+
+
+def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    factory: Callable[[], asyncio.AbstractEventLoop] = uvloop.new_event_loop
+    return factory
+
+
+class ServerThread:
+    """Runs ``app`` with uvicorn on its own thread and event loop."""
+
+    def __init__(self, app: EmulatorApp, host: str, port: int) -> None:
+        self.app = app
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self._sock.bind((host, port))
+            self._sock.listen(2048)
+        except OSError:
+            self._sock.close()
+            raise
+        self.host = host
+        self.port: int = self._sock.getsockname()[1]
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._wake: asyncio.Event | None = None
+        self._server: Any = None
+        self._thread = threading.Thread(target=self._run, name=f"speedpix-emulator:{self.port}", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> None:
+        self._thread.start()
+        while not self._ready.wait(0.005):
+            if not self._thread.is_alive() or timeout <= 0:
+                break
+            timeout -= 0.005
+        if self._error is not None:
+            raise RuntimeError(f"the emulator failed to start: {self._error}") from self._error
+        if not self._ready.is_set():
+            raise RuntimeError("the emulator failed to start in time")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        loop, server = self.loop, self._server
+        if loop is not None and server is not None and self._thread.is_alive():
+
+            def request_exit() -> None:
+                server.should_exit = True
+                if self._wake is not None:
+                    self._wake.set()
+
+            with contextlib.suppress(RuntimeError):  # the loop already closed
+                loop.call_soon_threadsafe(request_exit)
+        if self._thread.is_alive():
+            self._thread.join(timeout)
+        self._sock.close()
+
+    def _run(self) -> None:
+        import uvicorn
+
+        outer = self
+
+        class Server(uvicorn.Server):
+            async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+                await super().startup(sockets=sockets)
+                loop = asyncio.get_running_loop()
+                outer.loop = loop
+                outer._wake = asyncio.Event()
+                outer.app.bind_loop(loop)
+                outer._ready.set()
+
+            async def main_loop(self) -> None:
+                # Wake on stop() at once; otherwise tick each second so uvicorn keeps
+                # its cached Date header current.
+                assert outer._wake is not None
+                while not self.should_exit:
+                    await self.on_tick(0)
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(outer._wake.wait(), 1.0)
+
+            async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+                await outer._shutdown(self)
+
+        config = uvicorn.Config(
+            self.app,
+            http=_protocol_class(),
+            lifespan="off",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            timeout_keep_alive=30,
+        )
+        self._server = server = Server(config)
+        try:
+            factory = _loop_factory()
+            with asyncio.Runner(loop_factory=factory) as runner:
+                runner.run(server.serve(sockets=[self._sock]))
+        except BaseException as exc:  # reported to start(); nothing else can see it
+            self._error = exc
+
+    async def _shutdown(self, server: Any) -> None:
+        """Stop accepting, let in-flight requests finish briefly, then close the rest."""
+        for listener in server.servers:
+            listener.close()
+        self.app.begin_shutdown()
+        state = server.server_state
+        for connection in list(state.connections):
+            connection.shutdown()  # closes idle keep-alive connections at once
+        deadline = asyncio.get_running_loop().time() + _STOP_GRACE_S
+        while state.tasks and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.005)
+        for connection in list(state.connections):
+            connection.transport.close()
+        for task in list(state.tasks):
+            task.cancel()
+        if state.tasks:
+            await asyncio.gather(*state.tasks, return_exceptions=True)
+        for listener in server.servers:
+            await listener.wait_closed()
