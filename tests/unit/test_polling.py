@@ -1,0 +1,63 @@
+"""The poll schedule: sleep toward the expected finish, probe long tasks, back off while queued."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from speedpix._polling import (
+    FINISH_MARGIN,
+    MAX_INTERVAL,
+    MIN_INTERVAL,
+    PROBE_AT,
+    PollState,
+    next_poll_delay,
+    remaining_estimate,
+)
+
+
+def test_short_task_is_polled_just_after_its_estimated_finish() -> None:
+    assert next_poll_delay(PollState(status="waiting", polls=0, eta=0.3)) == pytest.approx(0.3 + FINISH_MARGIN)
+
+
+def test_long_task_gets_an_early_probe() -> None:
+    assert next_poll_delay(PollState(status="running", polls=0, eta=2.5)) == pytest.approx(2.5 * PROBE_AT)
+
+
+def test_progress_rate_beats_a_wrong_eta() -> None:
+    # Running for 1.5 s at 60 %: 1.0 s left, whatever the server's ETA claims.
+    state = PollState(status="running", polls=1, eta=5.0, progress=0.6, running_for=1.5)
+    assert remaining_estimate(state) == pytest.approx(1.0)
+    assert next_poll_delay(state) == pytest.approx(1.0 + FINISH_MARGIN)
+
+
+def test_fixed_interval_wins() -> None:
+    assert next_poll_delay(PollState(status="running", polls=3, eta=0.1), fixed_interval=2.0) == 2.0
+
+
+def test_queued_without_eta_backs_off_up_to_the_cap() -> None:
+    delays = []
+    last = None
+    for polls in range(12):
+        last = next_poll_delay(PollState(status="waiting", polls=polls, eta=0, last_interval=last))
+        delays.append(last)
+    assert delays == sorted(delays)
+    assert delays[-1] == MAX_INTERVAL
+
+
+@given(
+    status=st.sampled_from(["waiting", "running", "weird"]),
+    polls=st.integers(0, 100),
+    eta=st.none() | st.floats(0, 1e6),
+    progress=st.none() | st.floats(0, 1),
+    running_for=st.none() | st.floats(0, 1e5),
+    last=st.none() | st.floats(0.01, 100),
+)
+def test_delay_is_always_within_bounds(
+    status: str, polls: int, eta: float | None, progress: float | None, running_for: float | None, last: float | None
+) -> None:
+    delay = next_poll_delay(
+        PollState(status=status, polls=polls, eta=eta, progress=progress, running_for=running_for, last_interval=last)
+    )
+    assert MIN_INTERVAL <= delay <= MAX_INTERVAL
