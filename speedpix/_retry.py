@@ -9,8 +9,11 @@ or a stale clock — and never after it may have reached the service.
 
 from __future__ import annotations
 
+import math
 import random
+import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Final
 
 from .errors import (
@@ -74,12 +77,19 @@ def retry_delay(
     return min(policy.initial_delay * 2.0 ** (attempt - 1), policy.max_delay) * factor
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a ``Retry-After`` header given as seconds (dates are ignored)."""
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """Seconds from a ``Retry-After`` header: delay-seconds or an HTTP date (RFC 9110)."""
     if not value:
         return None
     try:
         seconds = float(value)
     except ValueError:
-        return None
-    return seconds if seconds >= 0 else None
+        try:
+            when = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+        return max(seconds, 0.0)
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
