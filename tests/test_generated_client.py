@@ -33,8 +33,12 @@ from typing import Any
 
 import httpx
 import pytest
-import speedpix_api
 import yaml
+from vcr.cassette import Cassette
+from vcr.errors import CannotOverwriteExistingCassetteException
+
+import speedpix_api
+from speedpix._signing import GatewaySigner
 from speedpix_api import errors
 from speedpix_api.api.files import sp_create_temp_file_upload_sign
 from speedpix_api.api.predictions import comfy_get_progress, comfy_get_result, comfy_prompt
@@ -55,10 +59,6 @@ from speedpix_api.models import (
     UploadSignResponse,
 )
 from speedpix_api.types import UNSET
-from vcr.cassette import Cassette
-from vcr.errors import CannotOverwriteExistingCassetteException
-
-from speedpix._signing import GatewaySigner
 from tests._vcr import (
     BASE_URL,
     CASSETTE_DIR,
