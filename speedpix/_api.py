@@ -14,6 +14,7 @@ from types import ModuleType
 from typing import Any
 
 import httpx
+
 from speedpix_api import Client as GeneratedClient
 from speedpix_api.api.files import sp_create_temp_file_upload_sign
 from speedpix_api.api.predictions import comfy_get_progress, comfy_get_result, comfy_prompt
@@ -218,6 +219,13 @@ def interpret(operation: Operation, outcome: Outcome, *, task_id: str | None = N
     return Reply(data=envelope.data, api_invoke_id=_text(envelope.api_invoke_id), request_id=request_id)
 
 
+def _may_have_run(error: SpeedPixException) -> bool:
+    """Whether a failed request might still have done its work server-side."""
+    if isinstance(error, APIConnectionError):
+        return error.request_sent
+    return isinstance(error, ServerError | MalformedResponseError)
+
+
 def api_call(
     operation: Operation,
     settings: CallSettings,
@@ -236,6 +244,11 @@ def api_call(
             return result
         delay = retry_delay(result, attempt=attempt, idempotent=operation.idempotent, policy=settings.retry)
         if delay is None or not settings.allows_sleep(delay):
+            if not operation.idempotent and _may_have_run(result):
+                result.message += (
+                    " The request may have reached the service, so a task may have been created; it was not "
+                    "resubmitted, to avoid paying twice. Check the console or your task list before retrying."
+                )
             raise result
         logger.info("retrying %s in %.2f s after: %s", operation.name, delay, result)
         yield Sleep(delay)
