@@ -1,0 +1,7 @@
+"""``python -m speedpix``: the ``speedpix`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,736 @@
+"""Crash-safe batches: run many jobs, kill the process at any moment, run it again.
+
+::
+
+    from speedpix import Client
+    from speedpix.batch import run_batch
+
+    summary = run_batch("jobs.jsonl", "out", client=Client(), concurrency=4)
+    print(summary.count_line())
+
+Each line of the jobs file is ``{"id": "...", "workflow_id": "...", "input": {...}}``
+with optional ``alias_id``, ``version_id`` and ``resource_config_id``.
+
+**The journal.** ``DIR/journal.sqlite`` (WAL, ``synchronous=FULL``) has one row per job.
+A job goes ``pending`` → ``submitting`` (committed *before* the task is submitted) →
+``submitted`` with its task id (committed right after) → ``done`` (files saved) or
+``failed``. A rerun therefore never submits a job whose task id is known: it follows the
+task by id; and a finished job is never run again.
+
+**The one ambiguous case.** A job found in ``submitting`` on a rerun was being submitted
+when the process died: the task may or may not exist (the API cannot look tasks up by
+anything but their id). Such a job becomes ``unknown`` and is *not* submitted again,
+because that could pay for it twice; ``resubmit_unknown=True`` (``--resubmit-unknown``)
+submits it anyway. The window is small: the time of one submit call.
+
+Other rules: a job whose submission was refused (bad input, unknown workflow, bad
+credentials…) created no task and is retried on the next run; a job whose *task* failed
+stays failed unless ``retry_failed=True``; a job whose wait timed out or was cut short
+by a network error is followed again on the next run. Retries of individual calls are
+the client's (its ``max_retries``); there is no second layer here.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import queue
+import re
+import sqlite3
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, TextIO
+
+from ._logging import logger
+from .errors import (
+    APIConnectionError,
+    APIError,
+    FileTransferError,
+    InvalidInputError,
+    MalformedResponseError,
+    PredictionTimeoutError,
+    ServerError,
+)
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .predictions import Prediction
+
+__all__ = [
+    "BatchEvent",
+    "BatchInputError",
+    "BatchSummary",
+    "Job",
+    "JobResult",
+    "load_jobs",
+    "run_batch",
+]
+
+JOURNAL_NAME: Final = "journal.sqlite"
+RESULTS_NAME: Final = "results.jsonl"
+LOCK_NAME: Final = ".batch.lock"
+
+PENDING, SUBMITTING, SUBMITTED, DONE, FAILED, UNKNOWN = (
+    "pending",
+    "submitting",
+    "submitted",
+    "done",
+    "failed",
+    "unknown",
+)
+
+_JOB_KEYS: Final = frozenset({"id", "workflow_id", "input", "alias_id", "version_id", "resource_config_id"})
+_OPTIONAL_KEYS: Final = ("alias_id", "version_id", "resource_config_id")
+_RESERVED_IDS: Final = frozenset({JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm", RESULTS_NAME})
+_BAD_ID: Final = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
+
+
+class BatchInputError(InvalidInputError):
+    """The jobs file (or the output directory) cannot be used; nothing was submitted."""
+
+
+# ---------------------------------------------------------------- jobs
+
+
+@dataclass(frozen=True)
+class Job:
+    """One line of the jobs file."""
+
+    id: str
+    workflow_id: str
+    input: dict[str, Any]
+    alias_id: str | None = None
+    version_id: str | None = None
+    resource_config_id: str | None = None
+    line: int = 0
+
+    def spec(self) -> str:
+        """The job's content, canonical: a rerun compares it with the journal's copy."""
+        data: dict[str, Any] = {"workflow_id": self.workflow_id, "input": self.input}
+        data.update({key: getattr(self, key) for key in _OPTIONAL_KEYS if getattr(self, key) is not None})
+        return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def _check_job(data: Any, line: int) -> Job:
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    unknown = sorted(set(data) - _JOB_KEYS)
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(_JOB_KEYS))})")
+    job_id = data.get("id")
+    if not isinstance(job_id, str) or not job_id.strip():
+        raise ValueError('"id" must be a non-empty string')
+    if (
+        _BAD_ID.search(job_id)
+        or job_id.startswith(".")
+        or job_id != job_id.strip()
+        or len(job_id) > 128
+        or job_id in _RESERVED_IDS
+    ):
+        raise ValueError(
+            f'"id" {job_id!r} cannot name a directory: use at most 128 characters, no leading dot or '
+            'spaces, none of / \\ : * ? " < > |'
+        )
+    workflow_id = data.get("workflow_id")
+    if not isinstance(workflow_id, str) or not workflow_id.strip():
+        raise ValueError('"workflow_id" must be a non-empty string')
+    inputs = data.get("input", {})
+    if not isinstance(inputs, dict):
+        raise ValueError(f'"input" must be a JSON object, got {type(inputs).__name__}')
+    options: dict[str, str | None] = {}
+    for key in _OPTIONAL_KEYS:
+        value = data.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ValueError(f'"{key}" must be a non-empty string when given')
+        options[key] = value
+    if options["alias_id"] is not None and options["version_id"] is not None:
+        raise ValueError('give "alias_id" or "version_id", not both')
+    return Job(
+        id=job_id,
+        workflow_id=workflow_id,
+        input=inputs,
+        alias_id=options["alias_id"],
+        version_id=options["version_id"],
+        resource_config_id=options["resource_config_id"],
+        line=line,
+    )
+
+
+def _lines(source: str | os.PathLike[str] | TextIO | Iterable[Any]) -> Iterator[tuple[int, Any, str]]:
+    """(line number, parsed object or raw line, where) for every non-blank entry."""
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        try:
+            with path.open(encoding="utf-8") as stream:
+                for number, text in enumerate(stream, 1):
+                    if text.strip():
+                        yield number, text, str(path)
+        except FileNotFoundError:
+            raise BatchInputError(f"jobs file not found: {path}") from None
+        except UnicodeDecodeError as error:
+            raise BatchInputError(f"{path}: not UTF-8 text ({error.reason})") from None
+        except IsADirectoryError:
+            raise BatchInputError(f"{path} is a directory, not a jobs file") from None
+        return
+    where = getattr(source, "name", None) if isinstance(source, io.IOBase) else None
+    for number, item in enumerate(source, 1):
+        if isinstance(item, str) and not item.strip():
+            continue
+        yield number, item, str(where or "jobs")
+
+
+def load_jobs(source: str | os.PathLike[str] | TextIO | Iterable[Any]) -> list[Job]:
+    """Read and validate every job first; :class:`BatchInputError` lists what is wrong,
+    by line number. ``source`` is a path, an open text file, or an iterable of JSON
+    lines or dicts."""
+    jobs: list[Job] = []
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for number, item, where in _lines(source):
+        try:
+            data = json.loads(item) if isinstance(item, str | bytes) else item
+        except ValueError as error:
+            problems.append(f"{where} line {number}: not valid JSON ({error})")
+            continue
+        try:
+            job = _check_job(data, number)
+        except ValueError as error:
+            problems.append(f"{where} line {number}: {error}")
+            continue
+        if job.id in seen:
+            problems.append(f"{where} line {number}: duplicate id {job.id!r} (first on line {seen[job.id]})")
+            continue
+        seen[job.id] = number
+        jobs.append(job)
+    if problems:
+        shown = problems[:20]
+        more = f"\n… and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise BatchInputError(f"invalid jobs ({len(problems)}):\n" + "\n".join(shown) + more)
+    if not jobs:
+        raise BatchInputError("the jobs file has no jobs")
+    return jobs
+
+
+# ---------------------------------------------------------------- journal
+
+
+@dataclass
+class _Row:
+    id: str
+    spec: str
+    state: str
+    task_id: str | None
+    files: list[str]
+    error: str | None
+    error_code: str | None
+
+
+class Journal:
+    """The batch's durable record: one row per job, every change its own committed
+    transaction (WAL, ``synchronous=FULL``: on disk before the call returns)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            """CREATE TABLE IF NOT EXISTS jobs (
+                id TEXT PRIMARY KEY,
+                spec TEXT NOT NULL,
+                state TEXT NOT NULL,
+                task_id TEXT,
+                outputs TEXT,
+                files TEXT,
+                error TEXT,
+                error_code TEXT,
+                updated_at REAL NOT NULL
+            )"""
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def rows(self) -> dict[str, _Row]:
+        with self._lock:
+            cursor = self._db.execute("SELECT id, spec, state, task_id, files, error, error_code FROM jobs")
+            return {
+                row[0]: _Row(row[0], row[1], row[2], row[3], json.loads(row[4]) if row[4] else [], row[5], row[6])
+                for row in cursor.fetchall()
+            }
+
+    def insert(self, jobs: Iterable[Job]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO jobs (id, spec, state, updated_at) VALUES (?, ?, ?, ?)",
+                    [(job.id, job.spec(), PENDING, time.time()) for job in jobs],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def update(self, job_id: str, **values: Any) -> None:
+        """Set columns of one job in one committed transaction."""
+        values["updated_at"] = time.time()
+        columns = ", ".join(f"{name} = ?" for name in values)
+        with self._lock:
+            self._db.execute(f"UPDATE jobs SET {columns} WHERE id = ?", [*values.values(), job_id])
+
+
+# ---------------------------------------------------------------- results and events
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """One line of ``results.jsonl``. ``status`` is ``succeeded``, ``failed``,
+    ``unknown`` (submission in doubt, see the module doc) or ``incomplete`` (not
+    finished in this run: rerun to resume)."""
+
+    id: str
+    status: str
+    task_id: str | None
+    files: list[str]
+    error: str | None
+    error_code: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "task_id": self.task_id,
+            "files": self.files,
+            "error": self.error,
+            "error_code": self.error_code,
+        }
+
+
+_STATUS_OF_STATE: Final = {DONE: "succeeded", FAILED: "failed", UNKNOWN: "unknown"}
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    results: list[JobResult]
+    output_dir: Path
+    results_path: Path
+    journal_path: Path
+    elapsed: float = 0.0
+
+    def _count(self, status: str) -> int:
+        return sum(1 for result in self.results if result.status == status)
+
+    @property
+    def total(self) -> int:
+        return len(self.results)
+
+    @property
+    def succeeded(self) -> int:
+        return self._count("succeeded")
+
+    @property
+    def failed(self) -> int:
+        return self._count("failed")
+
+    @property
+    def unknown(self) -> int:
+        return self._count("unknown")
+
+    @property
+    def incomplete(self) -> int:
+        return self._count("incomplete")
+
+    @property
+    def ok(self) -> bool:
+        return self.succeeded == self.total
+
+    def count_line(self) -> str:
+        line = f"{self.succeeded}/{self.total} succeeded, {self.failed} failed"
+        if self.unknown:
+            line += f", {self.unknown} unknown (see --resubmit-unknown)"
+        if self.incomplete:
+            line += f", {self.incomplete} incomplete (rerun to resume)"
+        return line + f" in {self.elapsed:.1f}s; results in {self.results_path}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "unknown": self.unknown,
+            "incomplete": self.incomplete,
+            "results_path": str(self.results_path),
+            "output_dir": str(self.output_dir),
+        }
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """What ``on_event`` receives: a job changed state. ``kind`` is ``submitted``,
+    ``resumed``, ``succeeded``, ``failed``, ``unknown``, ``incomplete`` or ``skipped``
+    (finished in an earlier run). The counts are of the whole batch, after the event."""
+
+    kind: str
+    job_id: str
+    task_id: str | None = None
+    message: str | None = None
+    total: int = 0
+    finished: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    running: int = 0
+
+    def describe(self) -> str:
+        head = f"[{self.finished}/{self.total} done, {self.failed} failed, {self.running} running]"
+        text = f"{head} {self.job_id}: {self.kind}"
+        if self.task_id:
+            text += f" (task {self.task_id})"
+        if self.message:
+            text += f": {self.message}"
+        return text
+
+
+@dataclass
+class _Counts:
+    total: int
+    succeeded: int = 0
+    failed: int = 0
+    other: int = 0  # unknown/incomplete: finished for this run
+    running: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+# ---------------------------------------------------------------- the runner
+
+
+def _never_created(error: BaseException) -> bool:
+    """Whether a failed ``predictions.create`` provably created no task."""
+    if isinstance(error, InvalidInputError | FileTransferError):
+        return True  # refused before submitting, or an input upload failed
+    if isinstance(error, APIConnectionError):
+        return not error.request_sent
+    if isinstance(error, ServerError | MalformedResponseError):
+        return False  # the service may have acted before failing
+    if isinstance(error, APIError):
+        # The service answered and refused: authentication, throttling, business errors.
+        return error.refused_before_work or (error.status_code is not None and error.status_code < 500)
+    return False
+
+
+def _error_text(error: BaseException) -> str:
+    return str(error) or type(error).__name__
+
+
+class _Runner:
+    def __init__(
+        self,
+        jobs: list[Job],
+        out_dir: Path,
+        journal: Journal,
+        client: Client,
+        timeout: float | None,
+        on_event: Callable[[BatchEvent], Any] | None,
+    ) -> None:
+        self.jobs = jobs
+        self.out_dir = out_dir
+        self.journal = journal
+        self.client = client
+        self.timeout = timeout
+        self.on_event = on_event
+        self.stop = threading.Event()
+        self.counts = _Counts(total=len(jobs))
+        self._event_lock = threading.Lock()
+
+    # events
+
+    def emit(self, kind: str, job: Job, task_id: str | None = None, message: str | None = None) -> None:
+        counts = self.counts
+        with counts.lock:
+            if kind in ("submitted", "resumed"):
+                counts.running.add(job.id)
+            else:
+                counts.running.discard(job.id)
+                if kind in ("succeeded", "skipped"):
+                    counts.succeeded += 1
+                elif kind == "failed":
+                    counts.failed += 1
+                else:
+                    counts.other += 1
+            event = BatchEvent(
+                kind,
+                job.id,
+                task_id,
+                message,
+                total=counts.total,
+                finished=counts.succeeded + counts.failed + counts.other,
+                succeeded=counts.succeeded,
+                failed=counts.failed,
+                running=len(counts.running),
+            )
+        if self.on_event is None:
+            return
+        with self._event_lock:
+            try:
+                self.on_event(event)
+            except Exception:  # a broken callback must not break the journal's bookkeeping
+                logger.exception("batch on_event callback failed")
+
+    # one job
+
+    def submit(self, job: Job) -> Prediction | None:
+        self.journal.update(job.id, state=SUBMITTING, task_id=None, error=None, error_code=None)
+        try:
+            prediction = self.client.predictions.create(
+                job.workflow_id,
+                job.input,
+                alias_id=job.alias_id,
+                version_id=job.version_id,
+                resource_config_id=job.resource_config_id,
+            )
+        except Exception as error:
+            if _never_created(error):
+                self.journal.update(job.id, state=FAILED, error=_error_text(error))
+                self.emit("failed", job, message=_error_text(error))
+            else:
+                message = f"submission in doubt, the task may exist: {_error_text(error)}"
+                self.journal.update(job.id, state=UNKNOWN, error=message)
+                self.emit("unknown", job, message=message)
+            return None
+        self.journal.update(job.id, state=SUBMITTED, task_id=prediction.id)
+        self.emit("submitted", job, prediction.id)
+        return prediction
+
+    def follow(self, job: Job, task_id: str) -> Prediction | None:
+        try:
+            prediction = self.client.predictions.get(task_id)
+        except Exception as error:
+            self._incomplete(job, task_id, error)
+            return None
+        self.emit("resumed", job, task_id)
+        return prediction
+
+    def _incomplete(self, job: Job, task_id: str, error: BaseException) -> None:
+        if isinstance(error, PredictionTimeoutError):
+            message = "still running after the timeout; rerun to resume"
+        else:
+            message = f"{_error_text(error)}; rerun to resume"
+        self.journal.update(job.id, error=message)
+        self.emit("incomplete", job, task_id, message)
+
+    def finish(self, job: Job, prediction: Prediction) -> None:
+        try:
+            prediction.wait(timeout=self.timeout)
+        except Exception as error:
+            self._incomplete(job, prediction.id, error)
+            return
+        if prediction.status != "succeeded":
+            reason = prediction.error or f"task {prediction.status}"
+            self.journal.update(job.id, state=FAILED, error=reason, error_code=prediction.error_code)
+            self.emit("failed", job, prediction.id, reason)
+            return
+        from ._progress import save_outputs
+
+        try:
+            saved = save_outputs(prediction.output, self.out_dir / job.id)
+        except Exception as error:
+            # The task id stays in the journal: a rerun fetches the result again.
+            self._incomplete(job, prediction.id, error)
+            return
+        files = [path.relative_to(self.out_dir).as_posix() for path in saved]
+        outputs = json.dumps(prediction.output, ensure_ascii=False, default=str)
+        self.journal.update(job.id, state=DONE, outputs=outputs, files=json.dumps(files), error=None)
+        self.emit("succeeded", job, prediction.id, f"{len(files)} file(s)")
+
+    def run_job(self, job: Job, row: _Row) -> None:
+        task_id = row.task_id if row.state == SUBMITTED else None
+        prediction = self.follow(job, task_id) if task_id else self.submit(job)
+        if prediction is not None and not self.stop.is_set():
+            self.finish(job, prediction)
+
+    def worker(self, work: queue.Queue[tuple[Job, _Row]]) -> None:
+        while not self.stop.is_set():
+            try:
+                job, row = work.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self.run_job(job, row)
+            except Exception as error:  # a bug or a full disk: record it, keep going
+                logger.exception("batch job %s failed unexpectedly", job.id)
+                with contextlib.suppress(Exception):
+                    self.journal.update(job.id, error=_error_text(error))
+                self.emit("incomplete", job, None, _error_text(error))
+
+
+@contextlib.contextmanager
+def _exclusive(out_dir: Path) -> Iterator[None]:
+    """One batch per directory at a time: two would submit the same pending jobs."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no advisory locks here; documented
+        yield
+        return
+    with (out_dir / LOCK_NAME).open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise BatchInputError(f"another speedpix batch is running in {out_dir}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _reconcile(
+    jobs: list[Job], journal: Journal, *, resubmit_unknown: bool, retry_failed: bool, out_dir: Path
+) -> dict[str, _Row]:
+    """Bring the journal in line with the jobs file and the last run's end."""
+    rows = journal.rows()
+    new = [job for job in jobs if job.id not in rows]
+    if new:
+        journal.insert(new)
+    problems = []
+    for job in jobs:
+        row = rows.get(job.id)
+        if row is None:
+            continue
+        resettable = row.state == PENDING or (row.state == FAILED and not row.task_id)
+        if row.spec != job.spec() and not resettable:
+            problems.append(
+                f"job {job.id!r} (line {job.line}) differs from the one already run in {out_dir} "
+                f"(state {row.state}{', task ' + row.task_id if row.task_id else ''}): give it a new id "
+                "or use another output directory"
+            )
+            continue
+        if row.state == SUBMITTING:
+            message = (
+                "the batch stopped while submitting this job: the task may or may not exist "
+                "(check the console); rerun with --resubmit-unknown to submit it again"
+            )
+            journal.update(job.id, state=UNKNOWN, error=message)
+        elif (row.state == UNKNOWN and resubmit_unknown) or resettable or (row.state == FAILED and retry_failed):
+            journal.update(job.id, state=PENDING, spec=job.spec(), task_id=None, error=None, error_code=None)
+    if problems:
+        raise BatchInputError("\n".join(problems))
+    return journal.rows()
+
+
+def _results(jobs: list[Job], journal: Journal, out_dir: Path) -> list[JobResult]:
+    rows = journal.rows()
+    results = []
+    for job in jobs:
+        row = rows[job.id]
+        status = _STATUS_OF_STATE.get(row.state, "incomplete")
+        files = [str((out_dir / name).resolve()) for name in row.files] if row.state == DONE else []
+        error = None if row.state == DONE else row.error
+        if status == "incomplete" and error is None:
+            error = "not finished; rerun to resume"
+        results.append(JobResult(job.id, status, row.task_id, files, error, row.error_code))
+    return results
+
+
+def _write_results(path: Path, results: list[JobResult]) -> None:
+    """Atomically: a temporary file beside it, flushed to disk, renamed over it."""
+    fd, temp = tempfile.mkstemp(prefix=".results-", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            for result in results:
+                stream.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise
+
+
+def run_batch(
+    jobs_path_or_iterable: str | os.PathLike[str] | TextIO | Iterable[str | Mapping[str, Any]],
+    out_dir: str | os.PathLike[str],
+    *,
+    client: Client,
+    concurrency: int = 4,
+    timeout: float | None = None,
+    on_event: Callable[[BatchEvent], Any] | None = None,
+    resubmit_unknown: bool = False,
+    retry_failed: bool = False,
+) -> BatchSummary:
+    """Run every job, at most ``concurrency`` at once; safe to interrupt and run again.
+
+    All jobs are validated before anything is submitted (:class:`BatchInputError`).
+    Outputs are saved under ``out_dir/<job id>/`` and a summary is written to
+    ``out_dir/results.jsonl`` (atomically, at the end, also after Ctrl-C). ``timeout``
+    bounds each job's wait; a job still running then is ``incomplete`` and is followed
+    again by the next run. ``on_event`` receives a :class:`BatchEvent` per change (from
+    worker threads, one at a time). See the module doc for the journal's rules.
+    """
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InvalidInputError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0):
+        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    jobs = load_jobs(jobs_path_or_iterable)
+    directory = Path(out_dir)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BatchInputError(f"cannot create the output directory {directory}: {error}") from None
+    started = time.monotonic()
+    results_path = directory / RESULTS_NAME
+    with _exclusive(directory):
+        journal = Journal(directory / JOURNAL_NAME)
+        interrupted = False
+        try:
+            rows = _reconcile(
+                jobs, journal, resubmit_unknown=resubmit_unknown, retry_failed=retry_failed, out_dir=directory
+            )
+            runner = _Runner(jobs, directory, journal, client, timeout, on_event)
+            work: queue.Queue[tuple[Job, _Row]] = queue.Queue()
+            for job in jobs:
+                row = rows[job.id]
+                if row.state == DONE:
+                    runner.emit("skipped", job, row.task_id, "finished in an earlier run")
+                elif row.state == FAILED:
+                    runner.emit("failed", job, row.task_id, f"{row.error} (earlier run; see --retry-failed)")
+                elif row.state == UNKNOWN:
+                    runner.emit("unknown", job, row.task_id, row.error)
+                else:
+                    work.put((job, row))
+            threads = [
+                threading.Thread(target=runner.worker, args=(work,), name=f"speedpix-batch-{n}", daemon=True)
+                for n in range(min(concurrency, work.qsize()))
+            ]
+            for thread in threads:
+                thread.start()
+            try:
+                for thread in threads:
+                    while thread.is_alive():
+                        thread.join(0.2)
+            except BaseException:
+                # Ctrl-C: the workers are daemons; each state they reach is already
+                # committed, and the next run resumes from there.
+                interrupted = True
+                runner.stop.set()
+                raise
+            finally:
+                results = _results(jobs, journal, directory)
+                _write_results(results_path, results)
+        finally:
+            if not interrupted:
+                journal.close()
+    return BatchSummary(
+        results,
+        output_dir=directory,
+        results_path=results_path,
+        journal_path=directory / JOURNAL_NAME,
+        elapsed=time.monotonic() - started,
+    )
