@@ -1,0 +1,95 @@
+"""Benchmark worker for this SDK (runs in the project's venv). See _bench_common.py."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any
+
+import _bench_common as common
+import httpx
+
+import speedpix
+
+
+class Ours(common.Adapter):
+    def make_client(self, endpoint: str, app_key: str, app_secret: str) -> Any:
+        return speedpix.Client(app_key, app_secret, endpoint=endpoint)
+
+    def run(self, client: Any, workflow: str, inputs: dict[str, Any]) -> Any:
+        return client.run(workflow, inputs)
+
+    async def async_run(self, client: Any, workflow: str, inputs: dict[str, Any]) -> Any:
+        return await client.async_run(workflow, inputs)
+
+    def upload(self, client: Any, path: str) -> str:
+        return str(client.files.create(path))
+
+    def save(self, output: Any, path: str) -> None:
+        output["images"]["url"].save(path)
+
+    def sign_only(self, client: Any) -> Any:
+        from speedpix._signing import signature_headers
+
+        body = b'{"taskId":"01m87a5672v1ccrva46v0a07m8"}'
+
+        def sign() -> Any:
+            return signature_headers(
+                app_key="test-app-key",
+                app_secret="test-app-secret",
+                method="POST",
+                url_path="/scc/comfy_get_progress",
+                url_query="",
+                body=body,
+            )
+
+        return sign
+
+    def build_and_sign(self, client: Any) -> Any:
+        # What one progress poll costs before it reaches the socket: the generated
+        # operation's kwargs, the httpx request, and the signer's auth flow.
+        from speedpix_api.api.predictions import comfy_get_progress
+        from speedpix_api.models import TaskIdRequest
+
+        http = client._transport.sync_api
+        signer = client._transport.signer
+
+        def build() -> Any:
+            kwargs = comfy_get_progress._get_kwargs(body=TaskIdRequest(task_id="01m87a5672v1ccrva46v0a07m8"))
+            request = http.build_request(**kwargs)
+            return next(signer.auth_flow(request))
+
+        return build
+
+    def floor_put(self, client: Any, path: str) -> float:
+        """A bare streaming httpx PUT of the file to a fresh presigned URL: the floor."""
+        from speedpix_api.api.files import sp_create_temp_file_upload_sign
+        from speedpix_api.models import UploadSignRequest
+
+        size = os.path.getsize(path)
+        reply = sp_create_temp_file_upload_sign.sync(
+            client=client.api,
+            body=UploadSignRequest(original_filename="floor.bin", content_type="application/octet-stream", size=size),
+        )
+        assert reply is not None and reply.data is not None
+        url = str(reply.data.upload_url)
+
+        def chunks() -> Any:
+            with open(path, "rb") as file:
+                while chunk := file.read(1024 * 1024):
+                    yield chunk
+
+        with httpx.Client(timeout=120) as http:
+            started = time.perf_counter()
+            response = http.put(
+                url,
+                content=chunks(),
+                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+            )
+            elapsed = time.perf_counter() - started
+        response.raise_for_status()
+        return elapsed
+
+
+if __name__ == "__main__":
+    common.main(Ours())
