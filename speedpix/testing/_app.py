@@ -269,8 +269,13 @@ class EmulatorApp:
         if len(body) > MAX_GATEWAY_BODY:
             return _gateway_refusal(_gateway.Refusal(413, "Request Body Too Large"))
         handler = self._routes.get(record.path)
-        if handler is None or record.method != "POST":
+        if handler is None:
             return _gateway_refusal(_gateway.Refusal(404, "Invalid Url"))
+        if record.method != "POST":
+            # The message format of the gateway's I405UM error.
+            response = _gateway_refusal(_gateway.Refusal(405, f"Unsupported Method `{record.method}`"))
+            response.headers.append((b"allow", b"POST"))
+            return response
         refusal = _gateway.verify(
             method=record.method,
             path=record.path,
@@ -511,7 +516,10 @@ class EmulatorApp:
             return None
         if path.startswith((UPLOAD_PREFIX, FILES_PREFIX)):
             message = "The specified method is not allowed against this resource."
-            return _storage_error(StorageError(405, "MethodNotAllowed", message))
+            response = _storage_error(StorageError(405, "MethodNotAllowed", message))
+            allowed = b"PUT" if path.startswith(UPLOAD_PREFIX) else b"GET, HEAD"
+            response.headers.append((b"allow", allowed))
+            return response
         return _storage_error(StorageError(404, "NoSuchKey", "The specified key does not exist."))
 
     async def _upload(self, record: RecordedRequest, receive: Receive) -> Response | None:

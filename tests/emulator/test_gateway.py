@@ -214,11 +214,13 @@ def test_an_unsigned_request_is_refused(emu: Emulator, http: httpx.Client) -> No
     assert emu.stats.requests_by_path[PATH] == 1
 
 
-def test_unknown_paths_and_methods_are_404_invalid_url(emu: Emulator, http: httpx.Client) -> None:
-    assert post(http, emu, "/scc/comfy_cancel", {"taskId": "x"}).status_code == 404
-    response = http.get(emu.endpoint + "/scc/comfy_prompt")
+def test_unknown_paths_are_404_and_other_methods_405(emu: Emulator, http: httpx.Client) -> None:
+    response = post(http, emu, "/scc/comfy_cancel", {"taskId": "x"})
     assert response.status_code == 404
     assert response.headers["x-ca-error-message"] == "Invalid Url"
+    response = http.get(emu.endpoint + "/scc/comfy_prompt")
+    assert response.status_code == 405
+    assert response.headers["x-ca-error-message"] == "Unsupported Method `GET`"
 
 
 def test_every_response_carries_a_unique_request_id(emu: Emulator, http: httpx.Client) -> None:

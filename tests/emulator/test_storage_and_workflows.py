@@ -67,7 +67,7 @@ def test_put_then_get_returns_identical_bytes(emu: Emulator, http: httpx.Client)
     assert hashlib.sha256(got.content).digest() == hashlib.sha256(payload).digest()
     head = http.head(data["accessUrl"])
     assert head.status_code == 200 and head.headers["content-length"] == str(len(payload))
-    recorded = [r for r in emu.requests if r.method == "PUT"][0]
+    recorded = next(r for r in emu.requests if r.method == "PUT")
     assert recorded.body == payload[: 64 * 1024]
     assert not any(name.startswith("x-ca-") for name in recorded.headers)
 
