@@ -498,10 +498,17 @@ class _BatchStatus:
 def cmd_emulator(argv: Sequence[str]) -> int:
     try:
         from .testing._serve import main as serve
+        from .testing._server import require_uvicorn
+
+        if not {"-h", "--help"} & set(argv):
+            require_uvicorn()
     except ImportError as error:
         _err(f"error: {_one_line(error)}")
         return EXIT_USAGE
-    return serve(list(argv))
+    try:
+        return serve(list(argv))
+    except SystemExit as exit:  # its argparse: --help, or a usage error
+        return exit.code if isinstance(exit.code, int) else EXIT_USAGE
 
 
 def _one_line(error: BaseException) -> str:
