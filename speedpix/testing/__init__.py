@@ -16,6 +16,27 @@ faults on demand. Workflows are Python callables: see :meth:`Emulator.register`.
 pytest users get the ``speedpix_emulator`` fixtures (see ``speedpix.testing.pytest_plugin``).
 Run it standalone with ``speedpix emulator`` or ``python -m speedpix.testing``.
 
+Where the real service is undocumented, the emulator decides, and says so here:
+
+- ``comfy_prompt`` with neither ``alias_id`` nor ``version_id`` uses alias ``main``;
+  with both, ``version_id`` wins. A malformed body, an unknown workflow, alias,
+  version or task is an application error (envelope ``status`` 20,
+  ``B_API_ServiceError``, ``subErrCode`` ``InvalidParameter``, ``WorkflowNotFound``,
+  ``AliasNotFound``, ``VersionNotFound``, ``TaskNotFound``).
+- ``comfy_get_result`` on an unfinished task answers ``status`` 10 with the task's
+  status and a null ``result``; on a failed task ``status`` 20, ``subErrCode``
+  ``TaskFailed``, the message in ``subErrMessage`` and the task in ``data``.
+- ``estimatedDurationInSeconds`` is the expected time from submission to the end,
+  queue included; ``images`` lists the URLs of the file nodes of ``result``.
+- Gateway refusals have an empty body (the reason is in ``X-Ca-Error-Message``).
+  ``X-Ca-Timestamp`` and ``X-Ca-Nonce`` are required (the real gateway tolerates
+  their absence; every SpeedPix SDK sends them, so losing one is a bug to catch).
+- Upload and output URLs are presigned by the emulator (``Expires``/``Signature``
+  query, OSS style); storage errors are OSS-like XML documents.
+- An injected fault takes effect before the gateway's checks, except ``slow``
+  (delays, then normal handling), ``drop_after`` and ``malformed_json`` (applied to
+  the response of a normally handled request).
+
 It needs the ``testing`` extra (``pip install 'speedpix[testing]'``). Importing this
 package is cheap: the server machinery loads when an ``Emulator`` is first used.
 """

@@ -53,7 +53,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  SPEEDPIX_APP_SECRET={emulator.app_secret}")
         print("Built-in workflows: demo-txt2img, demo-echo (alias main). Press Ctrl-C to stop.")
         sys.stdout.flush()
-        while not stop.wait(3600):
+        # Short waits, not one long one: the OS may deliver the signal to the server's
+        # thread, and Python then runs our handler only once the main thread wakes up.
+        while not stop.wait(0.2):
             pass
     finally:
         for sig, handler in previous.items():
