@@ -94,7 +94,8 @@ class ProgressDisplay:
             return
         elapsed = time.monotonic() - self._started
         if self.tty:
-            self._write("\r\x1b[K" + describe(prediction, elapsed=elapsed, bar=True))
+            line = describe(prediction, elapsed=elapsed, bar=True)
+            self._write("\r\x1b[K" + line[: max(self._columns() - 1, 20)])
             self._live = True
             return
         decile = int((prediction.progress or 0.0) * 10) if prediction.status == "running" else None
@@ -102,6 +103,14 @@ class ProgressDisplay:
         if key != self._last_key:
             self._last_key = key
             self._write(describe(prediction, elapsed=elapsed) + "\n")
+
+    def _columns(self) -> int:
+        """The terminal's width: a line that wraps cannot be rewritten in place."""
+        try:
+            columns = os.get_terminal_size(self.stream.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            return 80
+        return columns if columns > 0 else 80  # 0: a terminal that does not say
 
     def message(self, text: str) -> None:
         """A line of its own (ends the live line first)."""

@@ -38,8 +38,8 @@ import json
 import os
 import queue
 import re
+import secrets
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -640,7 +640,9 @@ def _results(jobs: list[Job], journal: Journal, out_dir: Path) -> list[JobResult
 
 def _write_results(path: Path, results: list[JobResult]) -> None:
     """Atomically: a temporary file beside it, flushed to disk, renamed over it."""
-    fd, temp = tempfile.mkstemp(prefix=".results-", suffix=".tmp", dir=path.parent)
+    temp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    # os.open with 0o666: the usual permissions (umask applied), unlike mkstemp's 0600.
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
             for result in results:

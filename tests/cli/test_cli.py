@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -48,7 +49,7 @@ def workflows(module_emulator: Emulator) -> None:
     module_emulator.register("always-fails", echo_inputs, fail=True)
     module_emulator.register("slow", echo_inputs, duration=30)
     module_emulator.register("medium", echo_inputs, duration=1.0)
-    module_emulator.register("slow-image", demo_txt2img, duration=1.0)
+    module_emulator.register("slow-image", demo_txt2img, duration=1.5)
 
 
 def test_help_of_every_command_explains_it() -> None:
@@ -292,3 +293,35 @@ def test_ctrl_c_prints_the_task_id_and_the_resume_line(emu: Emulator, tmp_path: 
     assert f"task {task.task_id} keeps running" in rest
     assert f"speedpix get {task.task_id} --wait -o out" in rest
     assert "Traceback" not in rest
+
+
+def test_progress_is_one_rewritten_line_on_a_terminal(emu: Emulator, tmp_path: Path) -> None:
+    import pty
+
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        command("run", "slow-image", "-i", "prompt=hi", "-o", "out"),
+        env=emulator_env(emu),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=terminal,
+    )
+    os.close(terminal)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:  # the terminal closed with the process
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(controller)
+    assert proc.stdout is not None
+    assert proc.wait(timeout=10) == 0
+    assert proc.stdout.read().decode().strip() == str(Path("out") / "images.png")
+    text = shown.decode()
+    updates = text.split("\r\x1b[K")
+    assert len(updates) >= 3, text  # queued, running…, succeeded: rewritten in place
+    assert "running [" in text and "ETA" in text
+    assert updates[-1].startswith("task ") and "succeeded" in updates[-1]
