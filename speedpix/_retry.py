@@ -19,6 +19,7 @@ from typing import Final
 from .errors import (
     APIConnectionError,
     APIError,
+    FileTransferError,
     MalformedResponseError,
     RateLimitError,
     ServerError,
@@ -50,6 +51,8 @@ def is_transient(error: SpeedPixException, *, idempotent: bool) -> bool:
         return isinstance(error, RateLimitError) or error.err_message == "Nonce Used"
     if not idempotent:
         return False
+    if isinstance(error, FileTransferError):  # storage: "try again" statuses only
+        return error.status_code is not None and (error.status_code in (408, 429) or error.status_code >= 500)
     return isinstance(error, ServerError | MalformedResponseError)
 
 

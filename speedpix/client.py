@@ -7,12 +7,13 @@ import time
 from typing import Any, TypeVar
 
 import httpx
+
 from speedpix_api import Client as GeneratedClient
 
 from ._api import CallSettings
 from ._flow import Flow, run_async, run_sync
 from ._logging import configure_from_env
-from ._retry import DEFAULT_MAX_RETRIES, RetryPolicy
+from ._retry import DEFAULT_MAX_RETRIES, INITIAL_DELAY, MAX_DELAY, RetryPolicy
 from ._transport import DEFAULT_TRANSFER_TIMEOUT, Transport, TransportSettings, api_timeout
 from ._version import USER_AGENT
 from .errors import ConfigurationError, InvalidInputError, PredictionError
@@ -61,7 +62,9 @@ class Client:
 
     ``timeout`` is the per-request timeout of API calls; uploads and downloads have
     their own (``transfer_timeout``), per chunk, so large files are fine.
-    ``max_retries`` applies to every call (see the README for what is retried).
+    ``max_retries`` applies to every call (see the README for what is retried);
+    ``retry_delay`` is the wait before the first retry, doubled on each further one up
+    to 8 s and scaled by a random jitter (a server's ``Retry-After`` wins, capped at 30 s).
     ``detect_file_paths=False`` sends every plain string as text, never as a file.
     """
 
@@ -74,6 +77,7 @@ class Client:
         user_agent: str | None = None,
         *,
         max_retries: int = DEFAULT_MAX_RETRIES,
+        retry_delay: float = INITIAL_DELAY,
         wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT,
         transfer_timeout: float | None = None,
         detect_file_paths: bool = True,
@@ -101,10 +105,18 @@ class Client:
         transfer = _positive("transfer_timeout", transfer_timeout, allow_none=True)
         if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
             raise InvalidInputError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+        if (
+            isinstance(retry_delay, bool)
+            or not isinstance(retry_delay, int | float)
+            or not 0 <= retry_delay <= MAX_DELAY
+        ):
+            raise InvalidInputError(
+                f"retry_delay must be a number of seconds from 0 to {MAX_DELAY}, got {retry_delay!r}"
+            )
         if not isinstance(detect_file_paths, bool):
             raise InvalidInputError(f"detect_file_paths must be True or False, got {detect_file_paths!r}")
         self.endpoint = normalise_endpoint(endpoint)
-        self._retry_policy = RetryPolicy(max_retries=max_retries)
+        self._retry_policy = RetryPolicy(max_retries=max_retries, initial_delay=float(retry_delay))
         self._transfer_timeout = (
             DEFAULT_TRANSFER_TIMEOUT if transfer is None else httpx.Timeout(transfer, connect=min(transfer, 10.0))
         )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
+
 from speedpix_api.models import UploadSignRequest
 from speedpix_api.types import Unset
 
@@ -13,7 +14,7 @@ from ._api import UPLOAD_SIGN, CallSettings, api_call, transport_error
 from ._flow import Blocking, Flow, Outcome, Put, Sleep
 from ._inputs import FileSource, file_source
 from ._retry import parse_retry_after, retry_delay
-from .errors import FileTransferError, MalformedResponseError, RateLimitError, ServerError, SpeedPixException
+from .errors import FileTransferError, MalformedResponseError, SpeedPixException
 
 if TYPE_CHECKING:
     from .client import Client
@@ -54,10 +55,12 @@ def storage_error(outcome: Outcome, *, what: str, task_id: str | None = None) ->
         "retry_after": parse_retry_after(response.headers.get("retry-after")),
         "task_id": task_id,
     }
+    # Always a FileTransferError, so one except clause catches every failed transfer;
+    # the retry policy repeats the ones whose status says "try again" (429, 5xx).
     if status == 429:
-        return RateLimitError(f"{what}: storage rate limited (HTTP 429).", **common)
+        return FileTransferError(f"{what}: storage rate limited (HTTP 429).", **common)
     if status >= 500:
-        return ServerError(f"{what}: storage error (HTTP {status}).", **common)
+        return FileTransferError(f"{what}: storage error (HTTP {status}).", **common)
     if status == 404:
         return FileTransferError(
             f"{what}: not found (HTTP 404). Output URLs are time-limited: download results soon "

@@ -21,7 +21,7 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from ._api import CallSettings
+from ._api import CallSettings, transport_error
 from ._flow import Flow, Get, Sleep, run_async, run_sync
 from ._retry import RetryPolicy, retry_delay
 
@@ -82,14 +82,16 @@ class _AtomicFileSink:
             self._file = None
 
 
-def download_flow(url: str, sink: Any, settings: CallSettings, timeout: httpx.Timeout) -> Flow[None]:
+def download_flow(
+    url: str, sink: Any, settings: CallSettings, timeout: httpx.Timeout, *, task_id: str | None = None
+) -> Flow[None]:
     from .files import storage_error
 
     attempt = 0
     while True:
         attempt += 1
         outcome = yield Get(url, sink, settings.attempt_timeout(timeout), attempt)
-        error = storage_error(outcome, what=f"downloading {_path_of(url)}")
+        error = storage_error(outcome, what=f"downloading {_path_of(url)}", task_id=task_id)
         if error is None:
             return
         delay = retry_delay(error, attempt=attempt, idempotent=True, policy=settings.retry)
@@ -131,11 +133,21 @@ class FileOutput(str):
 
     _transport: Transport | None
     _retry: RetryPolicy
+    #: The task that produced the file (named in download errors), when known.
+    task_id: str | None
 
-    def __new__(cls, url: str, *, transport: Transport | None = None, retry: RetryPolicy | None = None) -> FileOutput:
+    def __new__(
+        cls,
+        url: str,
+        *,
+        transport: Transport | None = None,
+        retry: RetryPolicy | None = None,
+        task_id: str | None = None,
+    ) -> FileOutput:
         self = super().__new__(cls, url)
         self._transport = transport
         self._retry = retry or RetryPolicy()
+        self.task_id = task_id
         return self
 
     @property
@@ -168,7 +180,7 @@ class FileOutput(str):
         """The whole file, in memory. For large files prefer :meth:`save` or iteration."""
         transport, settings, timeout = self._parts()
         sink = _MemorySink()
-        run_sync(download_flow(self.url, sink, settings, timeout), transport)
+        run_sync(download_flow(self.url, sink, settings, timeout, task_id=self.task_id), transport)
         return sink.buffer.getvalue()
 
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:
@@ -176,19 +188,21 @@ class FileOutput(str):
         file name; default: the current directory) and return where it was written."""
         transport, settings, timeout = self._parts()
         target = self._target(path)
-        run_sync(download_flow(self.url, _AtomicFileSink(target), settings, timeout), transport)
+        run_sync(download_flow(self.url, _AtomicFileSink(target), settings, timeout, task_id=self.task_id), transport)
         return target
 
     async def async_read(self) -> bytes:
         transport, settings, timeout = self._parts()
         sink = _MemorySink()
-        await run_async(download_flow(self.url, sink, settings, timeout), transport)
+        await run_async(download_flow(self.url, sink, settings, timeout, task_id=self.task_id), transport)
         return sink.buffer.getvalue()
 
     async def async_save(self, path: str | os.PathLike[str] | None = None) -> Path:
         transport, settings, timeout = self._parts()
         target = self._target(path)
-        await run_async(download_flow(self.url, _AtomicFileSink(target), settings, timeout), transport)
+        await run_async(
+            download_flow(self.url, _AtomicFileSink(target), settings, timeout, task_id=self.task_id), transport
+        )
         return target
 
     def iter_bytes(self, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
@@ -197,11 +211,15 @@ class FileOutput(str):
         from .files import storage_error
 
         transport, _, timeout = self._parts()
-        with transport.sync_storage.stream("GET", self.url, timeout=timeout) as response:
-            if response.status_code != 200:
-                response.read()
-                raise storage_error(Outcome(response=response), what=f"downloading {_path_of(self.url)}")  # type: ignore[misc]
-            yield from response.iter_bytes(chunk_size)
+        what = f"downloading {_path_of(self.url)}"
+        try:
+            with transport.sync_storage.stream("GET", self.url, timeout=timeout) as response:
+                if response.status_code != 200:
+                    response.read()
+                    raise storage_error(Outcome(response=response), what=what, task_id=self.task_id)  # type: ignore[misc]
+                yield from response.iter_bytes(chunk_size)
+        except httpx.TransportError as error:
+            raise transport_error(error, what=what, task_id=self.task_id) from None
 
     def __iter__(self) -> Iterator[bytes]:  # type: ignore[override]
         return self.iter_bytes()
@@ -211,12 +229,16 @@ class FileOutput(str):
         from .files import storage_error
 
         transport, _, timeout = self._parts()
-        async with transport.async_storage.stream("GET", self.url, timeout=timeout) as response:
-            if response.status_code != 200:
-                await response.aread()
-                raise storage_error(Outcome(response=response), what=f"downloading {_path_of(self.url)}")  # type: ignore[misc]
-            async for chunk in response.aiter_bytes(chunk_size):
-                yield chunk
+        what = f"downloading {_path_of(self.url)}"
+        try:
+            async with transport.async_storage.stream("GET", self.url, timeout=timeout) as response:
+                if response.status_code != 200:
+                    await response.aread()
+                    raise storage_error(Outcome(response=response), what=what, task_id=self.task_id)  # type: ignore[misc]
+                async for chunk in response.aiter_bytes(chunk_size):
+                    yield chunk
+        except httpx.TransportError as error:
+            raise transport_error(error, what=what, task_id=self.task_id) from None
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self.aiter_bytes()
@@ -259,15 +281,19 @@ def _is_url(value: str) -> bool:
     return value.startswith(("http://", "https://"))
 
 
-def wrap_output(value: Any, *, transport: Transport | None, retry: RetryPolicy | None = None) -> Any:
+def wrap_output(
+    value: Any, *, transport: Transport | None, retry: RetryPolicy | None = None, task_id: str | None = None
+) -> Any:
     """Turn every http(s) URL in ``value`` into a FileOutput and every dict with one under
     ``url`` into a FileNode; everything else is returned as it is."""
     if isinstance(value, str):
-        return FileOutput(value, transport=transport, retry=retry) if _is_url(value) else value
+        return FileOutput(value, transport=transport, retry=retry, task_id=task_id) if _is_url(value) else value
     if isinstance(value, dict):
-        wrapped = {key: wrap_output(child, transport=transport, retry=retry) for key, child in value.items()}
+        wrapped = {
+            key: wrap_output(child, transport=transport, retry=retry, task_id=task_id) for key, child in value.items()
+        }
         url = wrapped.get("url")
         return FileNode(wrapped) if isinstance(url, FileOutput) else wrapped
     if isinstance(value, list):
-        return [wrap_output(child, transport=transport, retry=retry) for child in value]
+        return [wrap_output(child, transport=transport, retry=retry, task_id=task_id) for child in value]
     return value

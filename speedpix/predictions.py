@@ -19,7 +19,15 @@ from ._flow import Blocking, Flow, Notify, Parallel, Sleep
 from ._inputs import check_base64_sizes, check_strategy, fill_slots, plan_inputs
 from ._logging import logger
 from ._polling import PollState, next_poll_delay
-from .errors import APIError, InvalidInputError, MalformedResponseError, PredictionTimeoutError, RateLimitError
+from .errors import (
+    APIError,
+    APITimeoutError,
+    InvalidInputError,
+    MalformedResponseError,
+    PredictionTimeoutError,
+    RateLimitError,
+    ServerError,
+)
 from .files import upload_flow
 from .output import wrap_output
 
@@ -132,9 +140,9 @@ class Prediction:
         transport, retry = self._client._transport, self._client._retry_policy
         result = _value(data.result)
         images = _value(data.images)
-        self.images = wrap_output(images, transport=transport, retry=retry)
+        self.images = wrap_output(images, transport=transport, retry=retry, task_id=self.id)
         if result is not None:
-            self.output = wrap_output(result.to_dict(), transport=transport, retry=retry)
+            self.output = wrap_output(result.to_dict(), transport=transport, retry=retry, task_id=self.id)
         elif images:
             self.output = {"images": self.images}
 
@@ -151,8 +159,8 @@ class Prediction:
             reply = yield from api_call(RESULT, settings, task_id=self.id, body=TaskIdRequest(task_id=self.id))
         except APIError as error:
             # A finished task whose result is an envelope error is a failed task, not a
-            # failed call; throttling and transport failures stay errors.
-            if error.status_code != 200 or isinstance(error, RateLimitError | MalformedResponseError):
+            # failed call; throttling, service timeouts and transport failures stay errors.
+            if error.status_code != 200 or isinstance(error, RateLimitError | MalformedResponseError | ServerError):
                 raise
             self._apply_failure(error)
             return
@@ -186,16 +194,27 @@ class Prediction:
             remaining = settings.remaining()
             if remaining is not None:
                 if remaining <= 0:
-                    raise PredictionTimeoutError(
-                        f"Task {self.id} is still {self.status} after the wait timeout; it keeps running "
-                        f"server-side: resume with prediction.wait() or predictions.get({self.id!r}).",
-                        prediction=self,
-                    )
+                    raise self._wait_timeout_error()
                 interval = min(interval, remaining)
             yield Sleep(interval)
-            yield from self._reload_flow(settings, on_progress)
+            try:
+                yield from self._reload_flow(settings, on_progress)
+            except APITimeoutError as error:
+                # The last poll, cut short by the wait's own deadline: that is the wait
+                # timing out, not the server failing.
+                remaining = settings.remaining()
+                if remaining is not None and remaining <= 0:
+                    raise self._wait_timeout_error() from error
+                raise
             polls += 1
         return self
+
+    def _wait_timeout_error(self) -> PredictionTimeoutError:
+        return PredictionTimeoutError(
+            f"Task {self.id} is still {self.status} after the wait timeout; it keeps running "
+            f"server-side: resume with prediction.wait() or predictions.get({self.id!r}).",
+            prediction=self,
+        )
 
     # ------------------------------------------------------------ public
 
