@@ -448,6 +448,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
     except KeyboardInterrupt:
         status.finish()
+        status.enabled = False  # workers may still report; the message below is the last word
         _err(
             "interrupted. Every submitted task is in the journal; rerun the same command to resume "
             "(nothing is submitted twice)."
