@@ -50,6 +50,10 @@ class _MemorySink:
         self.buffer = io.BytesIO()
 
 
+_UMASK = os.umask(0o022)  # read once, at import: os.umask can only be read by setting it
+os.umask(_UMASK)
+
+
 class _AtomicFileSink:
     """Writes to a temporary file beside the target and renames it into place on success,
     so a failed or interrupted download never leaves a truncated file under the real name."""
@@ -72,6 +76,8 @@ class _AtomicFileSink:
 
     def commit(self) -> None:
         self._file.close()
+        # NamedTemporaryFile makes 0600 files; a saved output gets the usual 0666 & ~umask.
+        os.chmod(self._file.name, 0o666 & ~_UMASK)
         os.replace(self._file.name, self.target)
         self._file = None
 
