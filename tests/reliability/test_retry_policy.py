@@ -66,6 +66,8 @@ def _errors() -> dict[str, SpeedPixException]:
         "service": ServiceError("service", status_code=200, err_code="B_API_ServiceError"),
         "not_found": APIError("404", status_code=404),
         "transfer": FileTransferError("404", status_code=404),
+        "transfer_503": FileTransferError("503", status_code=503),
+        "transfer_429": FileTransferError("429", status_code=429),
         "invalid_input": InvalidInputError("bad"),
         "prediction": PredictionError("failed"),
     }
@@ -91,6 +93,8 @@ EXPECTED: dict[str, tuple[bool, bool]] = {
     "service": (False, False),
     "not_found": (False, False),
     "transfer": (False, False),
+    "transfer_503": (True, False),  # storage transfers are always repeatable (idempotent)
+    "transfer_429": (True, False),
     "invalid_input": (False, False),
     "prediction": (False, False),
 }
