@@ -5,12 +5,17 @@ the remaining time (``etaRelative``), the progress (0..1) and the queue length. 
 sleep toward the expected finish and poll just after it, so a task is usually seen
 finished on the first poll after it ends. The estimate is cross-checked against the
 progress rate, because a server's ETA can be wrong; while queued, we back off.
+
+The poll aimed at the finish asks ``comfy_get_result`` directly (it reports a running
+task's status too): when the aim is right, that one call both sees the task finished
+and brings its output, so an early progress probe costs no extra request. When it
+misses, a progress poll re-estimates before the next aimed poll.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, NamedTuple
 
 # Poll this long after the expected finish: enough to absorb clock and network jitter.
 FINISH_MARGIN: Final = 0.02
@@ -18,10 +23,10 @@ FINISH_MARGIN: Final = 0.02
 MIN_INTERVAL: Final = 0.05
 # Never sleep longer than this without asking: estimates of long tasks drift.
 MAX_INTERVAL: Final = 5.0
-# Tasks expected to take at least this long get one early "probe" poll at PROBE_AT of the
-# estimate: the progress it returns lets us extrapolate the finish even when the
-# server's ETA is wrong, for no more requests than polling on a 1 s grid would cost.
-PROBE_MIN_ESTIMATE: Final = 1.0
+# Every task gets one early "probe" progress poll at PROBE_AT of the estimate: the
+# progress it returns lets us extrapolate the finish even when the server's ETA is wrong
+# (by half, either way). Since the aimed poll then fetches the result directly, the
+# probe costs no more requests than polling on a 1 s grid would.
 PROBE_AT: Final = 0.6
 # With no estimate at all, start here and grow by GROWTH per poll.
 UNKNOWN_FIRST_INTERVAL: Final = 0.25
@@ -38,6 +43,15 @@ class PollState:
     progress: float | None = None  # 0..1, as of the last answer
     running_for: float | None = None  # seconds since we first saw the task running
     last_interval: float | None = None
+    misses: int = 0  # result polls so far that found the task not yet finished
+    last_missed: bool = False  # the last poll was one of those
+
+
+class Poll(NamedTuple):
+    """The next poll: after ``delay`` seconds, of the result (True) or the progress."""
+
+    delay: float
+    result: bool
 
 
 def remaining_estimate(state: PollState) -> float | None:
@@ -58,18 +72,33 @@ def remaining_estimate(state: PollState) -> float | None:
     return None
 
 
-def next_poll_delay(state: PollState, *, fixed_interval: float | None = None) -> float:
-    """Seconds to sleep before the next progress poll."""
+def _clamp(seconds: float) -> float:
+    return min(max(seconds, MIN_INTERVAL), MAX_INTERVAL)
+
+
+def next_poll(state: PollState, *, fixed_interval: float | None = None) -> Poll:
+    """When to poll next, and whether that poll should ask for the result directly."""
     if fixed_interval is not None:
-        return fixed_interval
+        return Poll(fixed_interval, result=False)
     remaining = remaining_estimate(state)
-    if state.status == "waiting" and not remaining:
-        # Queued with no useful ETA: back off, the queue moves slowly.
+    if remaining is None or (state.status == "waiting" and not remaining):
+        # Nothing known, or queued with no useful ETA: back off, the queue moves slowly.
         previous = state.last_interval or UNKNOWN_FIRST_INTERVAL / GROWTH
-        return min(max(previous * GROWTH, UNKNOWN_FIRST_INTERVAL), MAX_INTERVAL)
-    if remaining is not None and state.polls == 0 and remaining >= PROBE_MIN_ESTIMATE:
-        return min(remaining * PROBE_AT, MAX_INTERVAL)
-    if remaining is None:
-        previous = state.last_interval or UNKNOWN_FIRST_INTERVAL / GROWTH
-        return min(max(previous * GROWTH, UNKNOWN_FIRST_INTERVAL), MAX_INTERVAL)
-    return min(max(remaining + FINISH_MARGIN, MIN_INTERVAL), MAX_INTERVAL)
+        return Poll(min(max(previous * GROWTH, UNKNOWN_FIRST_INTERVAL), MAX_INTERVAL), result=False)
+    if state.polls == 0:
+        return Poll(_clamp(remaining * PROBE_AT), result=False)
+    # Each miss of an aimed poll makes the next polls wait longer (a task stuck on its
+    # last step must not be polled every MIN_INTERVAL).
+    backoff = MIN_INTERVAL * GROWTH ** min(state.misses - 1, 32) if state.misses > 0 else 0.0
+    if state.last_missed:
+        # The aimed poll came too early: re-estimate from fresh progress, soon.
+        return Poll(_clamp(backoff), result=False)
+    delay = max(remaining + FINISH_MARGIN, backoff)
+    if delay > MAX_INTERVAL:
+        return Poll(MAX_INTERVAL, result=False)  # too far to aim at: check progress on the way
+    return Poll(_clamp(delay), result=True)
+
+
+def next_poll_delay(state: PollState, *, fixed_interval: float | None = None) -> float:
+    """Seconds to sleep before the next poll (see :func:`next_poll`)."""
+    return next_poll(state, fixed_interval=fixed_interval).delay

@@ -16,9 +16,9 @@ from speedpix_api.types import UNSET, Unset
 
 from ._api import PROGRESS, RESULT, SUBMIT, CallSettings, Reply, api_call
 from ._flow import Blocking, Flow, Notify, Parallel, Sleep
-from ._inputs import check_base64_sizes, check_strategy, fill_slots, plan_inputs
+from ._inputs import check_base64_sizes, check_strategy, fill_slots, needs_blocking_io, plan_inputs
 from ._logging import logger
-from ._polling import PollState, next_poll_delay
+from ._polling import PollState, next_poll
 from .errors import (
     APIError,
     APITimeoutError,
@@ -175,10 +175,25 @@ class Prediction:
             yield Notify(on_progress, self)
         return self
 
+    def _finish_flow(self, settings: CallSettings, on_progress: ProgressCallback | None) -> Flow[bool]:
+        """A poll aimed at the expected finish: ask for the result directly (one call
+        when the aim is right). True when the task had finished."""
+        yield from self._result_flow(settings)
+        if not self.done:
+            return False
+        # What a progress poll would have said of a finished task.
+        self.queue_position, self.eta = None, 0.0
+        if self.status == "succeeded":
+            self.progress = 1.0
+        if on_progress is not None:
+            yield Notify(on_progress, self)
+        return True
+
     def _wait_flow(
         self, settings: CallSettings, polling_interval: float | None, on_progress: ProgressCallback | None
     ) -> Flow[Prediction]:
-        polls = 0
+        polls = misses = 0
+        last_missed = False
         interval: float | None = None
         while not self.done:
             now = time.monotonic()
@@ -189,8 +204,10 @@ class Prediction:
                 progress=self.progress,
                 running_for=(now - self._running_since) if self._running_since is not None else None,
                 last_interval=interval,
+                misses=misses,
+                last_missed=last_missed,
             )
-            interval = next_poll_delay(state, fixed_interval=polling_interval)
+            interval, aimed = next_poll(state, fixed_interval=polling_interval)
             remaining = settings.remaining()
             if remaining is not None:
                 if remaining <= 0:
@@ -198,7 +215,12 @@ class Prediction:
                 interval = min(interval, remaining)
             yield Sleep(interval)
             try:
-                yield from self._reload_flow(settings, on_progress)
+                if aimed:
+                    last_missed = not (yield from self._finish_flow(settings, on_progress))
+                    misses += last_missed
+                else:
+                    last_missed = False
+                    yield from self._reload_flow(settings, on_progress)
             except APITimeoutError as error:
                 # The last poll, cut short by the wait's own deadline: that is the wait
                 # timing out, not the server failing.
@@ -304,8 +326,14 @@ def create_flow(
     _check_flag("return_temp_files", return_temp_files)
     strategy = check_strategy(file_encoding_strategy)
     detect = client._detect_file_paths
-    plan = yield Blocking(lambda: plan_inputs({} if input is None else input, detect_file_paths=detect))
-    if strategy == "base64":
+    value = {} if input is None else input
+    if needs_blocking_io(value, detect_file_paths=detect):
+        plan = yield Blocking(lambda: plan_inputs(value, detect_file_paths=detect))
+    else:
+        plan = plan_inputs(value, detect_file_paths=detect)
+    if not plan.sources:
+        urls = []
+    elif strategy == "base64":
         check_base64_sizes(plan.sources)
         urls = yield Blocking(lambda: [source.data_uri() for source in plan.sources])
     else:

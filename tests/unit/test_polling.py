@@ -11,14 +11,29 @@ from speedpix._polling import (
     MAX_INTERVAL,
     MIN_INTERVAL,
     PROBE_AT,
+    Poll,
     PollState,
+    next_poll,
     next_poll_delay,
     remaining_estimate,
 )
 
 
-def test_short_task_is_polled_just_after_its_estimated_finish() -> None:
-    assert next_poll_delay(PollState(status="waiting", polls=0, eta=0.3)) == pytest.approx(0.3 + FINISH_MARGIN)
+def test_first_poll_is_a_progress_probe_even_for_short_tasks() -> None:
+    assert next_poll(PollState(status="waiting", polls=0, eta=0.3)) == Poll(pytest.approx(0.3 * PROBE_AT), result=False)
+
+
+def test_after_the_probe_the_result_is_asked_for_just_after_the_expected_finish() -> None:
+    # Probed at 0.18 s: 60 % done, so 0.12 s left.
+    state = PollState(status="running", polls=1, eta=0.12, progress=0.6, running_for=0.18)
+    assert next_poll(state) == Poll(pytest.approx(0.12 + FINISH_MARGIN), result=True)
+
+
+def test_a_missed_aimed_poll_is_followed_by_a_progress_poll_then_backs_off() -> None:
+    state = PollState(status="running", polls=2, eta=0.0, progress=0.99, running_for=1.0, misses=1, last_missed=True)
+    assert next_poll(state) == Poll(MIN_INTERVAL, result=False)
+    later = PollState(status="running", polls=9, eta=0.0, progress=0.99, running_for=1.0, misses=4)
+    assert next_poll(later).delay > MIN_INTERVAL * 3
 
 
 def test_long_task_gets_an_early_probe() -> None:
