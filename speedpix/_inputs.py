@@ -92,11 +92,16 @@ def _fail(path: list[str], problem: str) -> InvalidInputError:
     return InvalidInputError(f"{_where(path)}: {problem}")
 
 
-def is_media_file_path(text: str) -> bool:
-    """The rule for plain strings: an existing regular file whose name says image/audio/video."""
+def _has_media_name(text: str) -> bool:
+    """The part of the rule for plain strings that needs no file system: the name."""
     if not text or len(text) > 4096 or "\x00" in text or text.startswith(("http://", "https://", "data:")):
         return False
-    if not is_media_type(guess_from_name(text)):
+    return is_media_type(guess_from_name(text))
+
+
+def is_media_file_path(text: str) -> bool:
+    """The rule for plain strings: an existing regular file whose name says image/audio/video."""
+    if not _has_media_name(text):
         return False
     try:
         return stat.S_ISREG(os.stat(text).st_mode)
@@ -201,6 +206,31 @@ def file_source(
 
 def _is_file_object(value: Any) -> bool:
     return isinstance(value, io.IOBase) or (hasattr(value, "read") and hasattr(value, "seek"))
+
+
+def needs_blocking_io(value: Any, *, detect_file_paths: bool = True) -> bool:
+    """Whether :func:`plan_inputs` may touch the file system for ``value``: it holds a
+    path, bytes or a file object, or (with detection on) a string named like a media
+    file. When not, planning is pure and cheap: the async driver can skip the worker
+    thread (a thread hop per call costs dearly with hundreds of tasks in flight)."""
+    stack = [value]
+    seen: set[int] = set()
+    while stack:
+        item = stack.pop()
+        if item is None or isinstance(item, bool | int | float):
+            continue
+        if isinstance(item, str):
+            if type(item) is str and detect_file_paths and _has_media_name(item):
+                return True
+            continue
+        if isinstance(item, PurePath | bytes | bytearray | memoryview) or _is_file_object(item):
+            return True
+        if isinstance(item, Mapping | list | tuple):
+            if id(item) in seen:
+                return True  # a cycle: let plan_inputs refuse it
+            seen.add(id(item))
+            stack.extend(item.values() if isinstance(item, Mapping) else item)
+    return False
 
 
 def plan_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
