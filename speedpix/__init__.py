@@ -12,11 +12,11 @@ The typed low-level client generated from the OpenAPI spec is :mod:`speedpix_api
 
 from __future__ import annotations
 
+import importlib
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._version import __version__
-from .client import DEFAULT_ENDPOINT, Client
 from .errors import (
     APIConnectionError,
     APIError,
@@ -37,9 +37,37 @@ from .errors import (
     SpeedPixError,
     SpeedPixException,
 )
-from .files import File
-from .output import FileNode, FileOutput
-from .predictions import Prediction
+
+if TYPE_CHECKING:
+    from .client import DEFAULT_ENDPOINT, Client
+    from .files import File
+    from .output import FileNode, FileOutput
+    from .predictions import Prediction
+
+# Imported on first use (PEP 562), so that `import speedpix` stays cheap: these pull in
+# httpx and the generated client. `from speedpix import Client` works as usual.
+_LAZY = {
+    "DEFAULT_ENDPOINT": ".client",
+    "Client": ".client",
+    "File": ".files",
+    "FileNode": ".output",
+    "FileOutput": ".output",
+    "Prediction": ".predictions",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "DEFAULT_ENDPOINT",
@@ -79,6 +107,8 @@ _default_lock = threading.Lock()
 def default_client() -> Client:
     """The client ``speedpix.run`` uses when given none: built once, from the environment."""
     global _default_client
+    from .client import Client
+
     with _default_lock:
         if _default_client is None:
             _default_client = Client()
