@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import logging
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ from typing import Any, Protocol, TypeVar
 
 import httpx
 
-from ._logging import log_attempt
+from ._logging import log_attempt, logger
 from ._transport import Transport
 
 T = TypeVar("T")
@@ -120,6 +121,8 @@ def _path_of(url: str | httpx.URL) -> str:
 
 
 def _logged(method: str, url: str | httpx.URL, attempt: int, started: float, outcome: Outcome) -> Outcome:
+    if not logger.isEnabledFor(logging.INFO):
+        return outcome  # skip parsing the URL: this runs for every request
     response = outcome.response
     log_attempt(
         method=method,
