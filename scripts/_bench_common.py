@@ -160,6 +160,18 @@ def job_floor(adapter: Adapter, client: Any, job: dict[str, Any]) -> dict[str, A
     return {"upload_seconds": [adapter.floor_put(client, job["upload_path"]) for _ in range(job["repeats"])]}
 
 
+def job_upload_speed(adapter: Adapter, client: Any, job: dict[str, Any]) -> dict[str, Any]:
+    """The floor (bare streaming PUT) and files.create, interleaved, so that both see
+    the same state of the emulator's disk (its page cache fills as uploads pile up)."""
+    floor, upload = [], []
+    for _ in range(job["repeats"]):
+        floor.append(adapter.floor_put(client, job["upload_path"]))
+        started = time.perf_counter()
+        adapter.upload(client, job["upload_path"])
+        upload.append(time.perf_counter() - started)
+    return {"floor_seconds": floor, "upload_seconds": upload}
+
+
 def job_multi(adapter: Adapter, client: Any, job: dict[str, Any]) -> dict[str, Any]:
     async def main() -> list[float]:
         await adapter.async_run(client, job["warmup"], {"prompt": "warm-up"})
@@ -193,6 +205,7 @@ JOBS = {
     "concurrent": job_concurrent,
     "memory": job_memory,
     "floor": job_floor,
+    "upload_speed": job_upload_speed,
     "multi": job_multi,
     "sign": job_sign,
 }
