@@ -162,12 +162,23 @@ async def soak(args: argparse.Namespace) -> int:
                 print(f"task {index}: untyped {type(error).__name__}: {error}", file=sys.stderr)
             durations.append(time.monotonic() - started)
 
+    async def pool(indices: range) -> None:
+        # A fixed set of workers, not one asyncio task per job: memory then reflects the
+        # client, not thousands of pending coroutines queued behind the semaphore.
+        jobs = iter(indices)
+
+        async def worker() -> None:
+            for index in jobs:
+                await one(index)
+
+        await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+
     started = time.monotonic()
     warmup = min(100, args.tasks)
-    await asyncio.gather(*(one(i) for i in range(warmup)))
+    await pool(range(warmup))
     gc.collect()
     rss["after warm-up"] = rss_mib()
-    await asyncio.gather(*(one(i) for i in range(warmup, args.tasks)))
+    await pool(range(warmup, args.tasks))
     elapsed = time.monotonic() - started
     await client.aclose()
     gc.collect()
