@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import time
 from typing import Any, TypeVar
@@ -51,6 +52,14 @@ def normalise_endpoint(endpoint: str) -> str:
     if url.query or url.fragment:
         raise ConfigurationError(f"endpoint must not have a query or fragment, got {endpoint!r}")
     return str(url).rstrip("/")
+
+
+def _retry_policy(max_retries: object, retry_delay: object) -> RetryPolicy:
+    if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+        raise InvalidInputError(f"max_retries must be an integer >= 0, got {max_retries!r}")
+    if isinstance(retry_delay, bool) or not isinstance(retry_delay, int | float) or not 0 <= retry_delay <= MAX_DELAY:
+        raise InvalidInputError(f"retry_delay must be a number of seconds from 0 to {MAX_DELAY}, got {retry_delay!r}")
+    return RetryPolicy(max_retries=max_retries, initial_delay=float(retry_delay))
 
 
 class Client:
@@ -103,20 +112,11 @@ class Client:
         assert request_timeout is not None
         self._wait_timeout = _positive("wait_timeout", wait_timeout, allow_none=True)
         transfer = _positive("transfer_timeout", transfer_timeout, allow_none=True)
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise InvalidInputError(f"max_retries must be an integer >= 0, got {max_retries!r}")
-        if (
-            isinstance(retry_delay, bool)
-            or not isinstance(retry_delay, int | float)
-            or not 0 <= retry_delay <= MAX_DELAY
-        ):
-            raise InvalidInputError(
-                f"retry_delay must be a number of seconds from 0 to {MAX_DELAY}, got {retry_delay!r}"
-            )
         if not isinstance(detect_file_paths, bool):
             raise InvalidInputError(f"detect_file_paths must be True or False, got {detect_file_paths!r}")
         self.endpoint = normalise_endpoint(endpoint)
-        self._retry_policy = RetryPolicy(max_retries=max_retries, initial_delay=float(retry_delay))
+        self._retry_policy = _retry_policy(max_retries, retry_delay)
+        self._request_timeout = api_timeout(request_timeout)
         self._transfer_timeout = (
             DEFAULT_TRANSFER_TIMEOUT if transfer is None else httpx.Timeout(transfer, connect=min(transfer, 10.0))
         )
@@ -126,7 +126,7 @@ class Client:
                 endpoint=self.endpoint,
                 app_key=app_key,
                 app_secret=app_secret,
-                timeout=api_timeout(request_timeout),
+                timeout=self._request_timeout,
                 transfer_timeout=self._transfer_timeout,
                 user_agent=user_agent or USER_AGENT,
                 verify=verify,
@@ -164,13 +164,40 @@ class Client:
             self._api = api.set_httpx_client(self._transport.sync_api)
         return self._api
 
+    def with_options(
+        self,
+        *,
+        max_retries: int | None = None,
+        retry_delay: float | None = None,
+        timeout: float | None = None,
+        wait_timeout: float | None = None,
+    ) -> Client:
+        """A copy of this client with other retry or timeout settings, for some calls.
+
+        It shares this client's connections: ``client.with_options(max_retries=5).run(...)``.
+        """
+        clone = copy.copy(self)
+        clone._retry_policy = _retry_policy(
+            self._retry_policy.max_retries if max_retries is None else max_retries,
+            self._retry_policy.initial_delay if retry_delay is None else retry_delay,
+        )
+        if timeout is not None:
+            seconds = _positive("timeout", timeout)
+            assert seconds is not None
+            clone._request_timeout = api_timeout(seconds)
+        if wait_timeout is not None:
+            clone._wait_timeout = _positive("wait_timeout", wait_timeout)
+        clone.predictions = Predictions(clone)
+        clone.files = Files(clone)
+        return clone
+
     def _call_settings(self, timeout: float | None, *, wait: bool = False) -> CallSettings:
         """Settings of one façade call; ``timeout`` bounds it as a whole (retries included)."""
         overall = _positive("timeout", timeout, allow_none=True)
         if overall is None and wait:
             overall = self._wait_timeout
         return CallSettings(
-            timeout=self._transport.settings.timeout,
+            timeout=self._request_timeout,
             retry=self._retry_policy,
             deadline=None if overall is None else time.monotonic() + overall,
         )
@@ -263,14 +290,17 @@ class Client:
         timeout: float | None = None,
         polling_interval: float | None = None,
         on_progress: ProgressCallback | None = None,
+        max_retries: int | None = None,
     ) -> Any:
         """Run a workflow and return its output (or, with ``wait=False``, the Prediction).
 
         Files in ``input`` are uploaded first. ``timeout`` bounds the whole call;
-        a task that fails raises :class:`PredictionError`.
+        a task that fails raises :class:`PredictionError`. ``max_retries`` overrides the
+        client's for this call (see also :meth:`with_options`).
         """
-        return self._run_sync(
-            self._run_flow(
+        client = self if max_retries is None else self.with_options(max_retries=max_retries)
+        return client._run_sync(
+            client._run_flow(
                 workflow_id,
                 input,
                 alias_id=alias_id,
@@ -301,10 +331,12 @@ class Client:
         timeout: float | None = None,
         polling_interval: float | None = None,
         on_progress: ProgressCallback | None = None,
+        max_retries: int | None = None,
     ) -> Any:
         """Async :meth:`run`; uploads of several input files run concurrently."""
-        return await self._run_async(
-            self._run_flow(
+        client = self if max_retries is None else self.with_options(max_retries=max_retries)
+        return await client._run_async(
+            client._run_flow(
                 workflow_id,
                 input,
                 alias_id=alias_id,

@@ -277,3 +277,19 @@ def test_status_spellings_are_normalised() -> None:
     assert normalise_status("successed") == "succeeded"
     assert normalise_status("cancelled") == "canceled"
     assert normalise_status("brand-new") == "brand-new"
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_max_retries_per_call_and_with_options(mode: str, client: Client, emu: Emulator) -> None:
+    fast = client.with_options(retry_delay=0.01)
+    emu.inject("/scc/comfy_get_progress", "http_error", count=3, status=503)
+    # Three 503s in a row outlast the default two retries but not five.
+    output = call(mode, fast, "run", "demo-txt2img", {"prompt": "r"}, max_retries=5)
+    assert output["images"]["url"]
+    assert emu.stats.requests_by_path["/scc/comfy_get_progress"] >= 4
+    emu.inject("/scc/comfy_get_progress", "http_error", count=1, status=503)
+    with pytest.raises(speedpix.ServerError) as caught:
+        call(mode, fast.with_options(max_retries=0), "run", "demo-txt2img", {"prompt": "r"})
+    assert caught.value.task_id and caught.value.status_code == 503
+    assert fast.with_options(timeout=5)._retry_policy.initial_delay == 0.01
+    assert client._retry_policy.initial_delay != 0.01  # the original is unchanged
