@@ -233,7 +233,8 @@ async def _async_chunks(source: ChunkSource) -> AsyncIterator[bytes]:
 async def _async_call(transport: Transport, effect: Call) -> Outcome:
     started = time.perf_counter()
     try:
-        response = await transport.async_api.request(**effect.kwargs, timeout=effect.timeout)
+        async with transport.async_api_slots:
+            response = await transport.async_api.request(**effect.kwargs, timeout=effect.timeout)
         outcome = Outcome(response=response)
     except httpx.TransportError as error:
         outcome = Outcome(error=error)

@@ -53,6 +53,9 @@ class Transport:
         self._async: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, httpx.AsyncClient]
         ] = weakref.WeakKeyDictionary()
+        self._api_slots: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def _common_args(self) -> dict[str, Any]:
         s = self.settings
@@ -111,6 +114,22 @@ class Transport:
     @property
     def async_storage(self) -> httpx.AsyncClient:
         return self._async_pair()[1]
+
+    @property
+    def async_api_slots(self) -> asyncio.Semaphore:
+        """At most ``max_connections`` gateway requests in flight per event loop.
+
+        Requests beyond the pool's size would queue inside httpcore, whose pool rescans
+        every queued request against every connection on each request start and end:
+        with hundreds of tasks in flight that scan costs more than the requests. Waiting
+        here instead is O(1).
+        """
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            slots = self._api_slots.get(loop)
+            if slots is None:
+                slots = self._api_slots[loop] = asyncio.Semaphore(max(self.settings.max_connections, 1))
+            return slots
 
     def close(self) -> None:
         """Close the sync clients; async clients of loops that are gone are dropped."""
