@@ -164,11 +164,20 @@ def job_upload_speed(adapter: Adapter, client: Any, job: dict[str, Any]) -> dict
     """The floor (bare streaming PUT) and files.create, interleaved, so that both see
     the same state of the emulator's disk (its page cache fills as uploads pile up)."""
     floor, upload = [], []
-    for _ in range(job["repeats"]):
-        floor.append(adapter.floor_put(client, job["upload_path"]))
+
+    def ours() -> None:
         started = time.perf_counter()
         adapter.upload(client, job["upload_path"])
         upload.append(time.perf_counter() - started)
+
+    for i in range(job["repeats"]):
+        # Alternate which goes first: neither always gets the fresher disk.
+        if i % 2:
+            ours()
+            floor.append(adapter.floor_put(client, job["upload_path"]))
+        else:
+            floor.append(adapter.floor_put(client, job["upload_path"]))
+            ours()
     return {"floor_seconds": floor, "upload_seconds": upload}
 
 
