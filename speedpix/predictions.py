@@ -42,6 +42,12 @@ TERMINAL_STATUSES: Final = frozenset({"succeeded", "failed", "canceled"})
 ProgressCallback = Callable[["Prediction"], Any]
 
 
+def _is_task_failure(error: APIError) -> bool:
+    """Whether a result call's error describes the task (a failed task) rather than the
+    call: throttling, service timeouts, transport and gateway failures stay errors."""
+    return error.status_code == 200 and not isinstance(error, RateLimitError | MalformedResponseError | ServerError)
+
+
 def normalise_status(status: object) -> str:
     text = str(status).strip().lower() if status is not None and not isinstance(status, Unset) else "unknown"
     return _STATUS_ALIASES.get(text, text)
@@ -89,6 +95,7 @@ class Prediction:
         self.duration_ms: int | None = None
         self._observed_at = time.monotonic()
         self._running_since: float | None = None
+        self._aim_at_result = True  # see _finish_flow
 
     # ------------------------------------------------------------ state
 
@@ -158,9 +165,7 @@ class Prediction:
         try:
             reply = yield from api_call(RESULT, settings, task_id=self.id, body=TaskIdRequest(task_id=self.id))
         except APIError as error:
-            # A finished task whose result is an envelope error is a failed task, not a
-            # failed call; throttling, service timeouts and transport failures stay errors.
-            if error.status_code != 200 or isinstance(error, RateLimitError | MalformedResponseError | ServerError):
+            if not _is_task_failure(error):
                 raise
             self._apply_failure(error)
             return
@@ -178,7 +183,19 @@ class Prediction:
     def _finish_flow(self, settings: CallSettings, on_progress: ProgressCallback | None) -> Flow[bool]:
         """A poll aimed at the expected finish: ask for the result directly (one call
         when the aim is right). True when the task had finished."""
-        yield from self._result_flow(settings)
+        try:
+            reply = yield from api_call(RESULT, settings, task_id=self.id, body=TaskIdRequest(task_id=self.id))
+        except APIError as error:
+            if not _is_task_failure(error):
+                raise
+            # Whether the service answers a result call for an unfinished task with its
+            # status or with an error is undocumented. An error here may mean either, so
+            # ask the progress endpoint, which is authoritative; if the task was still
+            # running, stop aiming result calls at this task.
+            yield from self._reload_flow(settings, on_progress)
+            self._aim_at_result = self.done
+            return self.done
+        self._apply_result(reply)
         if not self.done:
             return False
         # What a progress poll would have said of a finished task.
@@ -208,6 +225,7 @@ class Prediction:
                 last_missed=last_missed,
             )
             interval, aimed = next_poll(state, fixed_interval=polling_interval)
+            aimed = aimed and self._aim_at_result
             remaining = settings.remaining()
             if remaining is not None:
                 if remaining <= 0:

@@ -293,3 +293,25 @@ def test_max_retries_per_call_and_with_options(mode: str, client: Client, emu: E
     assert caught.value.task_id and caught.value.status_code == 503
     assert fast.with_options(timeout=5)._retry_policy.initial_delay == 0.01
     assert client._retry_policy.initial_delay != 0.01  # the original is unchanged
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_result_calls_refused_before_the_finish_do_not_fail_the_task(mode: str, client: Client, emu: Emulator) -> None:
+    # Undocumented upstream: a result call for an unfinished task may answer with an error.
+    # The wait must then ask the progress endpoint, not take the task for failed.
+    # A queue and an ETA reported 50 % short make the poll aimed at the finish come early.
+    options: dict[str, Any] = {"duration": 0.3, "queue_time": 0.6, "eta_error": -0.5}
+    emu.register("early-aimed", lambda ctx, inputs: {"text": "ok"}, **options)
+    emu.register("fails-late", lambda ctx, inputs: {}, fail=True, **options)
+    emu.result_before_finish = "error"
+    try:
+        assert call(mode, client, "run", "early-aimed", {}) == {"text": "ok"}
+        paths = [r.path for r in emu.requests]
+        first_result = paths.index("/scc/comfy_get_result")
+        assert "/scc/comfy_get_progress" in paths[first_result:]  # refused early, then progress
+        with pytest.raises(PredictionError) as caught:
+            call(mode, client, "run", "fails-late", {})
+    finally:
+        emu.result_before_finish = "status"
+    assert caught.value.prediction is not None and caught.value.prediction.status == "failed"
+    assert emu.stats.tasks_created == 2

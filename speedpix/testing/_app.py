@@ -124,6 +124,10 @@ class EmulatorApp:
         self.storage = storage
         self.registry = registry
         self.clock_offset = 0.0
+        # What comfy_get_result says of a task that has not finished; the real service's
+        # behaviour is undocumented: "status" answers with the task's status (as the zh
+        # docs' status table suggests), "error" refuses with a B_API_ServiceError.
+        self.result_before_finish = "status"
         self.board = TaskBoard(self.clock)
         self.faults = FaultQueue()
         self.nonces = _gateway.NonceCache()
@@ -166,6 +170,7 @@ class EmulatorApp:
         self.faults.clear()
         self.nonces.clear()
         self.clock_offset = 0.0
+        self.result_before_finish = "status"
 
     # -- ASGI --------------------------------------------------------------------------
 
@@ -429,6 +434,8 @@ class EmulatorApp:
             data["taskEndTime"] = task.end_ms
         if status == "failed":
             return self._service_error("TaskFailed", task.error or "Task failed", data)
+        if status not in ("succeeded", "failed") and self.result_before_finish == "error":
+            return self._service_error("TaskNotFinished", f"Task {task.task_id} is still {status}", None)
         if status == "succeeded":
             data["result"] = task.result
             data["images"] = _file_urls(task.result)

@@ -177,6 +177,18 @@ class Emulator:
     # -- inspection ---------------------------------------------------------------------
 
     @property
+    def result_before_finish(self) -> str:
+        """What ``comfy_get_result`` answers for an unfinished task (undocumented upstream):
+        ``"status"`` (default) its status, or ``"error"`` a ``B_API_ServiceError``."""
+        return self._running_app().result_before_finish
+
+    @result_before_finish.setter
+    def result_before_finish(self, value: str) -> None:
+        if value not in ("status", "error"):
+            raise ValueError("result_before_finish must be 'status' or 'error'")
+        self._running_app().result_before_finish = value
+
+    @property
     def stats(self) -> Stats:
         return self._started_app().stats
 
