@@ -42,6 +42,7 @@ class PollState:
     eta: float | None = None  # server's remaining-time estimate, as of the last answer
     progress: float | None = None  # 0..1, as of the last answer
     running_for: float | None = None  # seconds since we first saw the task running
+    progress_rate: float | None = None  # progress per second, measured between two polls
     last_interval: float | None = None
     misses: int = 0  # result polls so far that found the task not yet finished
     last_missed: bool = False  # the last poll was one of those
@@ -57,11 +58,12 @@ class Poll(NamedTuple):
 def remaining_estimate(state: PollState) -> float | None:
     """Best guess of the seconds left, or None when nothing is known.
 
-    When the task has been running long enough to show progress, extrapolate the
-    progress rate; it does not depend on the server's ETA being right. Take the
-    larger of the two estimates only when they are close, else trust the progress
-    rate, which is measured rather than predicted.
+    Measured beats predicted: the progress rate between two polls, else the progress
+    over the time since the task was first seen running (an overestimate of the time,
+    when its start was not seen), else the server's ETA — which can be wrong.
     """
+    if state.progress is not None and state.progress_rate and 0 <= state.progress < 1:
+        return (1 - state.progress) / state.progress_rate
     by_progress: float | None = None
     if state.progress is not None and state.running_for and 0.05 <= state.progress < 1:
         by_progress = state.running_for * (1 - state.progress) / state.progress

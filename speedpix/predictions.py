@@ -95,6 +95,10 @@ class Prediction:
         self.duration_ms: int | None = None
         self._observed_at = time.monotonic()
         self._running_since: float | None = None
+        # The last progress seen while running, as (time, progress), and the progress rate
+        # (per second) measured between the last two such sightings.
+        self._running_sample: tuple[float, float] | None = None
+        self._progress_rate: float | None = None
         self._aim_at_result = True  # see _finish_flow
 
     # ------------------------------------------------------------ state
@@ -129,7 +133,13 @@ class Prediction:
         if self.status == "waiting":
             self._running_since = None
             self._observed_at = now
-        elif self.status == "running" and self._running_since is None:
+        if self.status == "running" and self.progress is not None:
+            if self._running_sample is not None:
+                then, before_progress = self._running_sample
+                if now > then and self.progress > before_progress:
+                    self._progress_rate = (self.progress - before_progress) / (now - then)
+            self._running_sample = (now, self.progress)
+        if self.status == "running" and self._running_since is None:
             # It started somewhere between our last sight of it waiting and now.
             self._running_since = self._observed_at
         if self.status == "succeeded":
@@ -220,6 +230,7 @@ class Prediction:
                 eta=self.eta,
                 progress=self.progress,
                 running_for=(now - self._running_since) if self._running_since is not None else None,
+                progress_rate=self._progress_rate,
                 last_interval=interval,
                 misses=misses,
                 last_missed=last_missed,

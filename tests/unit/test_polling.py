@@ -76,3 +76,9 @@ def test_delay_is_always_within_bounds(
         PollState(status=status, polls=polls, eta=eta, progress=progress, running_for=running_for, last_interval=last)
     )
     assert MIN_INTERVAL <= delay <= MAX_INTERVAL
+
+
+def test_a_measured_progress_rate_beats_the_time_since_start() -> None:
+    # 20 % done, but moving at 50 % per second: 1.6 s left, not what running_for suggests.
+    state = PollState(status="running", polls=2, eta=9.0, progress=0.2, running_for=4.0, progress_rate=0.5)
+    assert remaining_estimate(state) == pytest.approx(1.6)
