@@ -43,6 +43,8 @@ class PollState:
     progress: float | None = None  # 0..1, as of the last answer
     running_for: float | None = None  # seconds since we first saw the task running
     progress_rate: float | None = None  # progress per second, measured between two polls
+    elapsed: float | None = None  # seconds from submission to the last answer, when known
+    estimated_total: float | None = None  # the server's duration estimate at submission
     last_interval: float | None = None
     misses: int = 0  # result polls so far that found the task not yet finished
     last_missed: bool = False  # the last poll was one of those
@@ -58,12 +60,17 @@ class Poll(NamedTuple):
 def remaining_estimate(state: PollState) -> float | None:
     """Best guess of the seconds left, or None when nothing is known.
 
-    Measured beats predicted: the progress rate between two polls, else the progress
-    over the time since the task was first seen running (an overestimate of the time,
-    when its start was not seen), else the server's ETA — which can be wrong.
+    Measured beats predicted: the progress rate between two polls comes first. With a
+    single sighting, the server's ETA is trusted when it agrees with the server's own
+    estimate at submission (its clock is consistent: a queue we did not see explains
+    the rest); otherwise the progress over the time since the task was first seen
+    running (which overestimates what is left when the task started unseen), and last
+    the ETA alone.
     """
     if state.progress is not None and state.progress_rate and 0 <= state.progress < 1:
         return (1 - state.progress) / state.progress_rate
+    if eta_is_consistent(state):
+        return state.eta
     by_progress: float | None = None
     if state.progress is not None and state.running_for and 0.05 <= state.progress < 1:
         by_progress = state.running_for * (1 - state.progress) / state.progress
@@ -72,6 +79,14 @@ def remaining_estimate(state: PollState) -> float | None:
     if state.eta is not None and state.eta >= 0:
         return state.eta
     return None
+
+
+def eta_is_consistent(state: PollState) -> bool:
+    """Whether time elapsed plus the ETA matches the estimate given at submission."""
+    if state.eta is None or state.elapsed is None or not state.estimated_total or state.eta < 0:
+        return False
+    tolerance = 0.1 * state.estimated_total + FINISH_MARGIN
+    return abs(state.elapsed + state.eta - state.estimated_total) <= tolerance
 
 
 def _clamp(seconds: float) -> float:

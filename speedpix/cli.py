@@ -539,6 +539,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         _err(f"error: {_one_line(error)}")
         return EXIT_USAGE
     with emulator as emu:
+        # A short queue and a couple of seconds of "generation", so the progress display
+        # shows what a real task looks like.
+        emu.configure("demo-txt2img", queue_time=0.5, duration=1.5)
         display.message(f"local emulator at {emu.endpoint} (no account or network needed)")
         # The public API, exactly as a user would call it against the real service.
         with Client(emu.app_key, emu.app_secret, endpoint=emu.endpoint) as client:

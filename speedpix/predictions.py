@@ -93,7 +93,8 @@ class Prediction:
         self.started_at: datetime | None = None
         self.completed_at: datetime | None = None
         self.duration_ms: int | None = None
-        self._observed_at = time.monotonic()
+        self._observed_at = self._created_at = time.monotonic()
+        self._eta_elapsed: float | None = None  # seconds from creation to the last ETA
         self._running_since: float | None = None
         # The last progress seen while running, as (time, progress), and the progress rate
         # (per second) measured between the last two such sightings.
@@ -125,6 +126,7 @@ class Prediction:
         self.progress = min(max(float(progress), 0.0), 1.0) if isinstance(progress, int | float) else self.progress
         eta = _value(data.eta_relative)
         self.eta = float(eta) if isinstance(eta, int | float) else None
+        self._eta_elapsed = now - self._created_at
         queue = _value(data.last_queue_remaining)
         self.queue_position = int(queue) if self.status == "waiting" and isinstance(queue, int) else None
         self.message = _value(data.message)
@@ -231,6 +233,8 @@ class Prediction:
                 progress=self.progress,
                 running_for=(now - self._running_since) if self._running_since is not None else None,
                 progress_rate=self._progress_rate,
+                elapsed=self._eta_elapsed,
+                estimated_total=self.estimated_duration,
                 last_interval=interval,
                 misses=misses,
                 last_missed=last_missed,

@@ -82,3 +82,21 @@ def test_a_measured_progress_rate_beats_the_time_since_start() -> None:
     # 20 % done, but moving at 50 % per second: 1.6 s left, not what running_for suggests.
     state = PollState(status="running", polls=2, eta=9.0, progress=0.2, running_for=4.0, progress_rate=0.5)
     assert remaining_estimate(state) == pytest.approx(1.6)
+
+
+def test_a_self_consistent_eta_explains_an_unseen_queue() -> None:
+    # Submitted with a 2.0 s estimate; 1.2 s later the task is 47 % done with 0.8 s to go.
+    # Elapsed + ETA = the estimate: the server is consistent, the task sat in a queue we
+    # did not see, and the progress over 1.2 s would say 1.35 s — too late.
+    state = PollState(
+        status="running", polls=1, eta=0.8, progress=0.47, running_for=1.2, elapsed=1.2, estimated_total=2.0
+    )
+    assert remaining_estimate(state) == pytest.approx(0.8)
+
+
+def test_an_inconsistent_eta_loses_to_the_progress() -> None:
+    # The server said 0.625 s at submission, then 0.35 s left at 0.75 s: it misreports.
+    state = PollState(
+        status="running", polls=1, eta=0.35, progress=0.6, running_for=0.75, elapsed=0.75, estimated_total=0.625
+    )
+    assert remaining_estimate(state) == pytest.approx(0.5)
