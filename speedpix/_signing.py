@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Generator, Mapping
 from email.utils import formatdate
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl
 
 import httpx
 
@@ -134,13 +134,12 @@ class GatewaySigner(httpx.Auth):
         return f"GatewaySigner(app_key={self.app_key!r}, app_secret=<hidden>)"
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        url = urlsplit(str(request.url))
         headers, to_sign = signature_headers(
             app_key=self.app_key,
             app_secret=self._app_secret,
             method=request.method,
             url_path=request.url.path,
-            url_query=url.query,
+            url_query=request.url.query.decode("ascii"),
             body=request.content,
         )
         # Replace whatever httpx put there: its default Accept "*/*" and the generated
