@@ -32,11 +32,12 @@ class Ours(common.Adapter):
         from speedpix._signing import signature_headers
 
         body = b'{"taskId":"01m87a5672v1ccrva46v0a07m8"}'
+        settings = client._transport.settings  # the emulator's test credentials
 
         def sign() -> Any:
             return signature_headers(
-                app_key="test-app-key",
-                app_secret="test-app-secret",
+                app_key=settings.app_key,
+                app_secret=settings.app_secret,
                 method="POST",
                 url_path="/scc/comfy_get_progress",
                 url_query="",
