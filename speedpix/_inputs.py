@@ -19,9 +19,9 @@ import math
 import os
 import stat
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path, PurePath
+from pathlib import PurePath
 from typing import IO, Any, Final
 
 from ._flow import CHUNK_SIZE
@@ -81,7 +81,8 @@ class Slot:
 @dataclass
 class InputPlan:
     value: Any  # the input with each file replaced by a Slot
-    sources: list[FileSource]
+    sources: list[FileSource]  # what the slots index, once resolved
+    pending: list[_Pending] = field(default_factory=list)  # what they index before that
 
 
 def _where(path: list[str]) -> str:
@@ -208,46 +209,33 @@ def _is_file_object(value: Any) -> bool:
     return isinstance(value, io.IOBase) or (hasattr(value, "read") and hasattr(value, "seek"))
 
 
-def needs_blocking_io(value: Any, *, detect_file_paths: bool = True) -> bool:
-    """Whether :func:`plan_inputs` may touch the file system for ``value``: it holds a
-    path, bytes or a file object, or (with detection on) a string named like a media
-    file. When not, planning is pure and cheap: the async driver can skip the worker
-    thread (a thread hop per call costs dearly with hundreds of tasks in flight)."""
-    stack = [value]
-    seen: set[int] = set()
-    while stack:
-        item = stack.pop()
-        if item is None or isinstance(item, bool | int | float):
-            continue
-        if isinstance(item, str):
-            if type(item) is str and detect_file_paths and _has_media_name(item):
-                return True
-            continue
-        if isinstance(item, PurePath | bytes | bytearray | memoryview) or _is_file_object(item):
-            return True
-        if isinstance(item, Mapping | list | tuple):
-            if id(item) in seen:
-                return True  # a cycle: let plan_inputs refuse it
-            seen.add(id(item))
-            stack.extend(item.values() if isinstance(item, Mapping) else item)
-    return False
+@dataclass(frozen=True)
+class _Pending:
+    """A value found by the walk that may be a file; resolving it needs the file system."""
+
+    kind: str  # "path" (a Path), "text" (a str named like a media file), "bytes", "stream"
+    value: Any
+    label: list[str]
 
 
-def plan_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
-    """Validate ``value`` and replace every file in it by a :class:`Slot` (blocking I/O).
+def walk_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
+    """Validate ``value`` as JSON and leave a :class:`Slot` wherever a file may be.
 
-    The same file given twice (the same path, or the same object) becomes one source.
+    Pure and cheap (no file system), so it runs inline before any request; the slots'
+    files are read and checked by :func:`resolve_files`, which does blocking I/O.
+    The same object (or the same string) found twice gets one slot.
     """
     if not isinstance(value, Mapping):
         raise InvalidInputError(f"input must be a dict of the workflow's inputs, got {type(value).__name__}")
-    sources: list[FileSource] = []
+    pending: list[_Pending] = []
     seen: dict[tuple[str, Any], int] = {}
     active: set[int] = set()  # containers on the current path, to refuse cycles
 
-    def slot_for(key: tuple[str, Any], make: Any) -> Slot:
+    def slot_for(kind: str, item: Any, path: list[str]) -> Slot:
+        key = (kind, item if kind == "text" else id(item))
         if key not in seen:
-            seen[key] = len(sources)
-            sources.append(make())
+            seen[key] = len(pending)
+            pending.append(_Pending(kind, item, path))
         return Slot(seen[key])
 
     def walk(item: Any, path: list[str]) -> Any:
@@ -260,15 +248,15 @@ def plan_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
         if isinstance(item, str):
             if type(item) is not str:  # FileOutput, File-like str subclasses: their URL
                 return str(item)
-            if detect_file_paths and is_media_file_path(item):
-                return slot_for(("path", os.path.realpath(item)), lambda: _source_from_path(item, path))
+            if detect_file_paths and _has_media_name(item):
+                return slot_for("text", item, path)
             return item
         if isinstance(item, PurePath):
-            return slot_for(("path", os.path.realpath(item)), lambda: _source_from_path(os.fspath(item), path))
+            return slot_for("path", item, path)
         if isinstance(item, bytes | bytearray | memoryview):
-            return slot_for(("object", id(item)), lambda: _source_from_bytes(item, path))
+            return slot_for("bytes", item, path)
         if _is_file_object(item):
-            return slot_for(("object", id(item)), lambda: _source_from_stream(item, path))
+            return slot_for("stream", item, path)
         access_url = getattr(item, "access_url", None)
         if isinstance(access_url, str):  # an uploaded speedpix File
             return access_url
@@ -299,18 +287,56 @@ def plan_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
         planned = walk(value, [])
     except RecursionError:
         raise InvalidInputError("input is nested too deeply") from None
-    return InputPlan(value=planned, sources=sources)
+    return InputPlan(value=planned, sources=[], pending=pending)
+
+
+def resolve_files(plan: InputPlan) -> InputPlan:
+    """Read and check the files behind a walked input's slots (blocking I/O).
+
+    Returns a plan whose slots index ``sources``, one per distinct file (the same file
+    reached by two paths is sent once); a string that is not an existing regular file
+    goes back to being text.
+    """
+    sources: list[FileSource] = []
+    by_file: dict[str, int] = {}
+    targets: list[Slot | str] = []
+    for item in plan.pending:
+        if item.kind in ("path", "text"):
+            path = os.fspath(item.value)
+            if item.kind == "text" and not is_media_file_path(path):
+                targets.append(path)
+                continue
+            key = os.path.realpath(path)
+            if key not in by_file:
+                by_file[key] = len(sources)
+                sources.append(_source_from_path(path, item.label))
+            targets.append(Slot(by_file[key]))
+            continue
+        make = _source_from_bytes if item.kind == "bytes" else _source_from_stream
+        targets.append(Slot(len(sources)))
+        sources.append(make(item.value, item.label))
+    return InputPlan(value=_map_slots(plan.value, lambda slot: targets[slot.index]), sources=sources)
+
+
+def plan_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
+    """Validate ``value`` and replace every file in it by a :class:`Slot` into the
+    plan's ``sources`` (blocking I/O): :func:`walk_inputs`, then :func:`resolve_files`."""
+    return resolve_files(walk_inputs(value, detect_file_paths=detect_file_paths))
+
+
+def _map_slots(value: Any, replace: Callable[[Slot], Any]) -> Any:
+    if isinstance(value, Slot):
+        return replace(value)
+    if isinstance(value, dict):
+        return {key: _map_slots(child, replace) for key, child in value.items()}
+    if isinstance(value, list):
+        return [_map_slots(child, replace) for child in value]
+    return value
 
 
 def fill_slots(value: Any, urls: list[str]) -> Any:
     """Replace each :class:`Slot` in a planned input with its URL."""
-    if isinstance(value, Slot):
-        return urls[value.index]
-    if isinstance(value, dict):
-        return {key: fill_slots(child, urls) for key, child in value.items()}
-    if isinstance(value, list):
-        return [fill_slots(child, urls) for child in value]
-    return value
+    return _map_slots(value, lambda slot: urls[slot.index])
 
 
 def check_base64_sizes(sources: list[FileSource]) -> None:
@@ -326,7 +352,3 @@ def check_strategy(strategy: object) -> str:
     if strategy not in STRATEGIES:
         raise InvalidInputError(f"file_encoding_strategy must be 'url' or 'base64', got {strategy!r}")
     return str(strategy)
-
-
-def as_path(value: str | os.PathLike[str]) -> Path:
-    return Path(os.fspath(value))

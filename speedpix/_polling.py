@@ -114,8 +114,3 @@ def next_poll(state: PollState, *, fixed_interval: float | None = None) -> Poll:
     if delay > MAX_INTERVAL:
         return Poll(MAX_INTERVAL, result=False)  # too far to aim at: check progress on the way
     return Poll(_clamp(delay), result=True)
-
-
-def next_poll_delay(state: PollState, *, fixed_interval: float | None = None) -> float:
-    """Seconds to sleep before the next poll (see :func:`next_poll`)."""
-    return next_poll(state, fixed_interval=fixed_interval).delay

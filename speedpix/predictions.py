@@ -16,7 +16,7 @@ from speedpix_api.types import UNSET, Unset
 
 from ._api import PROGRESS, RESULT, SUBMIT, CallSettings, Reply, api_call
 from ._flow import Blocking, Flow, Notify, Parallel, Sleep
-from ._inputs import check_base64_sizes, check_strategy, fill_slots, needs_blocking_io, plan_inputs
+from ._inputs import check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
 from ._logging import logger
 from ._polling import PollState, next_poll
 from .errors import (
@@ -358,12 +358,9 @@ def create_flow(
     _check_flag("randomise_seeds", randomise_seeds)
     _check_flag("return_temp_files", return_temp_files)
     strategy = check_strategy(file_encoding_strategy)
-    detect = client._detect_file_paths
-    value = {} if input is None else input
-    if needs_blocking_io(value, detect_file_paths=detect):
-        plan = yield Blocking(lambda: plan_inputs(value, detect_file_paths=detect))
-    else:
-        plan = plan_inputs(value, detect_file_paths=detect)
+    walked = walk_inputs({} if input is None else input, detect_file_paths=client._detect_file_paths)
+    # Only inputs that may hold files need the file system, off the event loop.
+    plan = (yield Blocking(lambda: resolve_files(walked))) if walked.pending else walked
     if not plan.sources:
         urls = []
     elif strategy == "base64":

@@ -14,7 +14,6 @@ from speedpix._polling import (
     Poll,
     PollState,
     next_poll,
-    next_poll_delay,
     remaining_estimate,
 )
 
@@ -37,25 +36,25 @@ def test_a_missed_aimed_poll_is_followed_by_a_progress_poll_then_backs_off() -> 
 
 
 def test_long_task_gets_an_early_probe() -> None:
-    assert next_poll_delay(PollState(status="running", polls=0, eta=2.5)) == pytest.approx(2.5 * PROBE_AT)
+    assert next_poll(PollState(status="running", polls=0, eta=2.5)).delay == pytest.approx(2.5 * PROBE_AT)
 
 
 def test_progress_rate_beats_a_wrong_eta() -> None:
     # Running for 1.5 s at 60 %: 1.0 s left, whatever the server's ETA claims.
     state = PollState(status="running", polls=1, eta=5.0, progress=0.6, running_for=1.5)
     assert remaining_estimate(state) == pytest.approx(1.0)
-    assert next_poll_delay(state) == pytest.approx(1.0 + FINISH_MARGIN)
+    assert next_poll(state).delay == pytest.approx(1.0 + FINISH_MARGIN)
 
 
 def test_fixed_interval_wins() -> None:
-    assert next_poll_delay(PollState(status="running", polls=3, eta=0.1), fixed_interval=2.0) == 2.0
+    assert next_poll(PollState(status="running", polls=3, eta=0.1), fixed_interval=2.0).delay == 2.0
 
 
 def test_queued_without_eta_backs_off_up_to_the_cap() -> None:
     delays = []
     last = None
     for polls in range(12):
-        last = next_poll_delay(PollState(status="waiting", polls=polls, eta=0, last_interval=last))
+        last = next_poll(PollState(status="waiting", polls=polls, eta=0, last_interval=last)).delay
         delays.append(last)
     assert delays == sorted(delays)
     assert delays[-1] == MAX_INTERVAL
@@ -72,9 +71,9 @@ def test_queued_without_eta_backs_off_up_to_the_cap() -> None:
 def test_delay_is_always_within_bounds(
     status: str, polls: int, eta: float | None, progress: float | None, running_for: float | None, last: float | None
 ) -> None:
-    delay = next_poll_delay(
+    delay = next_poll(
         PollState(status=status, polls=polls, eta=eta, progress=progress, running_for=running_for, last_interval=last)
-    )
+    ).delay
     assert MIN_INTERVAL <= delay <= MAX_INTERVAL
 
 
