@@ -88,11 +88,17 @@ class CallSettings:
 
 @dataclass(frozen=True)
 class Reply:
-    """A successful call: the envelope's typed ``data`` and the ids that identify the call."""
+    """A successful call: the envelope's typed ``data`` and the ids that identify the call.
+
+    ``answered_at`` (``time.monotonic()``) is our best guess of when the server wrote
+    the answer: halfway through the attempt. Its ETAs count from then, not from when
+    the answer reached us, which can be tens of milliseconds later.
+    """
 
     data: Any
     api_invoke_id: str | None
     request_id: str | None
+    answered_at: float = 0.0
 
 
 def _text(value: object) -> str | None:
@@ -216,7 +222,12 @@ def interpret(operation: Operation, outcome: Outcome, *, task_id: str | None = N
             api_invoke_id=_text(envelope.api_invoke_id),
             task_id=task_id,
         )
-    return Reply(data=envelope.data, api_invoke_id=_text(envelope.api_invoke_id), request_id=request_id)
+    return Reply(
+        data=envelope.data,
+        api_invoke_id=_text(envelope.api_invoke_id),
+        request_id=request_id,
+        answered_at=(outcome.sent_at + outcome.received_at) / 2,
+    )
 
 
 def _may_have_run(error: SpeedPixException) -> bool:

@@ -110,10 +110,15 @@ Effect = Call | Put | Get | Sleep | Blocking | Parallel | Notify
 
 @dataclass(frozen=True)
 class Outcome:
-    """What a request led to: a response, or the transport error that prevented one."""
+    """What a request led to: a response, or the transport error that prevented one.
+
+    ``sent_at`` and ``received_at`` are ``time.monotonic()`` values around the attempt.
+    """
 
     response: httpx.Response | None = None
     error: httpx.TransportError | None = None
+    sent_at: float = 0.0
+    received_at: float = 0.0
 
 
 def _path_of(url: str | httpx.URL) -> str:
@@ -121,6 +126,8 @@ def _path_of(url: str | httpx.URL) -> str:
 
 
 def _logged(method: str, url: str | httpx.URL, attempt: int, started: float, outcome: Outcome) -> Outcome:
+    """``outcome`` with its timing, logged when logging is on."""
+    outcome = Outcome(outcome.response, outcome.error, sent_at=started, received_at=time.monotonic())
     if not logger.isEnabledFor(logging.INFO):
         return outcome  # skip parsing the URL: this runs for every request
     response = outcome.response
@@ -128,7 +135,7 @@ def _logged(method: str, url: str | httpx.URL, attempt: int, started: float, out
         method=method,
         path=_path_of(url),
         attempt=attempt,
-        duration=time.perf_counter() - started,
+        duration=outcome.received_at - started,
         status=response.status_code if response is not None else None,
         request_id=response.headers.get("x-ca-request-id") if response is not None else None,
         error=outcome.error,
@@ -140,16 +147,16 @@ def _logged(method: str, url: str | httpx.URL, attempt: int, started: float, out
 
 
 def _sync_call(transport: Transport, effect: Call) -> Outcome:
-    started = time.perf_counter()
+    started = time.monotonic()
     try:
-        outcome = Outcome(response=transport.sync_api.request(**effect.kwargs, timeout=effect.timeout))
+        outcome = Outcome(response=transport.send_api(transport.api_request(effect.kwargs, effect.timeout)))
     except httpx.TransportError as error:
         outcome = Outcome(error=error)
     return _logged(effect.kwargs["method"].upper(), effect.kwargs["url"], effect.attempt, started, outcome)
 
 
 def _sync_put(transport: Transport, effect: Put) -> Outcome:
-    started = time.perf_counter()
+    started = time.monotonic()
     try:
         response = transport.sync_storage.put(
             effect.url, content=effect.source.iter_chunks(), headers=effect.headers, timeout=effect.timeout
@@ -161,7 +168,7 @@ def _sync_put(transport: Transport, effect: Put) -> Outcome:
 
 
 def _sync_get(transport: Transport, effect: Get) -> Outcome:
-    started = time.perf_counter()
+    started = time.monotonic()
     sink = effect.sink
     try:
         with transport.sync_storage.stream("GET", effect.url, timeout=effect.timeout) as response:
@@ -231,10 +238,9 @@ async def _async_chunks(source: ChunkSource) -> AsyncIterator[bytes]:
 
 
 async def _async_call(transport: Transport, effect: Call) -> Outcome:
-    started = time.perf_counter()
+    started = time.monotonic()
     try:
-        async with transport.async_api_slots:
-            response = await transport.async_api.request(**effect.kwargs, timeout=effect.timeout)
+        response = await transport.async_send_api(transport.api_request(effect.kwargs, effect.timeout))
         outcome = Outcome(response=response)
     except httpx.TransportError as error:
         outcome = Outcome(error=error)
@@ -242,7 +248,7 @@ async def _async_call(transport: Transport, effect: Call) -> Outcome:
 
 
 async def _async_put(transport: Transport, effect: Put) -> Outcome:
-    started = time.perf_counter()
+    started = time.monotonic()
     try:
         response = await transport.async_storage.put(
             effect.url, content=_async_chunks(effect.source), headers=effect.headers, timeout=effect.timeout
@@ -254,7 +260,7 @@ async def _async_put(transport: Transport, effect: Put) -> Outcome:
 
 
 async def _async_get(transport: Transport, effect: Get) -> Outcome:
-    started = time.perf_counter()
+    started = time.monotonic()
     sink = effect.sink
     try:
         async with transport.async_storage.stream("GET", effect.url, timeout=effect.timeout) as response:

@@ -41,13 +41,15 @@ class PollState:
     polls: int  # progress polls made so far
     eta: float | None = None  # server's remaining-time estimate, as of the last answer
     progress: float | None = None  # 0..1, as of the last answer
-    running_for: float | None = None  # seconds since we first saw the task running
+    running_for: float | None = None  # seconds from when we first saw the task running to the last answer
     progress_rate: float | None = None  # progress per second, measured between two polls
     elapsed: float | None = None  # seconds from submission to the last answer, when known
     estimated_total: float | None = None  # the server's duration estimate at submission
     last_interval: float | None = None
     misses: int = 0  # result polls so far that found the task not yet finished
     last_missed: bool = False  # the last poll was one of those
+    # Seconds since the server wrote its last answer: the estimates above are as of then.
+    answer_age: float = 0.0
 
 
 class Poll(NamedTuple):
@@ -102,6 +104,7 @@ def next_poll(state: PollState, *, fixed_interval: float | None = None) -> Poll:
         # Nothing known, or queued with no useful ETA: back off, the queue moves slowly.
         previous = state.last_interval or UNKNOWN_FIRST_INTERVAL / GROWTH
         return Poll(min(max(previous * GROWTH, UNKNOWN_FIRST_INTERVAL), MAX_INTERVAL), result=False)
+    remaining = max(remaining - state.answer_age, 0.0)
     if state.polls == 0:
         return Poll(_clamp(remaining * PROBE_AT), result=False)
     # Each miss of an aimed poll makes the next polls wait longer (a task stuck on its

@@ -73,6 +73,7 @@ class Prediction:
         status: str = "waiting",
         estimated_duration: float | None = None,
         invoke_id: str | None = None,
+        answered_at: float | None = None,
     ) -> None:
         self._client = client
         self.id = id
@@ -93,7 +94,8 @@ class Prediction:
         self.started_at: datetime | None = None
         self.completed_at: datetime | None = None
         self.duration_ms: int | None = None
-        self._observed_at = self._created_at = time.monotonic()
+        # When the server answered the submission (time.monotonic()): its estimates count from then.
+        self._answered_at = self._observed_at = self._created_at = answered_at or time.monotonic()
         self._eta_elapsed: float | None = None  # seconds from creation to the last ETA
         self._running_since: float | None = None
         # The last progress seen while running, as (time, progress), and the progress rate
@@ -120,7 +122,7 @@ class Prediction:
         """Take in a progress answer; True when status, progress or queue position changed."""
         data = reply.data
         before = (self.status, self.progress, self.queue_position)
-        now = time.monotonic()
+        now = self._answered_at = reply.answered_at or time.monotonic()
         self.status = normalise_status(data.status)
         progress = _value(data.progress)
         self.progress = min(max(float(progress), 0.0), 1.0) if isinstance(progress, int | float) else self.progress
@@ -231,7 +233,8 @@ class Prediction:
                 polls=polls,
                 eta=self.eta,
                 progress=self.progress,
-                running_for=(now - self._running_since) if self._running_since is not None else None,
+                running_for=(self._answered_at - self._running_since) if self._running_since is not None else None,
+                answer_age=max(now - self._answered_at, 0.0),
                 progress_rate=self._progress_rate,
                 elapsed=self._eta_elapsed,
                 estimated_total=self.estimated_duration,
@@ -393,6 +396,7 @@ def create_flow(
         status=_value(data.status) or "waiting",
         estimated_duration=float(estimate) if isinstance(estimate, int | float) else None,
         invoke_id=reply.api_invoke_id,
+        answered_at=reply.answered_at,
     )
     logger.debug("submitted task %s (workflow %s)", prediction.id, workflow_id)
     return prediction

@@ -333,9 +333,9 @@ def test_replayed_nonce_is_cured_by_signing_anew(
     emu = speedpix_emulator
     used = str(uuid.uuid4())
     assert httpx.post(emu.endpoint + "/scc/comfy_get_progress", content=b"{}", headers=_signed(emu, b"{}", used))
-    nonces = iter([uuid.UUID(used)])
-    real = uuid.uuid4
-    monkeypatch.setattr("speedpix._signing.uuid.uuid4", lambda: next(nonces, None) or real())
+    nonces = iter([used])
+    real = speedpix._signing.new_nonce
+    monkeypatch.setattr("speedpix._signing.new_nonce", lambda: next(nonces, None) or real())
     client = emu.client(**FAST)
     output = drive(
         mode,

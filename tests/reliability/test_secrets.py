@@ -158,7 +158,10 @@ def test_tls_is_verified_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
             assert context.check_hostname is True
 
     async def async_contexts() -> list[ssl.SSLContext]:
-        return _ssl_contexts(transport.async_api) + _ssl_contexts(transport.async_storage)
+        # Async gateway calls go through the SDK's own transport, storage through httpx.
+        gateway = transport._loop_state(gateway=True).gateway
+        assert gateway is not None
+        return [gateway.ssl_context, *_ssl_contexts(transport.async_storage)]
 
     import asyncio
 
