@@ -13,7 +13,10 @@ asyncio connection belongs to the loop that opened it, and one reused under a se
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
+import os
+import ssl
 import threading
 import urllib.request
 import weakref
@@ -133,11 +136,26 @@ class Transport:
 
     # ------------------------------------------------------------ httpx clients
 
+    @functools.cached_property
+    def _verify(self) -> bool | ssl.SSLContext:
+        """``verify`` as httpx takes it: a CA bundle path becomes a context (httpx 0.28
+        deprecates paths), made once and shared by every client."""
+        verify = self.settings.verify
+        if isinstance(verify, str):
+            if os.path.isdir(verify):
+                return ssl.create_default_context(capath=verify)
+            return ssl.create_default_context(cafile=verify)
+        return verify
+
+    def _ssl_context(self) -> ssl.SSLContext:
+        verify = self._verify
+        return verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
+
     def _common_args(self) -> dict[str, Any]:
         s = self.settings
         return {
             "headers": {"User-Agent": s.user_agent},
-            "verify": s.verify,
+            "verify": self._verify,
             "limits": httpx.Limits(max_connections=s.max_connections, max_keepalive_connections=s.max_connections),
             "follow_redirects": False,
             **s.extra_httpx_args,
@@ -183,9 +201,8 @@ class Transport:
             if storage and state.storage is None:
                 state.storage = httpx.AsyncClient(**self._storage_args())
             if gateway and state.gateway is None:
-                verify = self.settings.verify
                 state.gateway = AsyncGatewayTransport(
-                    ssl_context=lambda: httpx.create_ssl_context(verify=verify),
+                    ssl_context=self._ssl_context,
                     max_connections=self.settings.max_connections,
                 )
             return state
