@@ -213,7 +213,7 @@ def test_chunked_response_and_informational_response() -> None:
     answer = (
         b"HTTP/1.1 100 Continue\r\n\r\n"
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-Ca-Request-Id: r-1\r\n\r\n"
-        b"4\r\n{\"a\"\r\n4\r\n:42}\r\n0\r\n\r\n"
+        b'4\r\n{"a"\r\n4\r\n:42}\r\n0\r\n\r\n'
     )
 
     async def main() -> None:
@@ -353,9 +353,7 @@ def test_tls_refuses_a_certificate_it_does_not_trust(certificate_authority: trus
     run(main)
 
 
-def test_the_client_verifies_tls_with_its_verify_setting(
-    certificate_authority: trustme.CA, tmp_path: Path
-) -> None:
+def test_the_client_verifies_tls_with_its_verify_setting(certificate_authority: trustme.CA, tmp_path: Path) -> None:
     """``Client(verify=path)`` reaches the async gateway transport: a CA bundle works."""
     bundle = tmp_path / "ca.pem"
     certificate_authority.cert_pem.write_to_path(str(bundle))
