@@ -1,6 +1,6 @@
 """The part of HTTP/1.1 a gateway call needs, sans-I/O: a request to bytes, bytes to a response.
 
-:class:`~speedpix._h11_transport.AsyncH11Transport` sends one request at a time on a
+:class:`~speedpix._gateway_transport.AsyncGatewayTransport` sends one request at a time on a
 keep-alive connection and reads the whole response. h11 does that and much more, but
 its general machinery cost a fifth of each request's CPU with hundreds of tasks in
 flight. This module does only this part, strictly: CRLF or bare-LF line ends,
@@ -25,6 +25,7 @@ _LINE_END = re.compile(rb"\r?\n")
 _STATUS_LINE = re.compile(rb"HTTP/1\.([01]) ([1-9][0-9]{2})(?: (.*))?")
 _TOKEN = re.compile(rb"[-!#$%&'*+.^_`|~0-9A-Za-z]+")
 _UNSAFE_VALUE = re.compile(rb"[\r\n\0]")
+_LENGTH_VALUE = re.compile(rb"[0-9]{1,19}")  # at most 19 digits: int() of a huge one raises
 _CHUNK_SIZE = re.compile(rb"([0-9A-Fa-f]{1,16})[ \t]*(?:;.*)?")
 
 
@@ -82,13 +83,17 @@ def _parse_head(block: bytes, *, head_request: bool) -> _Head:
     if match is None:
         raise ProtocolError(f"not an HTTP/1.x status line: {lines[0][:80]!r}")
     minor, status, reason = match.group(1), int(match.group(2)), match.group(3) or b""
+    if _UNSAFE_VALUE.search(reason):
+        raise ProtocolError(f"a reason phrase with CR or NUL: {reason[:80]!r}")
     headers: list[tuple[bytes, bytes]] = []
     for line in lines[1:]:
+        if _UNSAFE_VALUE.search(line):  # a bare CR or a NUL: refused, as h11 and RFC 9110 do
+            raise ProtocolError(f"malformed header line (CR or NUL): {line[:80]!r}")
         if line[:1] in (b" ", b"\t"):  # obsolete line folding: part of the previous value
             if not headers:
                 raise ProtocolError("a folded header line with no header before it")
             name, value = headers[-1]
-            headers[-1] = (name, value + b" " + line.strip(b" \t"))
+            headers[-1] = (name, (value + b" " + line.strip(b" \t")).strip(b" \t"))
             continue
         name, colon, value = line.partition(b":")
         if not colon or not _TOKEN.fullmatch(name):
@@ -120,7 +125,7 @@ def _parse_head(block: bytes, *, head_request: bool) -> _Head:
             head.keep_alive = head.keep_alive and not lengths  # both framings given: smuggling-prone
         return head
     if lengths:
-        if len(lengths) > 1 or not all(value.isdigit() for value in lengths):
+        if len(lengths) > 1 or not all(_LENGTH_VALUE.fullmatch(value) for value in lengths):
             raise ProtocolError(f"invalid Content-Length {sorted(lengths)!r}")
         head.length = int(lengths.pop())
         if head.length > MAX_BODY_SIZE:

@@ -76,6 +76,11 @@ class Transport:
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
         # path -> (URL, its path, its query, its Host header), parsed once
         self._targets: dict[str, tuple[httpx.URL, str, str, str]] = {}
+        # Sent on every gateway request; headers given in httpx_args too, as an httpx
+        # client would add them.
+        self._base_headers = {"user-agent": settings.user_agent}
+        for name, value in dict(settings.extra_httpx_args.get("headers") or {}).items():
+            self._base_headers[name.lower()] = value
         # httpx's own client is kept for async gateway calls whenever the user configured
         # it (httpx_args: hooks, transports, certificates...) or a proxy may apply, so
         # that those settings keep working; otherwise AsyncGatewayTransport carries them.
@@ -106,7 +111,7 @@ class Transport:
         signed, to_sign = self.signer.signature_headers(
             method=method, url_path=url_path, url_query=url_query, body=body
         )
-        headers = {"host": host, "content-length": str(len(body)), "user-agent": self.settings.user_agent}
+        headers = {"host": host, "content-length": str(len(body)), **self._base_headers}
         for name, value in kwargs.get("headers", {}).items():
             headers[name.lower()] = value
         headers.update(signed)  # the signed Accept and Content-Type win over the operation's

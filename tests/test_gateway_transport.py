@@ -405,3 +405,16 @@ def test_async_calls_run_httpx_event_hooks_given_in_httpx_args() -> None:
         asyncio.run(client.async_run("demo-txt2img", {"prompt": "x"}))
     assert seen[0] == "/scc/comfy_prompt"
     assert "/scc/comfy_get_result" in seen
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_headers_given_in_httpx_args_reach_gateway_requests(mode: str) -> None:
+    with Emulator() as emu:
+        client = emu.client(httpx_args={"headers": {"X-Trace-Id": "trace-1"}})
+        if mode == "sync":
+            client.run("demo-txt2img", {"prompt": "x"})
+        else:
+            asyncio.run(client.async_run("demo-txt2img", {"prompt": "x"}))
+        gateway = [r for r in emu.requests if r.path.startswith("/scc/")]
+    assert gateway and all(r.headers.get("x-trace-id") == "trace-1" for r in gateway)
+    assert all(r.status == 200 for r in gateway)  # still signed correctly
