@@ -75,6 +75,10 @@ class Client:
     ``retry_delay`` is the wait before the first retry, doubled on each further one up
     to 8 s and scaled by a random jitter (a server's ``Retry-After`` wins, capped at 30 s).
     ``detect_file_paths=False`` sends every plain string as text, never as a file.
+    ``max_connections`` bounds the connections (and requests in flight) per pool.
+    ``httpx_args`` go to the httpx clients (e.g. ``{"event_hooks": ...}``); async API
+    calls use the SDK's own lean HTTP/1.1 transport unless ``httpx_args`` are given or
+    the environment configures a proxy, in which case they go through ``httpx.AsyncClient``.
     """
 
     def __init__(
