@@ -8,10 +8,12 @@ or speak out of turn), and it counts the connections it accepted.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ssl
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -67,6 +69,21 @@ class ScriptedServer:
         await self.server.wait_closed()
 
 
+@contextlib.asynccontextmanager
+async def served(
+    script: Script, tls: ssl.SSLContext | None = None, **options: Any
+) -> AsyncIterator[tuple[ScriptedServer, str, AsyncGatewayTransport]]:
+    """A scripted server, its URL, and a transport (``options``) to talk to it; both closed after."""
+    server = ScriptedServer(script)
+    url = await server.start(tls)
+    transport = AsyncGatewayTransport(**options)
+    try:
+        yield server, url, transport
+    finally:
+        await transport.aclose()
+        await server.stop()
+
+
 def reply(data: bytes = OK, *, close: bool = False) -> Script:
     async def script(n: int, request: bytes, writer: asyncio.StreamWriter) -> None:
         writer.write(data)
@@ -90,17 +107,13 @@ def run(main: Callable[[], Awaitable[None]]) -> None:
 
 def test_keep_alive_connections_are_reused() -> None:
     async def main() -> None:
-        server = ScriptedServer(reply())
-        url = await server.start()
-        transport = AsyncGatewayTransport()
-        for _ in range(5):
-            response = await post(transport, url)
-            assert response.status_code == 200 and response.json() == {}
-        assert server.connections == 1
-        assert server.requests[0].startswith(b"POST /scc/x HTTP/1.1\r\n")
-        assert server.requests[0].endswith(b'\r\n\r\n{"a":1}')
-        await transport.aclose()
-        await server.stop()
+        async with served(reply()) as (server, url, transport):
+            for _ in range(5):
+                response = await post(transport, url)
+                assert response.status_code == 200 and response.json() == {}
+            assert server.connections == 1
+            assert server.requests[0].startswith(b"POST /scc/x HTTP/1.1\r\n")
+            assert server.requests[0].endswith(b'\r\n\r\n{"a":1}')
 
     run(main)
 
@@ -111,14 +124,10 @@ def test_concurrent_requests_open_at_most_max_connections() -> None:
         writer.write(OK)
 
     async def main() -> None:
-        server = ScriptedServer(slow)
-        url = await server.start()
-        transport = AsyncGatewayTransport(max_connections=3)
-        responses = await asyncio.gather(*(post(transport, url) for _ in range(12)))
-        assert [r.status_code for r in responses] == [200] * 12
-        assert server.connections == 3
-        await transport.aclose()
-        await server.stop()
+        async with served(slow, max_connections=3) as (server, url, transport):
+            responses = await asyncio.gather(*(post(transport, url) for _ in range(12)))
+            assert [r.status_code for r in responses] == [200] * 12
+            assert server.connections == 3
 
     run(main)
 
@@ -137,15 +146,11 @@ def test_concurrent_requests_open_at_most_max_connections() -> None:
 )
 def test_connections_the_server_ends_are_not_reused(answer: bytes) -> None:
     async def main() -> None:
-        server = ScriptedServer(reply(answer, close=True))
-        url = await server.start()
-        transport = AsyncGatewayTransport()
-        for _ in range(3):
-            response = await post(transport, url)
-            assert response.json() == {}
-        assert server.connections == 3
-        await transport.aclose()
-        await server.stop()
+        async with served(reply(answer, close=True)) as (server, url, transport):
+            for _ in range(3):
+                response = await post(transport, url)
+                assert response.json() == {}
+            assert server.connections == 3
 
     run(main)
 
@@ -155,19 +160,15 @@ def test_an_idle_connection_the_server_closed_is_replaced() -> None:
     next request (which would then fail after being sent)."""
 
     async def main() -> None:
-        server = ScriptedServer(reply())
-        url = await server.start()
-        transport = AsyncGatewayTransport()
-        assert (await post(transport, url)).status_code == 200
-        # Close every server-side connection, as a keep-alive timeout would.
-        for task in asyncio.all_tasks():
-            if task is not asyncio.current_task() and "_serve" in repr(task.get_coro()):
-                task.cancel()
-        await asyncio.sleep(0.05)
-        assert (await post(transport, url)).status_code == 200
-        assert server.connections == 2
-        await transport.aclose()
-        await server.stop()
+        async with served(reply()) as (server, url, transport):
+            assert (await post(transport, url)).status_code == 200
+            # Close every server-side connection, as a keep-alive timeout would.
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task() and "_serve" in repr(task.get_coro()):
+                    task.cancel()
+            await asyncio.sleep(0.05)
+            assert (await post(transport, url)).status_code == 200
+            assert server.connections == 2
 
     run(main)
 
@@ -180,31 +181,23 @@ def test_a_server_speaking_out_of_turn_loses_the_connection() -> None:
         writer.write(OK)  # an answer nobody asked for, while the connection is idle
 
     async def main() -> None:
-        server = ScriptedServer(chatty)
-        url = await server.start()
-        transport = AsyncGatewayTransport()
-        assert (await post(transport, url)).status_code == 200
-        await asyncio.sleep(0.05)
-        response = await post(transport, url)
-        assert response.status_code == 200 and response.content == b"{}"
-        assert server.connections == 2
-        await transport.aclose()
-        await server.stop()
+        async with served(chatty) as (server, url, transport):
+            assert (await post(transport, url)).status_code == 200
+            await asyncio.sleep(0.05)
+            response = await post(transport, url)
+            assert response.status_code == 200 and response.content == b"{}"
+            assert server.connections == 2
 
     run(main)
 
 
 def test_idle_connections_expire() -> None:
     async def main() -> None:
-        server = ScriptedServer(reply())
-        url = await server.start()
-        transport = AsyncGatewayTransport(keepalive_expiry=0.05)
-        await post(transport, url)
-        await asyncio.sleep(0.1)
-        await post(transport, url)
-        assert server.connections == 2
-        await transport.aclose()
-        await server.stop()
+        async with served(reply(), keepalive_expiry=0.05) as (server, url, transport):
+            await post(transport, url)
+            await asyncio.sleep(0.1)
+            await post(transport, url)
+            assert server.connections == 2
 
     run(main)
 
@@ -217,17 +210,13 @@ def test_chunked_response_and_informational_response() -> None:
     )
 
     async def main() -> None:
-        server = ScriptedServer(reply(answer))
-        url = await server.start()
-        transport = AsyncGatewayTransport()
-        for _ in range(2):
-            response = await post(transport, url)
-            assert response.json() == {"a": 42}
-            assert response.headers["x-ca-request-id"] == "r-1"
-            assert response.http_version == "HTTP/1.1"
-        assert server.connections == 1
-        await transport.aclose()
-        await server.stop()
+        async with served(reply(answer)) as (server, url, transport):
+            for _ in range(2):
+                response = await post(transport, url)
+                assert response.json() == {"a": 42}
+                assert response.headers["x-ca-request-id"] == "r-1"
+                assert response.http_version == "HTTP/1.1"
+            assert server.connections == 1
 
     run(main)
 
@@ -273,34 +262,26 @@ def test_a_full_pool_times_out_and_a_cancelled_request_frees_its_slot() -> None:
         writer.write(OK)
 
     async def main() -> None:
-        server = ScriptedServer(stall_first)
-        url = await server.start()
-        transport = AsyncGatewayTransport(max_connections=1)
-        stuck = asyncio.ensure_future(post(transport, url))
-        await asyncio.sleep(0.05)
-        with pytest.raises(httpx.PoolTimeout):
-            await post(transport, url, pool=0.05)
-        stuck.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await stuck
-        assert (await post(transport, url, pool=1.0)).status_code == 200
-        await transport.aclose()
-        await server.stop()
+        async with served(stall_first, max_connections=1) as (_, url, transport):
+            stuck = asyncio.ensure_future(post(transport, url))
+            await asyncio.sleep(0.05)
+            with pytest.raises(httpx.PoolTimeout):
+                await post(transport, url, pool=0.05)
+            stuck.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await stuck
+            assert (await post(transport, url, pool=1.0)).status_code == 200
 
     run(main)
 
 
 def test_header_injection_is_refused_before_sending() -> None:
     async def main() -> None:
-        server = ScriptedServer(reply())
-        url = await server.start()
-        transport = AsyncGatewayTransport()
-        request = httpx.Request("POST", url + "/scc/x", content=b"{}", headers={"X-Evil": "a\r\nX-Injected: 1"})
-        with pytest.raises(httpx.LocalProtocolError):
-            await transport.handle_async_request(request)
-        assert server.requests == []
-        await transport.aclose()
-        await server.stop()
+        async with served(reply()) as (server, url, transport):
+            request = httpx.Request("POST", url + "/scc/x", content=b"{}", headers={"X-Evil": "a\r\nX-Injected: 1"})
+            with pytest.raises(httpx.LocalProtocolError):
+                await transport.handle_async_request(request)
+            assert server.requests == []
 
     run(main)
 
@@ -326,29 +307,26 @@ def test_tls_with_a_trusted_certificate(certificate_authority: trustme.CA) -> No
         return context
 
     async def main() -> None:
-        server = ScriptedServer(reply())
-        url = await server.start(tls=_server_tls(certificate_authority))
-        transport = AsyncGatewayTransport(ssl_context=client_tls)
-        for _ in range(3):
-            assert (await post(transport, url)).json() == {}
-        assert server.connections == 1
-        assert transport.ssl_context.verify_mode == ssl.CERT_REQUIRED
-        await transport.aclose()
-        await server.stop()
+        async with served(reply(), tls=_server_tls(certificate_authority), ssl_context=client_tls) as (
+            server,
+            url,
+            transport,
+        ):
+            for _ in range(3):
+                assert (await post(transport, url)).json() == {}
+            assert server.connections == 1
+            assert transport.ssl_context.verify_mode == ssl.CERT_REQUIRED
 
     run(main)
 
 
 def test_tls_refuses_a_certificate_it_does_not_trust(certificate_authority: trustme.CA) -> None:
     async def main() -> None:
-        server = ScriptedServer(reply())
-        url = await server.start(tls=_server_tls(certificate_authority))
-        transport = AsyncGatewayTransport()  # the system's CAs: ours is unknown to them
-        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
-            await post(transport, url)
-        assert server.requests == []
-        await transport.aclose()
-        await server.stop()
+        # The transport trusts the system's CAs, which do not know ours.
+        async with served(reply(), tls=_server_tls(certificate_authority)) as (server, url, transport):
+            with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+                await post(transport, url)
+            assert server.requests == []
 
     run(main)
 
