@@ -4,6 +4,7 @@ emulator (in this process, served over loopback, so the tests can read its count
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
@@ -36,6 +37,13 @@ def emulator_env(emu: Emulator, **extra: str) -> dict[str, str]:
 
 def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "speedpix", *args]
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` of children that a test interrupts with SIGINT: a shell that starts
+    the test run in the background makes its children ignore SIGINT, and Python then
+    keeps ignoring it; the CLI's Ctrl-C handling is what is tested, so restore the default."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def run_cli(

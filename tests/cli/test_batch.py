@@ -16,7 +16,7 @@ import pytest
 from speedpix.batch import BatchEvent, BatchInputError, load_jobs, run_batch
 from speedpix.testing import Emulator
 
-from .conftest import command, emulator_env, png_size, run_cli
+from .conftest import command, default_sigint, emulator_env, png_size, run_cli
 
 
 def write_jobs(path: Path, count: int, workflow: str = "demo-txt2img") -> Path:
@@ -114,7 +114,13 @@ def test_ctrl_c_then_rerun_resumes(speedpix_emulator: Emulator, tmp_path: Path) 
     out = tmp_path / "out"
     args = ("batch", str(jobs), "-o", str(out), "--concurrency", "3")
     proc = subprocess.Popen(
-        command(*args), env=emulator_env(emu), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        command(*args),
+        env=emulator_env(emu),
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=default_sigint,
     )
     stop_mid_run(proc, out / "journal.sqlite", emu, 12, signal.SIGINT)
     _, stderr = proc.communicate(timeout=10)
