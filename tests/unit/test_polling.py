@@ -99,3 +99,14 @@ def test_an_inconsistent_eta_loses_to_the_progress() -> None:
         status="running", polls=1, eta=0.35, progress=0.6, running_for=0.75, elapsed=0.75, estimated_total=0.625
     )
     assert remaining_estimate(state) == pytest.approx(0.5)
+
+
+def test_estimates_count_from_when_the_server_answered() -> None:
+    """An answer that took 40 ms to arrive leaves 40 ms less to wait than its ETA says."""
+    fresh = PollState(status="running", polls=1, eta=0.3, progress=0.7, running_for=0.7)
+    aged = PollState(status="running", polls=1, eta=0.3, progress=0.7, running_for=0.7, answer_age=0.04)
+    assert next_poll(fresh) == Poll(pytest.approx(0.3 + FINISH_MARGIN), result=True)
+    assert next_poll(aged) == Poll(pytest.approx(0.26 + FINISH_MARGIN), result=True)
+    # The probe of a just-submitted task is shortened the same way.
+    probe = PollState(status="waiting", polls=0, eta=1.0, answer_age=0.1)
+    assert next_poll(probe).delay == pytest.approx(0.9 * PROBE_AT)
