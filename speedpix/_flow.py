@@ -250,7 +250,8 @@ async def _async_call(transport: Transport, effect: Call) -> Outcome:
 async def _async_put(transport: Transport, effect: Put) -> Outcome:
     started = time.monotonic()
     try:
-        response = await transport.async_storage.put(
+        storage = await transport.async_storage()
+        response = await storage.put(
             effect.url, content=_async_chunks(effect.source), headers=effect.headers, timeout=effect.timeout
         )
         outcome = Outcome(response=response)
@@ -263,7 +264,8 @@ async def _async_get(transport: Transport, effect: Get) -> Outcome:
     started = time.monotonic()
     sink = effect.sink
     try:
-        async with transport.async_storage.stream("GET", effect.url, timeout=effect.timeout) as response:
+        storage = await transport.async_storage()
+        async with storage.stream("GET", effect.url, timeout=effect.timeout) as response:
             if response.status_code == 200:
                 await asyncio.to_thread(sink.open) if sink.blocking else sink.open()
                 try:

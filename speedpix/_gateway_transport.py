@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import httpx
 
@@ -149,31 +149,30 @@ class _Connection(asyncio.Protocol):
         )
 
 
+async def _default_ssl_context() -> ssl.SSLContext:
+    # Reading the CA bundle is blocking file I/O: not on the event loop.
+    return await asyncio.to_thread(httpx.create_ssl_context)
+
+
 class AsyncGatewayTransport(httpx.AsyncBaseTransport):
     """At most ``max_connections`` requests in flight, each on its own connection; idle
     connections are reused newest first and closed after ``keepalive_expiry`` seconds
-    unused (httpx's default). ``ssl_context`` makes the TLS context, on the first https
-    connection (loading the CA bundle takes tens of milliseconds)."""
+    unused (httpx's default). ``ssl_context`` gives the TLS context, asked for on the
+    first https connection (loading a CA bundle takes tens of milliseconds)."""
 
     def __init__(
         self,
         *,
-        ssl_context: Callable[[], ssl.SSLContext] = httpx.create_ssl_context,
+        ssl_context: Callable[[], Awaitable[ssl.SSLContext]] = _default_ssl_context,
         max_connections: int = 100,
         keepalive_expiry: float = 5.0,
     ) -> None:
-        self._make_ssl_context = ssl_context
-        self._ssl_context: ssl.SSLContext | None = None
+        self._get_ssl_context = ssl_context
+        self.ssl_context: ssl.SSLContext | None = None  # once asked for
         self._slots = asyncio.Semaphore(max(max_connections, 1))
         self._keepalive_expiry = keepalive_expiry
         self._idle: dict[Origin, list[_Connection]] = {}
         self._closed = False
-
-    @property
-    def ssl_context(self) -> ssl.SSLContext:
-        if self._ssl_context is None:
-            self._ssl_context = self._make_ssl_context()
-        return self._ssl_context
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         if self._closed:
@@ -224,7 +223,11 @@ class AsyncGatewayTransport(httpx.AsyncBaseTransport):
     async def _connect(self, origin: Origin, request: httpx.Request, timeout: float | None) -> _Connection:
         scheme, raw_host, port = origin
         host = raw_host.decode("ascii")
-        tls = self.ssl_context if scheme == b"https" else None
+        tls = None
+        if scheme == b"https":
+            if self.ssl_context is None:
+                self.ssl_context = await self._get_ssl_context()
+            tls = self.ssl_context
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(timeout):

@@ -13,7 +13,6 @@ asyncio connection belongs to the loop that opened it, and one reused under a se
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 import os
 import ssl
@@ -71,6 +70,8 @@ class Transport:
         self.settings = settings
         self.signer = GatewaySigner(settings.app_key, settings.app_secret)
         self._lock = threading.Lock()
+        self._ssl_lock = threading.Lock()
+        self._ssl: ssl.SSLContext | None = None
         self._sync_api: httpx.Client | None = None
         self._sync_storage: httpx.Client | None = None
         self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
@@ -132,6 +133,7 @@ class Transport:
     async def async_send_api(self, request: httpx.Request) -> httpx.Response:
         """Send a request of :meth:`api_request` (already signed) and read its response."""
         if not self._lean_async:
+            await self.async_ssl_context()  # made off the loop before the client needs it
             return await self._loop_state(api=True).api.send(request, auth=None)  # type: ignore[union-attr]
         gateway = self._loop_state(gateway=True).gateway
         assert gateway is not None
@@ -141,26 +143,30 @@ class Transport:
 
     # ------------------------------------------------------------ httpx clients
 
-    @functools.cached_property
-    def _verify(self) -> bool | ssl.SSLContext:
-        """``verify`` as httpx takes it: a CA bundle path becomes a context (httpx 0.28
-        deprecates paths), made once and shared by every client."""
-        verify = self.settings.verify
-        if isinstance(verify, str):
-            if os.path.isdir(verify):
-                return ssl.create_default_context(capath=verify)
-            return ssl.create_default_context(cafile=verify)
-        return verify
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context of every connection of this client (``verify`` applied), made
+        once: loading a CA bundle takes tens of milliseconds of file I/O."""
+        with self._ssl_lock:
+            if self._ssl is None:
+                verify = self.settings.verify
+                if isinstance(verify, str):  # a CA bundle folder or file (httpx 0.28 deprecates paths)
+                    if os.path.isdir(verify):
+                        self._ssl = ssl.create_default_context(capath=verify)
+                    else:
+                        self._ssl = ssl.create_default_context(cafile=verify)
+                else:
+                    self._ssl = httpx.create_ssl_context(verify=verify)
+            return self._ssl
 
-    def _ssl_context(self) -> ssl.SSLContext:
-        verify = self._verify
-        return verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=verify)
+    async def async_ssl_context(self) -> ssl.SSLContext:
+        """:meth:`ssl_context`, made in a worker thread the first time: no file I/O on the loop."""
+        return self._ssl if self._ssl is not None else await asyncio.to_thread(self.ssl_context)
 
     def _common_args(self) -> dict[str, Any]:
         s = self.settings
         return {
             "headers": {"User-Agent": s.user_agent},
-            "verify": self._verify,
+            "verify": self.ssl_context(),
             "limits": httpx.Limits(max_connections=s.max_connections, max_keepalive_connections=s.max_connections),
             "follow_redirects": False,
             **s.extra_httpx_args,
@@ -207,13 +213,14 @@ class Transport:
                 state.storage = httpx.AsyncClient(**self._storage_args())
             if gateway and state.gateway is None:
                 state.gateway = AsyncGatewayTransport(
-                    ssl_context=self._ssl_context,
+                    ssl_context=self.async_ssl_context,
                     max_connections=self.settings.max_connections,
                 )
             return state
 
-    @property
-    def async_storage(self) -> httpx.AsyncClient:
+    async def async_storage(self) -> httpx.AsyncClient:
+        """The running loop's storage client (given the TLS context, made off the loop)."""
+        await self.async_ssl_context()
         storage = self._loop_state(storage=True).storage
         assert storage is not None
         return storage

@@ -237,7 +237,8 @@ class FileOutput(str):
         transport, _, timeout = self._parts()
         what = f"downloading {_path_of(self.url)}"
         try:
-            async with transport.async_storage.stream("GET", self.url, timeout=timeout) as response:
+            storage = await transport.async_storage()
+            async with storage.stream("GET", self.url, timeout=timeout) as response:
                 if response.status_code != 200:
                     await response.aread()
                     raise storage_error(Outcome(response=response), what=what, task_id=self.task_id)  # type: ignore[misc]

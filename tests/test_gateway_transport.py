@@ -301,7 +301,7 @@ def _server_tls(ca: trustme.CA) -> ssl.SSLContext:
 
 
 def test_tls_with_a_trusted_certificate(certificate_authority: trustme.CA) -> None:
-    def client_tls() -> ssl.SSLContext:
+    async def client_tls() -> ssl.SSLContext:
         context = ssl.create_default_context()
         certificate_authority.configure_trust(context)
         return context
@@ -315,7 +315,7 @@ def test_tls_with_a_trusted_certificate(certificate_authority: trustme.CA) -> No
             for _ in range(3):
                 assert (await post(transport, url)).json() == {}
             assert server.connections == 1
-            assert transport.ssl_context.verify_mode == ssl.CERT_REQUIRED
+            assert transport.ssl_context is not None and transport.ssl_context.verify_mode == ssl.CERT_REQUIRED
 
     run(main)
 

@@ -158,10 +158,9 @@ def test_tls_is_verified_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
             assert context.check_hostname is True
 
     async def async_contexts() -> list[ssl.SSLContext]:
-        # Async gateway calls go through the SDK's own transport, storage through httpx.
-        gateway = transport._loop_state(gateway=True).gateway
-        assert gateway is not None
-        return [gateway.ssl_context, *_ssl_contexts(transport.async_storage)]
+        # Async gateway calls go through the SDK's own transport, storage through httpx;
+        # both use the client's one context.
+        return [await transport.async_ssl_context(), *_ssl_contexts(await transport.async_storage())]
 
     import asyncio
 
