@@ -22,6 +22,9 @@ class Ours(common.Adapter):
     async def async_run(self, client: Any, workflow: str, inputs: dict[str, Any]) -> Any:
         return await client.async_run(workflow, inputs)
 
+    async def async_get(self, client: Any, task_id: str) -> Any:
+        return await client.predictions.async_get(task_id)
+
     def upload(self, client: Any, path: str) -> str:
         return str(client.files.create(path))
 

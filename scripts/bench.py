@@ -319,6 +319,13 @@ def main() -> None:
         sign = {side.name: run_worker(side, emu, "sign", number=2000 if quick else 10000) for side in (ours, original)}
         raw["sign"] = sign
 
+        note("CPU per async predictions.async_get")
+        get_n = 100 if quick else 400
+        get_cpu = {
+            side.name: run_worker(side, emu, "async_get_cpu", warmup="warm", n=get_n) for side in (ours, original)
+        }
+        raw["async_get_cpu"] = get_cpu
+
         # Completion lag: both SDKs at once (sequential runs each, mostly asleep), each
         # with its own app key so that the emulator tells their requests apart.
         note("completion lag (both SDKs side by side)")
@@ -493,6 +500,19 @@ def main() -> None:
     ):
         o_us, g_us = sign["ours"][f"{key}_us"], sign["original"][f"{key}_us"]
         lines.append(Line(f"CPU: {label}", f"{o_us:.1f} µs", f"{g_us:.1f} µs", _ratio(o_us, g_us), "-", None))
+
+    for key, label in (("sequential_us", "one after the other"), ("concurrent_us", f"{get_n} at once")):
+        o_us, g_us = get_cpu["ours"][key], get_cpu["original"][key]
+        lines.append(
+            Line(
+                f"CPU: async predictions.get of a finished task (2 API calls), {label}",
+                f"{o_us:.0f} µs",
+                f"{g_us:.0f} µs",
+                _ratio(o_us, g_us),
+                "-",
+                None,
+            )
+        )
 
     print()
     print_table(lines, args.markdown)
