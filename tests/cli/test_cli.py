@@ -47,9 +47,11 @@ def workflows(module_emulator: Emulator) -> None:
     module_emulator.register("echo-inputs", echo_inputs)
     module_emulator.register("several-files", several_files)
     module_emulator.register("always-fails", echo_inputs, fail=True)
+    # Long enough to outlast a `speedpix` subprocess's start (over a second on a slow
+    # machine that compiles every module, PYTHONDONTWRITEBYTECODE being set).
     module_emulator.register("slow", echo_inputs, duration=30)
-    module_emulator.register("medium", echo_inputs, duration=1.0)
-    module_emulator.register("slow-image", demo_txt2img, duration=1.5)
+    module_emulator.register("medium", echo_inputs, duration=8.0)
+    module_emulator.register("slow-image", demo_txt2img, duration=3.0)
 
 
 def test_help_of_every_command_explains_it() -> None:
