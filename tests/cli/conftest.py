@@ -39,11 +39,24 @@ def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "speedpix", *args]
 
 
-def default_sigint() -> None:
-    """``preexec_fn`` of children that a test interrupts with SIGINT: a shell that starts
-    the test run in the background makes its children ignore SIGINT, and Python then
-    keeps ignoring it; the CLI's Ctrl-C handling is what is tested, so restore the default."""
+def _default_sigint() -> None:
+    # A shell that starts the test run in the background makes its children ignore
+    # SIGINT, and Python then keeps ignoring it; the CLI's Ctrl-C handling is what the
+    # tests interrupt, so each child gets the default back.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def start_cli(*args: str, env: Mapping[str, str], cwd: Path) -> subprocess.Popen[str]:
+    """The ``speedpix`` command running in the background, its output piped, ready for signals."""
+    return subprocess.Popen(
+        command(*args),
+        env=dict(env),
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_default_sigint,
+    )
 
 
 def run_cli(

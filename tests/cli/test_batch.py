@@ -16,7 +16,7 @@ import pytest
 from speedpix.batch import BatchEvent, BatchInputError, load_jobs, run_batch
 from speedpix.testing import Emulator
 
-from .conftest import command, default_sigint, emulator_env, png_size, run_cli
+from .conftest import emulator_env, png_size, run_cli, start_cli
 
 
 def write_jobs(path: Path, count: int, workflow: str = "demo-txt2img") -> Path:
@@ -75,9 +75,7 @@ def test_sigkill_mid_run_then_rerun_submits_each_job_exactly_once(speedpix_emula
     jobs = write_jobs(tmp_path / "jobs.jsonl", 20)
     out = tmp_path / "out"
     args = ("batch", str(jobs), "-o", str(out), "--concurrency", "4")
-    proc = subprocess.Popen(
-        command(*args), env=emulator_env(emu), cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
+    proc = start_cli(*args, env=emulator_env(emu), cwd=tmp_path)
     known = stop_mid_run(proc, out / "journal.sqlite", emu, 20, signal.SIGKILL)
     proc.communicate(timeout=10)
     assert proc.returncode == -signal.SIGKILL
@@ -113,15 +111,7 @@ def test_ctrl_c_then_rerun_resumes(speedpix_emulator: Emulator, tmp_path: Path) 
     jobs = write_jobs(tmp_path / "jobs.jsonl", 12)
     out = tmp_path / "out"
     args = ("batch", str(jobs), "-o", str(out), "--concurrency", "3")
-    proc = subprocess.Popen(
-        command(*args),
-        env=emulator_env(emu),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=default_sigint,
-    )
+    proc = start_cli(*args, env=emulator_env(emu), cwd=tmp_path)
     stop_mid_run(proc, out / "journal.sqlite", emu, 12, signal.SIGINT)
     _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 130, stderr

@@ -18,7 +18,7 @@ import pytest
 from speedpix.testing import Emulator
 from speedpix.testing._workflows import WorkflowContext, demo_txt2img
 
-from .conftest import base_env, command, default_sigint, emulator_env, png_size, run_cli
+from .conftest import base_env, command, emulator_env, png_size, run_cli, start_cli
 
 CLI = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -276,15 +276,7 @@ def test_emulator_command_serves_the_run_command(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_prints_the_task_id_and_the_resume_line(emu: Emulator, tmp_path: Path) -> None:
-    proc = subprocess.Popen(
-        command("run", "slow", "-o", "out"),
-        env=emulator_env(emu),
-        cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        preexec_fn=default_sigint,
-    )
+    proc = start_cli("run", "slow", "-o", "out", env=emulator_env(emu), cwd=tmp_path)
     assert proc.stderr is not None
     first = proc.stderr.readline()
     assert "submitted task" in first, first
