@@ -13,12 +13,14 @@ asyncio connection belongs to the loop that opened it, and one reused under a se
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import ssl
 import threading
 import urllib.request
 import weakref
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +63,106 @@ class _LoopState:
     api: httpx.AsyncClient | None = None
     storage: httpx.AsyncClient | None = None
     gateway: AsyncGatewayTransport | None = None
+    closer: AsyncGenerator[None, None] | None = None
+
+    def close_when_the_loop_ends(self) -> None:
+        """Close these connections when their loop shuts down, if no one did before.
+
+        Called on the loop's thread. ``asyncio.run()`` (any loop's
+        ``shutdown_asyncgens()``) closes every async generator still open on the loop,
+        while the loop still runs: ``closer`` is one, left suspended at its ``yield``,
+        whose ``finally`` closes the connections. A client used in ``asyncio.run()`` and
+        never closed, as in the README, so leaves no socket to the garbage collector (a
+        ResourceWarning each). Should the closer be collected first, the loop's
+        finalizer hook runs it the same way."""
+        self.closer = self._close_at_exit()
+        with contextlib.suppress(StopIteration):
+            self.closer.asend(None).send(None)  # runs it to its yield: no suspension
+
+    async def _close_at_exit(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            await self._close_parts()
+
+    async def aclose(self) -> None:
+        if self.closer is not None:
+            await self.closer.aclose()  # runs its finally: _close_parts()
+        else:
+            await self._close_parts()
+
+    async def _close_parts(self) -> None:
+        parts = (self.api, self.storage, self.gateway)
+        self.api = self.storage = self.gateway = None
+        for part in parts:
+            if part is not None:
+                await part.aclose()
+
+
+class _TLSContext:
+    """The TLS context of every connection of a client (``verify`` applied), made once:
+    loading a CA bundle takes tens of milliseconds of file I/O."""
+
+    def __init__(self, verify: bool | str) -> None:
+        self._verify = verify
+        self._lock = threading.Lock()
+        self._context: ssl.SSLContext | None = None
+
+    def get(self) -> ssl.SSLContext:
+        with self._lock:
+            if self._context is None:
+                verify = self._verify
+                if isinstance(verify, str):  # a CA bundle folder or file (httpx 0.28 deprecates paths)
+                    if os.path.isdir(verify):
+                        self._context = ssl.create_default_context(capath=verify)
+                    else:
+                        self._context = ssl.create_default_context(cafile=verify)
+                else:
+                    self._context = httpx.create_ssl_context(verify=verify)
+            return self._context
+
+    async def aget(self) -> ssl.SSLContext:
+        """:meth:`get`, made in a worker thread the first time: no file I/O on the loop."""
+        return self._context if self._context is not None else await asyncio.to_thread(self.get)
+
+
+class _Pools:
+    """The connections of one Transport, kept apart from it so that a finalizer can
+    close them once the Transport is collected: left to the garbage collector, each
+    socket would be closed with a ResourceWarning. Nothing in here may refer back to
+    the Transport, or it would never be collected."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sync_api: httpx.Client | None = None
+        self.sync_storage: httpx.Client | None = None
+        self.loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
+
+    def close_blocking(self) -> None:
+        with self.lock:
+            clients = [c for c in (self.sync_api, self.sync_storage) if c is not None]
+            self.sync_api = self.sync_storage = None
+        for client in clients:
+            client.close()
+
+    def release(self) -> None:
+        """Close everything, from any thread: a loop's connections close on that loop."""
+        self.close_blocking()
+        with self.lock:
+            states = list(self.loops.items())
+            self.loops.clear()
+        for loop, state in states:
+            if not loop.is_closed():  # a closed loop's connections were closed with it
+                with contextlib.suppress(RuntimeError):  # closed since
+                    loop.call_soon_threadsafe(_start_aclose, loop, state)
+
+
+def _start_aclose(loop: asyncio.AbstractEventLoop, state: _LoopState) -> None:
+    _closing.add(task := loop.create_task(state.aclose()))
+    task.add_done_callback(_closing.discard)
+
+
+_closing: set[asyncio.Task[None]] = set()  # the loop keeps only weak references to tasks
 
 
 class Transport:
@@ -69,12 +171,11 @@ class Transport:
     def __init__(self, settings: TransportSettings) -> None:
         self.settings = settings
         self.signer = GatewaySigner(settings.app_key, settings.app_secret)
-        self._lock = threading.Lock()
-        self._ssl_lock = threading.Lock()
-        self._ssl: ssl.SSLContext | None = None
-        self._sync_api: httpx.Client | None = None
-        self._sync_storage: httpx.Client | None = None
-        self._loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
+        self._tls = _TLSContext(settings.verify)
+        self._pools = _Pools()
+        # A client dropped without close(), as in the README's examples, still closes
+        # its connections; so does one alive at exit (the module-level default client).
+        weakref.finalize(self, self._pools.release)
         # path -> (URL, its path, its query, its Host header), parsed once
         self._targets: dict[str, tuple[httpx.URL, str, str, str]] = {}
         # Sent on every gateway request; headers given in httpx_args too, as an httpx
@@ -144,23 +245,10 @@ class Transport:
     # ------------------------------------------------------------ httpx clients
 
     def ssl_context(self) -> ssl.SSLContext:
-        """The TLS context of every connection of this client (``verify`` applied), made
-        once: loading a CA bundle takes tens of milliseconds of file I/O."""
-        with self._ssl_lock:
-            if self._ssl is None:
-                verify = self.settings.verify
-                if isinstance(verify, str):  # a CA bundle folder or file (httpx 0.28 deprecates paths)
-                    if os.path.isdir(verify):
-                        self._ssl = ssl.create_default_context(capath=verify)
-                    else:
-                        self._ssl = ssl.create_default_context(cafile=verify)
-                else:
-                    self._ssl = httpx.create_ssl_context(verify=verify)
-            return self._ssl
+        return self._tls.get()
 
     async def async_ssl_context(self) -> ssl.SSLContext:
-        """:meth:`ssl_context`, made in a worker thread the first time: no file I/O on the loop."""
-        return self._ssl if self._ssl is not None else await asyncio.to_thread(self.ssl_context)
+        return await self._tls.aget()
 
     def _common_args(self) -> dict[str, Any]:
         s = self.settings
@@ -188,32 +276,36 @@ class Transport:
 
     @property
     def sync_api(self) -> httpx.Client:
-        with self._lock:
-            if self._sync_api is None:
-                self._sync_api = httpx.Client(**self.api_client_args())
-            return self._sync_api
+        pools = self._pools
+        with pools.lock:
+            if pools.sync_api is None:
+                pools.sync_api = httpx.Client(**self.api_client_args())
+            return pools.sync_api
 
     @property
     def sync_storage(self) -> httpx.Client:
-        with self._lock:
-            if self._sync_storage is None:
-                self._sync_storage = httpx.Client(**self._storage_args())
-            return self._sync_storage
+        pools = self._pools
+        with pools.lock:
+            if pools.sync_storage is None:
+                pools.sync_storage = httpx.Client(**self._storage_args())
+            return pools.sync_storage
 
     def _loop_state(self, *, api: bool = False, storage: bool = False, gateway: bool = False) -> _LoopState:
         """The running loop's state, with the parts asked for made if missing."""
         loop = asyncio.get_running_loop()
-        with self._lock:
-            state = self._loops.get(loop)
+        pools = self._pools
+        with pools.lock:
+            state = pools.loops.get(loop)
             if state is None:
-                state = self._loops[loop] = _LoopState()
+                state = pools.loops[loop] = _LoopState()
+                state.close_when_the_loop_ends()
             if api and state.api is None:
                 state.api = httpx.AsyncClient(**self.api_client_args())
             if storage and state.storage is None:
                 state.storage = httpx.AsyncClient(**self._storage_args())
             if gateway and state.gateway is None:
                 state.gateway = AsyncGatewayTransport(
-                    ssl_context=self.async_ssl_context,
+                    ssl_context=self._tls.aget,  # not a method of self: see _Pools
                     max_connections=self.settings.max_connections,
                 )
             return state
@@ -226,20 +318,14 @@ class Transport:
         return storage
 
     def close(self) -> None:
-        """Close the sync clients; async clients of loops that are gone are dropped."""
-        with self._lock:
-            clients = [c for c in (self._sync_api, self._sync_storage) if c is not None]
-            self._sync_api = self._sync_storage = None
-        for client in clients:
-            client.close()
+        """Close the sync clients; a loop's async clients close with it, or by aclose()."""
+        self._pools.close_blocking()
 
     async def aclose(self) -> None:
         """Close the async clients of the running loop (and the sync ones)."""
         loop = asyncio.get_running_loop()
-        with self._lock:
-            state = self._loops.pop(loop, None)
+        with self._pools.lock:
+            state = self._pools.loops.pop(loop, None)
         if state is not None:
-            for part in (state.api, state.storage, state.gateway):
-                if part is not None:
-                    await part.aclose()
+            await state.aclose()
         self.close()

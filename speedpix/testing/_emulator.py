@@ -189,6 +189,13 @@ class Emulator:
         self._running_app().result_before_finish = value
 
     @property
+    def open_connections(self) -> int:
+        """How many client connections are open to the emulator now: a test can check
+        that its code closes what it opens (the server sees a close within milliseconds)."""
+        server = self._server
+        return 0 if server is None else server.open_connections
+
+    @property
     def stats(self) -> Stats:
         return self._started_app().stats
 

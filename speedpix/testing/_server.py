@@ -133,6 +133,12 @@ class ServerThread:
             self._thread.join(timeout)
         self._sock.close()
 
+    @property
+    def open_connections(self) -> int:
+        """Client connections open right now (read from any thread: len() of a set)."""
+        server = self._server
+        return 0 if server is None or not hasattr(server, "server_state") else len(server.server_state.connections)
+
     def _run(self) -> None:
         import uvicorn
 

@@ -294,27 +294,27 @@ def test_progress_is_one_rewritten_line_on_a_terminal(emu: Emulator, tmp_path: P
     import pty
 
     controller, terminal = pty.openpty()
-    proc = subprocess.Popen(
+    with subprocess.Popen(
         command("run", "slow-image", "-i", "prompt=hi", "-o", "out"),
         env=emulator_env(emu),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=terminal,
-    )
-    os.close(terminal)
-    shown = b""
-    while True:
-        try:
-            chunk = os.read(controller, 4096)
-        except OSError:  # the terminal closed with the process
-            break
-        if not chunk:
-            break
-        shown += chunk
-    os.close(controller)
-    assert proc.stdout is not None
-    assert proc.wait(timeout=10) == 0
-    assert proc.stdout.read().decode().strip() == str(Path("out") / "images.png")
+    ) as proc:
+        os.close(terminal)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(controller, 4096)
+            except OSError:  # the terminal closed with the process
+                break
+            if not chunk:
+                break
+            shown += chunk
+        os.close(controller)
+        stdout, _ = proc.communicate(timeout=10)
+    assert proc.returncode == 0
+    assert stdout.decode().strip() == str(Path("out") / "images.png")
     text = shown.decode()
     updates = text.split("\r\x1b[K")
     assert len(updates) >= 3, text  # queued, running…, succeeded: rewritten in place

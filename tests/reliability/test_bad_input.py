@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,15 @@ from .conftest import PNG_SIGNATURE
 pytestmark = pytest.mark.timeout(30)
 
 Action = Callable[[speedpix.Client, Path], Any]
+
+_opened: list[Any] = []  # files a case opens, closed after it
+
+
+@pytest.fixture(autouse=True)
+def _close_opened_files() -> Iterator[None]:
+    yield
+    while _opened:
+        _opened.pop().close()
 
 
 def _run(inputs: Any, **kwargs: Any) -> Action:
@@ -41,7 +50,8 @@ def _png(tmp: Path, size: int = 64, name: str = "a.png") -> Path:
 
 
 def _text_file(tmp: Path) -> Any:
-    file = open(_png(tmp), encoding="latin-1")  # noqa: SIM115 (closed by the fixture's tmp cleanup)
+    file = open(_png(tmp), encoding="latin-1")  # noqa: SIM115 (closed by _close_opened_files)
+    _opened.append(file)
     return file
 
 
