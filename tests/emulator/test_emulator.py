@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from speedpix.testing import Emulator, MissingExtraError
+from speedpix.testing._server import _STOP_GRACE_S
 
 from .conftest import post, submit, wait_done
 
@@ -32,7 +33,8 @@ def test_starts_fast_and_stops_cleanly(http: httpx.Client) -> None:
         warnings.simplefilter("error")
         started = time.monotonic()
         emu = Emulator(app_key="k", app_secret="s", port=0).start()
-        assert time.monotonic() - started < 0.5
+        # A bound that catches a hang or a fixed sleep in start-up; not a speed target.
+        assert time.monotonic() - started < 2.0
         assert re.fullmatch(r"http://127\.0\.0\.1:\d+", emu.endpoint)
         assert emu.endpoint.endswith(f":{emu.port}") and emu.port != 0
         assert (emu.app_key, emu.app_secret) == ("k", "s")
@@ -41,7 +43,7 @@ def test_starts_fast_and_stops_cleanly(http: httpx.Client) -> None:
         stopping = time.monotonic()
         emu.stop()
         emu.stop()  # idempotent
-        assert time.monotonic() - stopping < 0.5
+        assert time.monotonic() - stopping < _STOP_GRACE_S  # did not wait out the grace for in-flight requests
     assert set(threading.enumerate()) <= before
     with pytest.raises(httpx.ConnectError):
         httpx.get(emu.endpoint + "/scc/comfy_prompt")
