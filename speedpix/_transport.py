@@ -58,23 +58,21 @@ _REQUEST_KWARGS = frozenset({"method", "url", "json", "headers"})
 
 @dataclass
 class _LoopState:
-    """What one event loop uses, each made on first use."""
+    """What one event loop uses, each made on first use. Made on that loop's thread."""
 
     api: httpx.AsyncClient | None = None
     storage: httpx.AsyncClient | None = None
     gateway: AsyncGatewayTransport | None = None
-    closer: AsyncGenerator[None, None] | None = None
+    closer: AsyncGenerator[None, None] = field(init=False)
 
-    def close_when_the_loop_ends(self) -> None:
+    def __post_init__(self) -> None:
         """Close these connections when their loop shuts down, if no one did before.
 
-        Called on the loop's thread. ``asyncio.run()`` (any loop's
-        ``shutdown_asyncgens()``) closes every async generator still open on the loop,
-        while the loop still runs: ``closer`` is one, left suspended at its ``yield``,
-        whose ``finally`` closes the connections. A client used in ``asyncio.run()`` and
-        never closed, as in the README, so leaves no socket to the garbage collector (a
-        ResourceWarning each). Should the closer be collected first, the loop's
-        finalizer hook runs it the same way."""
+        ``asyncio.run()`` (any loop's ``shutdown_asyncgens()``) closes every async
+        generator still open on the loop, while the loop still runs: ``closer`` is one,
+        left suspended at its ``yield``, whose ``finally`` closes the connections. A
+        client used in ``asyncio.run()`` and never closed, as in the README, so leaves
+        no socket to the garbage collector (a ResourceWarning each)."""
         self.closer = self._close_at_exit()
         with contextlib.suppress(StopIteration):
             self.closer.asend(None).send(None)  # runs it to its yield: no suspension
@@ -86,10 +84,7 @@ class _LoopState:
             await self._close_parts()
 
     async def aclose(self) -> None:
-        if self.closer is not None:
-            await self.closer.aclose()  # runs its finally: _close_parts()
-        else:
-            await self._close_parts()
+        await self.closer.aclose()  # runs its finally, once: a second aclose() does nothing
 
     async def _close_parts(self) -> None:
         parts = (self.api, self.storage, self.gateway)
@@ -298,7 +293,6 @@ class Transport:
             state = pools.loops.get(loop)
             if state is None:
                 state = pools.loops[loop] = _LoopState()
-                state.close_when_the_loop_ends()
             if api and state.api is None:
                 state.api = httpx.AsyncClient(**self.api_client_args())
             if storage and state.storage is None:
