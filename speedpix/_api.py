@@ -1,26 +1,27 @@
 """Gateway calls through the generated client, with the API's errors made typed.
 
-Each call is built by the generated operation module (``_get_kwargs``) and parsed by it
-(``_parse_response``); between the two, :func:`api_call` sends it as a flow effect and
-retries it under the policy of :mod:`._retry`. :func:`interpret` is the one place that
-turns a response — or the lack of one — into data or a typed exception.
+Each operation is the generated module's public ``sync_detailed``/``asyncio_detailed``
+pair (:class:`Operation`); called with its typed arguments it gives a :class:`Call`,
+which :func:`api_call` sends as a flow effect and retries under the policy of
+:mod:`._retry`. :func:`interpret` is the one place that turns what came back — a parsed
+envelope, an HTTP response the parser refused, or no response — into typed data or a
+typed exception.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from types import ModuleType
-from typing import Any
+from typing import Any, Generic, ParamSpec, TypeVar
 
 import httpx
 
-from speedpix_api import Client as GeneratedClient
 from speedpix_api.api.files import sp_create_temp_file_upload_sign
 from speedpix_api.api.predictions import comfy_get_progress, comfy_get_result, comfy_prompt
-from speedpix_api.types import Unset
+from speedpix_api.types import Response, Unset
 
-from ._flow import Call, Flow, Outcome, Sleep
+from ._flow import Call, CallOutcome, E, Envelope, Flow, Send, Sleep
 from ._logging import logger
 from ._retry import RetryPolicy, parse_retry_after, retry_delay
 from ._signing import STRING_TO_SIGN_EXTENSION
@@ -39,22 +40,43 @@ from .errors import (
     SpeedPixException,
 )
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 
 @dataclass(frozen=True)
-class Operation:
+class Operation(Generic[P, E]):
+    """A generated operation; calling it with the generated function's own (typed)
+    arguments gives a :class:`Call`."""
+
     name: str
-    module: ModuleType
+    sync_detailed: Callable[P, Response[E]]
+    asyncio_detailed: Callable[P, Awaitable[Response[E]]]
     # Safe to repeat: every read, and the upload signature (an unused one expires).
     idempotent: bool
 
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Call[E]:
+        return Call(
+            self.name,
+            self.idempotent,
+            lambda: self.sync_detailed(*args, **kwargs),
+            lambda: self.asyncio_detailed(*args, **kwargs),
+        )
 
-SUBMIT = Operation("comfy_prompt", comfy_prompt, idempotent=False)
-PROGRESS = Operation("comfy_get_progress", comfy_get_progress, idempotent=True)
-RESULT = Operation("comfy_get_result", comfy_get_result, idempotent=True)
-UPLOAD_SIGN = Operation("sp_create_temp_file_upload_sign", sp_create_temp_file_upload_sign, idempotent=True)
 
-# The generated parsers only read ``raise_on_unexpected_status`` from their client.
-_PARSER_CLIENT = GeneratedClient(base_url="http://parser.invalid")
+SUBMIT = Operation("comfy_prompt", comfy_prompt.sync_detailed, comfy_prompt.asyncio_detailed, idempotent=False)
+PROGRESS = Operation(
+    "comfy_get_progress", comfy_get_progress.sync_detailed, comfy_get_progress.asyncio_detailed, idempotent=True
+)
+RESULT = Operation(
+    "comfy_get_result", comfy_get_result.sync_detailed, comfy_get_result.asyncio_detailed, idempotent=True
+)
+UPLOAD_SIGN = Operation(
+    "sp_create_temp_file_upload_sign",
+    sp_create_temp_file_upload_sign.sync_detailed,
+    sp_create_temp_file_upload_sign.asyncio_detailed,
+    idempotent=True,
+)
 
 
 @dataclass(frozen=True)
@@ -87,18 +109,24 @@ class CallSettings:
 
 
 @dataclass(frozen=True)
-class Reply:
-    """A successful call: the envelope's typed ``data`` and the ids that identify the call.
+class Reply(Generic[E]):
+    """A successful call: the generated envelope model, and the ids that identify the call.
 
     ``answered_at`` (``time.monotonic()``) is our best guess of when the server wrote
     the answer: halfway through the attempt. Its ETAs count from then, not from when
     the answer reached us, which can be tens of milliseconds later.
     """
 
-    data: Any
+    envelope: E
     api_invoke_id: str | None
     request_id: str | None
     answered_at: float = 0.0
+
+
+def present(value: T | Unset | None) -> T:
+    """A reply's ``data``, which :func:`interpret` has checked is there."""
+    assert value is not None and not isinstance(value, Unset)
+    return value
 
 
 def _text(value: object) -> str | None:
@@ -117,8 +145,11 @@ def transport_error(error: httpx.TransportError, *, what: str, task_id: str | No
 
 def _describe_body(response: httpx.Response) -> str:
     """A short description of an unexpected body: never a dump of an HTML page."""
-    content_type = response.headers.get("content-type", "no content type")
-    return f"{content_type}, {len(response.content)} bytes"
+    content_type = str(response.headers.get("content-type", "no content type"))
+    try:
+        return f"{content_type}, {len(response.content)} bytes"
+    except httpx.ResponseNotRead:
+        return content_type
 
 
 def gateway_error(response: httpx.Response, *, task_id: str | None) -> APIError:
@@ -162,7 +193,7 @@ def gateway_error(response: httpx.Response, *, task_id: str | None) -> APIError:
     )
 
 
-def envelope_error(envelope: Any, *, request_id: str | None, task_id: str | None) -> APIError:
+def envelope_error(envelope: Envelope, *, request_id: str | None, task_id: str | None) -> APIError:
     """Layers 2 and 3: HTTP 200 with an envelope ``status`` other than 10."""
     err_code = _text(envelope.err_code)
     err_message = _text(envelope.err_message)
@@ -191,39 +222,41 @@ def envelope_error(envelope: Any, *, request_id: str | None, task_id: str | None
     return APIError(f"The API returned an error ({detail}).", **common)
 
 
-def interpret(operation: Operation, outcome: Outcome, *, task_id: str | None = None) -> Reply | SpeedPixException:
+def interpret(call: Call[E], outcome: CallOutcome[E], *, task_id: str | None = None) -> Reply[E] | SpeedPixException:
     """The parsed envelope of a successful call, or the typed error describing the failure.
 
     Returns (not raises) the error, so the caller can decide on a retry first.
     """
-    if outcome.error is not None:
-        return transport_error(outcome.error, what=operation.name, task_id=task_id)
     response = outcome.response
-    assert response is not None
+    if isinstance(outcome.error, httpx.TransportError):
+        return transport_error(outcome.error, what=call.name, task_id=task_id)
+    request_id = response.headers.get("x-ca-request-id") if response is not None else None
+    if outcome.error is not None or response is None:  # a reply refused as it arrived
+        detail = str(outcome.error) if outcome.error is not None else "no response"
+        return MalformedResponseError(
+            f"{call.name} returned an unreadable reply: {detail}.", request_id=request_id, task_id=task_id
+        )
     if response.status_code != 200:
         return gateway_error(response, task_id=task_id)
-    request_id = response.headers.get("x-ca-request-id")
-    try:
-        envelope = operation.module._parse_response(client=_PARSER_CLIENT, response=response)
-        status = envelope.status
-    except (ValueError, TypeError, KeyError, AttributeError):
+    envelope = outcome.parsed.parsed if outcome.parsed is not None else None
+    if envelope is None:
         return MalformedResponseError(
-            f"{operation.name} returned a body that is not the API's JSON envelope ({_describe_body(response)}).",
+            f"{call.name} returned a body that is not the API's JSON envelope ({_describe_body(response)}).",
             status_code=response.status_code,
             request_id=request_id,
             task_id=task_id,
         )
-    if status != 10:
+    if envelope.status != 10:
         return envelope_error(envelope, request_id=request_id, task_id=task_id)
-    if not hasattr(envelope.data, "additional_properties"):  # null, absent, or not an object
+    if envelope.data is None or isinstance(envelope.data, Unset):
         return MalformedResponseError(
-            f"{operation.name} succeeded but returned no data.",
+            f"{call.name} succeeded but returned no data.",
             request_id=request_id,
             api_invoke_id=_text(envelope.api_invoke_id),
             task_id=task_id,
         )
     return Reply(
-        data=envelope.data,
+        envelope=envelope,
         api_invoke_id=_text(envelope.api_invoke_id),
         request_id=request_id,
         answered_at=(outcome.sent_at + outcome.received_at) / 2,
@@ -237,29 +270,22 @@ def _may_have_run(error: SpeedPixException) -> bool:
     return isinstance(error, ServerError | MalformedResponseError)
 
 
-def api_call(
-    operation: Operation,
-    settings: CallSettings,
-    *,
-    task_id: str | None = None,
-    **arguments: Any,
-) -> Flow[Reply]:
-    """Call ``operation`` with retries; return its :class:`Reply` or raise a typed error."""
-    kwargs = operation.module._get_kwargs(**arguments)
+def api_call(call: Call[E], settings: CallSettings, *, task_id: str | None = None) -> Flow[Reply[E]]:
+    """Send ``call`` with retries; return its :class:`Reply` or raise a typed error."""
     attempt = 0
     while True:
         attempt += 1
-        outcome = yield Call(kwargs, settings.attempt_timeout(), attempt)
-        result = interpret(operation, outcome, task_id=task_id)
+        outcome: CallOutcome[E] = yield Send(call, settings.attempt_timeout(), settings.deadline, attempt)
+        result = interpret(call, outcome, task_id=task_id)
         if isinstance(result, Reply):
             return result
-        delay = retry_delay(result, attempt=attempt, idempotent=operation.idempotent, policy=settings.retry)
+        delay = retry_delay(result, attempt=attempt, idempotent=call.idempotent, policy=settings.retry)
         if delay is None or not settings.allows_sleep(delay):
-            if not operation.idempotent and _may_have_run(result):
+            if not call.idempotent and _may_have_run(result):
                 result.message += (
                     " The request may have reached the service, so a task may have been created; it was not "
                     "resubmitted, to avoid paying twice. Check the console or your task list before retrying."
                 )
             raise result
-        logger.info("retrying %s in %.2f s after: %s", operation.name, delay, result)
+        logger.info("retrying %s in %.2f s after: %s", call.name, delay, result)
         yield Sleep(delay)

@@ -14,12 +14,15 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import httpx
 
+from speedpix_api.types import Response, Unset
+
+from ._guards import exchange
 from ._logging import log_attempt, logger
 from ._transport import Transport
 
@@ -47,12 +50,64 @@ class Sink(Protocol):
     def discard(self) -> None: ...
 
 
-@dataclass(frozen=True)
-class Call:
-    """Send a signed gateway request built by a generated operation's ``_get_kwargs``."""
+class Envelope(Protocol):
+    """What every response model of the spec has: the business gateway's envelope."""
 
-    kwargs: dict[str, Any]
+    @property
+    def status(self) -> int: ...
+    @property
+    def api_invoke_id(self) -> str | Unset | None: ...
+    @property
+    def err_code(self) -> str | Unset | None: ...
+    @property
+    def err_message(self) -> str | Unset | None: ...
+    @property
+    def sub_err_code(self) -> str | Unset | None: ...
+    @property
+    def sub_err_message(self) -> str | Unset | None: ...
+    @property
+    def data(self) -> object: ...
+
+
+E = TypeVar("E", bound=Envelope)
+
+
+@dataclass(frozen=True)
+class Call(Generic[E]):
+    """One gateway call, ready to send (and to send again): a generated operation's
+    public function bound to its arguments, for each driver (see ``_api.Operation``)."""
+
+    name: str
+    idempotent: bool
+    send: Callable[[], Response[E]]
+    asend: Callable[[], Awaitable[Response[E]]]
+
+
+@dataclass(frozen=True)
+class CallOutcome(Generic[E]):
+    """What one attempt of a :class:`Call` led to.
+
+    ``parsed`` is the generated layer's answer; ``response`` the HTTP response it came
+    from, kept also when the generated parser failed on it (``parse_error``); ``error``
+    an httpx error that left no usable response. ``sent_at``/``received_at`` are
+    ``time.monotonic()`` values around the attempt.
+    """
+
+    parsed: Response[E] | None = None
+    response: httpx.Response | None = None
+    error: httpx.HTTPError | None = None
+    parse_error: Exception | None = None
+    sent_at: float = 0.0
+    received_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Send(Generic[E]):
+    """Make one attempt of a signed gateway call, within its timeout and the deadline."""
+
+    call: Call[E]
     timeout: httpx.Timeout
+    deadline: float | None
     attempt: int
 
 
@@ -105,7 +160,7 @@ class Notify:
     argument: Any
 
 
-Effect = Call | Put | Get | Sleep | Blocking | Parallel | Notify
+Effect = Send[Any] | Put | Get | Sleep | Blocking | Parallel | Notify
 
 
 @dataclass(frozen=True)
@@ -146,13 +201,50 @@ def _logged(method: str, url: str | httpx.URL, attempt: int, started: float, out
 # ---------------------------------------------------------------- sync driver
 
 
-def _sync_call(transport: Transport, effect: Call) -> Outcome:
+# What the generated parsers raise on a body they cannot read: a 200 that is not the envelope.
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError)
+
+
+def _call_outcome(started: float, current: Any, **fields: Any) -> CallOutcome[Any]:
+    outcome: CallOutcome[Any] = CallOutcome(
+        response=current.response, sent_at=started, received_at=time.monotonic(), **fields
+    )
+    if logger.isEnabledFor(logging.INFO):
+        request = current.request
+        response = outcome.response
+        log_attempt(
+            method=request.method if request is not None else "POST",
+            path=request.url.path if request is not None else "?",
+            attempt=current.attempt,
+            duration=outcome.received_at - started,
+            status=response.status_code if response is not None else None,
+            request_id=response.headers.get("x-ca-request-id") if response is not None else None,
+            error=outcome.error or outcome.parse_error,
+        )
+    return outcome
+
+
+def _failed_send(started: float, current: Any, error: Exception) -> CallOutcome[Any] | None:
+    """The outcome of an attempt that raised ``error``, or None if it is not the call's to report."""
+    if isinstance(error, TimeoutError):  # the async driver's deadline
+        return _call_outcome(started, current, error=httpx.ReadTimeout("the call's timeout passed"))
+    if isinstance(error, httpx.HTTPError):
+        return _call_outcome(started, current, error=error)
+    if isinstance(error, _PARSE_ERRORS) and current.response is not None:
+        return _call_outcome(started, current, parse_error=error)
+    return None
+
+
+def _sync_send(effect: Send[Any]) -> CallOutcome[Any]:
     started = time.monotonic()
-    try:
-        outcome = Outcome(response=transport.send_api(transport.api_request(effect.kwargs, effect.timeout)))
-    except httpx.TransportError as error:
-        outcome = Outcome(error=error)
-    return _logged(effect.kwargs["method"].upper(), effect.kwargs["url"], effect.attempt, started, outcome)
+    with exchange(effect.timeout, effect.deadline, effect.attempt) as current:
+        try:
+            return _call_outcome(started, current, parsed=effect.call.send())
+        except Exception as error:
+            outcome = _failed_send(started, current, error)
+            if outcome is None:
+                raise
+            return outcome
 
 
 def _sync_put(transport: Transport, effect: Put) -> Outcome:
@@ -200,8 +292,8 @@ def run_sync(flow: Flow[T], transport: Transport) -> T:
             return stop.value  # type: ignore[no-any-return]
         value, error = None, None
         try:
-            if isinstance(effect, Call):
-                value = _sync_call(transport, effect)
+            if isinstance(effect, Send):
+                value = _sync_send(effect)
             elif isinstance(effect, Sleep):
                 time.sleep(max(effect.seconds, 0.0))
             elif isinstance(effect, Put):
@@ -237,14 +329,20 @@ async def _async_chunks(source: ChunkSource) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _async_call(transport: Transport, effect: Call) -> Outcome:
+async def _async_send(transport: Transport, effect: Send[Any]) -> CallOutcome[Any]:
     started = time.monotonic()
-    try:
-        response = await transport.async_send_api(transport.api_request(effect.kwargs, effect.timeout))
-        outcome = Outcome(response=response)
-    except httpx.TransportError as error:
-        outcome = Outcome(error=error)
-    return _logged(effect.kwargs["method"].upper(), effect.kwargs["url"], effect.attempt, started, outcome)
+    await transport.prepare_async()
+    with exchange(effect.timeout, effect.deadline, effect.attempt) as current:
+        try:
+            # The deadline as a whole, however slowly a reply trickles in.
+            async with asyncio.timeout(current.remaining()):
+                parsed = await effect.call.asend()
+            return _call_outcome(started, current, parsed=parsed)
+        except Exception as error:
+            outcome = _failed_send(started, current, error)
+            if outcome is None:
+                raise
+            return outcome
 
 
 async def _async_put(transport: Transport, effect: Put) -> Outcome:
@@ -313,8 +411,8 @@ async def run_async(flow: Flow[T], transport: Transport) -> T:
             return stop.value  # type: ignore[no-any-return]
         value, error = None, None
         try:
-            if isinstance(effect, Call):
-                value = await _async_call(transport, effect)
+            if isinstance(effect, Send):
+                value = await _async_send(transport, effect)
             elif isinstance(effect, Sleep):
                 await asyncio.sleep(max(effect.seconds, 0.0))
             elif isinstance(effect, Put):

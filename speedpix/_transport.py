@@ -1,24 +1,24 @@
-"""How a SpeedPix client reaches the network: gateway requests, and the httpx clients.
+"""How a SpeedPix client reaches the network: one httpx client per kind of call.
 
-Gateway requests are built and signed here, whole (:meth:`Transport.api_request`), and
-sent by the blocking driver through an ``httpx.Client`` and by the asyncio driver
-through :class:`AsyncGatewayTransport` (or, when the user configured httpx themselves or
-the environment names a proxy, through an ``httpx.AsyncClient``). Storage requests
-(upload PUTs, output GETs) go through clients of their own that never sign, so
-credentials cannot leak to a storage host. Async state is kept per event loop: an
-asyncio connection belongs to the loop that opened it, and one reused under a second
-``asyncio.run()`` would fail with "Event loop is closed".
+Sync calls go through ``httpx.Client`` (httpcore), async ones through ``httpx.AsyncClient``
+on httpx-aiohttp's transport (aiohttp holds thousands of requests in flight where
+httpcore's pool degrades), the same transport whatever the environment's proxies or the
+caller's ``httpx_args``. Gateway clients sign every request (:class:`GatewaySigner` as
+their ``auth``); storage clients (upload PUTs, output GETs) never do, so credentials
+cannot reach a storage host. The protections a hostile reply calls for are wrapped
+around the libraries in :mod:`._guards`.
+
+Connections belong to one process and, when async, to one event loop: a child after
+``fork()`` and a second ``asyncio.run()`` get connections of their own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import os
 import ssl
 import threading
-import urllib.request
 import weakref
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
@@ -26,8 +26,10 @@ from typing import Any
 
 import httpx
 
-from ._gateway_transport import AsyncGatewayTransport
-from ._signing import STRING_TO_SIGN_EXTENSION, GatewaySigner
+from speedpix_api import Client as GeneratedClient
+
+from . import _guards
+from ._signing import GatewaySigner
 
 # Storage transfers can be long: a generous read/write timeout applies per chunk, not to
 # the whole transfer, so a 1 GB video is fine as long as bytes keep moving.
@@ -39,7 +41,7 @@ def api_timeout(seconds: float) -> httpx.Timeout:
     return httpx.Timeout(seconds, connect=min(seconds, 10.0))
 
 
-@dataclass
+@dataclass(frozen=True)
 class TransportSettings:
     endpoint: str
     app_key: str
@@ -50,48 +52,6 @@ class TransportSettings:
     verify: bool | str
     max_connections: int = 100
     extra_httpx_args: dict[str, Any] = field(default_factory=dict)
-
-
-# What the generated operations' _get_kwargs() may hold, and api_request() sends.
-_REQUEST_KWARGS = frozenset({"method", "url", "json", "headers"})
-
-
-@dataclass
-class _LoopState:
-    """What one event loop uses, each made on first use. Made on that loop's thread."""
-
-    api: httpx.AsyncClient | None = None
-    storage: httpx.AsyncClient | None = None
-    gateway: AsyncGatewayTransport | None = None
-    closer: AsyncGenerator[None, None] = field(init=False)
-
-    def __post_init__(self) -> None:
-        """Close these connections when their loop shuts down, if no one did before.
-
-        ``asyncio.run()`` (any loop's ``shutdown_asyncgens()``) closes every async
-        generator still open on the loop, while the loop still runs: ``closer`` is one,
-        left suspended at its ``yield``, whose ``finally`` closes the connections. A
-        client used in ``asyncio.run()`` and never closed, as in the README, so leaves
-        no socket to the garbage collector (a ResourceWarning each)."""
-        self.closer = self._close_at_exit()
-        with contextlib.suppress(StopIteration):
-            self.closer.asend(None).send(None)  # runs it to its yield: no suspension
-
-    async def _close_at_exit(self) -> AsyncGenerator[None, None]:
-        try:
-            yield
-        finally:
-            await self._close_parts()
-
-    async def aclose(self) -> None:
-        await self.closer.aclose()  # runs its finally, once: a second aclose() does nothing
-
-    async def _close_parts(self) -> None:
-        parts = (self.api, self.storage, self.gateway)
-        self.api = self.storage = self.gateway = None
-        for part in parts:
-            if part is not None:
-                await part.aclose()
 
 
 class _TLSContext:
@@ -121,17 +81,70 @@ class _TLSContext:
         return self._context if self._context is not None else await asyncio.to_thread(self.get)
 
 
+@dataclass
+class _LoopState:
+    """The async clients of one event loop, each made on first use on that loop."""
+
+    api: httpx.AsyncClient | None = None
+    storage: httpx.AsyncClient | None = None
+    closer: AsyncGenerator[None, None] = field(init=False)
+
+    def __post_init__(self) -> None:
+        """Close these clients when their loop shuts down, if no one did before.
+
+        ``asyncio.run()`` (any loop's ``shutdown_asyncgens()``) closes every async
+        generator still open on the loop, while the loop still runs: ``closer`` is one,
+        left suspended at its ``yield``, whose ``finally`` closes the clients. A client
+        used in ``asyncio.run()`` and never closed, as in the README, so leaves no socket
+        to the garbage collector (a ResourceWarning each)."""
+        self.closer = self._close_at_exit()
+        with contextlib.suppress(StopIteration):
+            self.closer.asend(None).send(None)  # runs it to its yield: no suspension
+
+    async def _close_at_exit(self) -> AsyncGenerator[None, None]:
+        try:
+            yield
+        finally:
+            await self._close_parts()
+
+    async def aclose(self) -> None:
+        await self.closer.aclose()  # runs its finally, once: a second aclose() does nothing
+
+    async def _close_parts(self) -> None:
+        parts = (self.api, self.storage)
+        self.api = self.storage = None
+        for part in parts:
+            if part is not None:
+                await part.aclose()
+
+
 class _Pools:
     """The connections of one Transport, kept apart from it so that a finalizer can
     close them once the Transport is collected: left to the garbage collector, each
     socket would be closed with a ResourceWarning. Nothing in here may refer back to
-    the Transport, or it would never be collected."""
+    the Transport, or it would never be collected.
+
+    After ``fork()`` the child starts empty: the parent's sockets are shared with the
+    child, and a request written on one by both would interleave, or hand one process
+    the other's reply. The inherited clients are dropped, never closed (closing would
+    end the parent's connections too), and kept so the collector never closes them.
+    """
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        self.pid = os.getpid()
         self.sync_api: httpx.Client | None = None
         self.sync_storage: httpx.Client | None = None
         self.loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
+        _ALL_POOLS.add(self)
+
+    def forget_inherited(self) -> None:
+        """In a forked child: drop what the parent opened (its lock may be held, too)."""
+        _INHERITED.append((self.sync_api, self.sync_storage, dict(self.loops)))
+        self.lock = threading.Lock()
+        self.pid = os.getpid()
+        self.sync_api = self.sync_storage = None
+        self.loops = weakref.WeakKeyDictionary()
 
     def close_blocking(self) -> None:
         with self.lock:
@@ -141,7 +154,9 @@ class _Pools:
             client.close()
 
     def release(self) -> None:
-        """Close everything, from any thread: a loop's connections close on that loop."""
+        """Close everything, from any thread: a loop's clients close on that loop."""
+        if self.pid != os.getpid():
+            return  # the parent's, in a forked child: not ours to close
         self.close_blocking()
         with self.lock:
             states = list(self.loops.items())
@@ -150,6 +165,18 @@ class _Pools:
             if not loop.is_closed():  # a closed loop's connections were closed with it
                 with contextlib.suppress(RuntimeError):  # closed since
                     loop.call_soon_threadsafe(_start_aclose, loop, state)
+
+
+_ALL_POOLS: weakref.WeakSet[_Pools] = weakref.WeakSet()
+_INHERITED: list[object] = []  # a forked child's copies of its parent's clients, never closed
+
+
+def _after_fork_in_child() -> None:
+    for pools in list(_ALL_POOLS):
+        pools.forget_inherited()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _start_aclose(loop: asyncio.AbstractEventLoop, state: _LoopState) -> None:
@@ -161,7 +188,7 @@ _closing: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 
 
 class Transport:
-    """Builds gateway requests; lazily built, thread-safe holder of the connections."""
+    """The httpx clients of one SpeedPix client, made on first use; thread-safe."""
 
     def __init__(self, settings: TransportSettings) -> None:
         self.settings = settings
@@ -171,145 +198,89 @@ class Transport:
         # A client dropped without close(), as in the README's examples, still closes
         # its connections; so does one alive at exit (the module-level default client).
         weakref.finalize(self, self._pools.release)
-        # path -> (URL, its path, its query, its Host header), parsed once
-        self._targets: dict[str, tuple[httpx.URL, str, str, str]] = {}
-        # Sent on every gateway request; headers given in httpx_args too, as an httpx
-        # client would add them.
-        self._base_headers = {"user-agent": settings.user_agent}
-        for name, value in dict(settings.extra_httpx_args.get("headers") or {}).items():
-            self._base_headers[name.lower()] = value
-        # httpx's own client is kept for async gateway calls whenever the user configured
-        # it (httpx_args: hooks, transports, certificates...) or a proxy may apply, so
-        # that those settings keep working; otherwise AsyncGatewayTransport carries them.
-        self._lean_async = not settings.extra_httpx_args and not urllib.request.getproxies()
 
-    # ------------------------------------------------------------ gateway requests
+    # ------------------------------------------------------------ client arguments
 
-    def api_request(self, kwargs: dict[str, Any], timeout: httpx.Timeout) -> httpx.Request:
-        """The signed request for a generated operation's ``_get_kwargs()``.
-
-        Built whole, not by an httpx client (a tenth of the CPU): the URL is parsed once
-        per path, the JSON body encoded as httpx encodes ``json=``, and every header set
-        at once. Every call signs anew (fresh nonce and timestamp): build one per attempt.
-        """
-        for key in kwargs:
-            if key not in _REQUEST_KWARGS:  # the spec gained something this builder does not send yet
-                raise TypeError(f"cannot build a gateway request with {key!r}")
-        path: str = kwargs["url"]
-        target = self._targets.get(path)
-        if target is None:
-            url = httpx.URL(self.settings.endpoint + path)
-            target = self._targets[path] = (url, url.path, url.query.decode("ascii"), url.netloc.decode("ascii"))
-        url, url_path, url_query, host = target
-        body = b""
-        if "json" in kwargs:
-            body = json.dumps(kwargs["json"], ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-        method = kwargs["method"].upper()
-        signed, to_sign = self.signer.signature_headers(
-            method=method, url_path=url_path, url_query=url_query, body=body
-        )
-        headers = {"host": host, "content-length": str(len(body)), **self._base_headers}
-        for name, value in kwargs.get("headers", {}).items():
-            headers[name.lower()] = value
-        headers.update(signed)  # the signed Accept and Content-Type win over the operation's
-        request = httpx.Request(
-            method,
-            url,
-            headers=headers,
-            stream=httpx.ByteStream(body),  # with content=, httpx would rebuild the headers twice
-            extensions={"timeout": timeout.as_dict(), STRING_TO_SIGN_EXTENSION: to_sign},
-        )
-        request.read()
-        return request
-
-    def send_api(self, request: httpx.Request) -> httpx.Response:
-        """Send a request of :meth:`api_request` (already signed) and read its response."""
-        return self.sync_api.send(request, auth=None)
-
-    async def async_send_api(self, request: httpx.Request) -> httpx.Response:
-        """Send a request of :meth:`api_request` (already signed) and read its response."""
-        if not self._lean_async:
-            await self.async_ssl_context()  # made off the loop before the client needs it
-            return await self._loop_state(api=True).api.send(request, auth=None)  # type: ignore[union-attr]
-        gateway = self._loop_state(gateway=True).gateway
-        assert gateway is not None
-        response = await gateway.handle_async_request(request)
-        await response.aread()
-        return response
-
-    # ------------------------------------------------------------ httpx clients
-
-    def ssl_context(self) -> ssl.SSLContext:
-        return self._tls.get()
-
-    async def async_ssl_context(self) -> ssl.SSLContext:
-        return await self._tls.aget()
-
-    def _common_args(self) -> dict[str, Any]:
+    def _common_args(self, *, signed: bool) -> dict[str, Any]:
         s = self.settings
-        return {
-            "headers": {"User-Agent": s.user_agent},
-            "verify": self.ssl_context(),
+        args: dict[str, Any] = {
+            "headers": {"User-Agent": s.user_agent, "Accept-Encoding": "identity"},
+            "verify": self._tls.get(),
             "limits": httpx.Limits(max_connections=s.max_connections, max_keepalive_connections=s.max_connections),
-            "follow_redirects": False,
             **s.extra_httpx_args,
         }
+        if signed:
+            args.update(base_url=s.endpoint, timeout=s.timeout, auth=self.signer, follow_redirects=False)
+        else:
+            # Presigned storage URLs may redirect (e.g. to a CDN); following is safe because
+            # nothing secret is attached to these requests.
+            args.update(timeout=s.transfer_timeout, follow_redirects=True)
+        return args
 
-    def api_client_args(self) -> dict[str, Any]:
-        """Arguments of a signed gateway client (also used to build ``client.api``)."""
-        return {
-            **self._common_args(),
-            "base_url": self.settings.endpoint,
-            "timeout": self.settings.timeout,
-            "auth": self.signer,
-        }
+    def _sync_client(self, *, signed: bool) -> httpx.Client:
+        args = self._common_args(signed=signed)
+        args["event_hooks"] = _guards.sync_hooks(args.get("event_hooks"), api=signed)
+        return _guards.SyncClient(**args)
 
-    def _storage_args(self) -> dict[str, Any]:
-        # Presigned storage URLs may redirect (e.g. to a CDN); following is safe because
-        # nothing secret is attached to these requests.
-        return {**self._common_args(), "timeout": self.settings.transfer_timeout, "follow_redirects": True}
+    def _async_client(self, *, signed: bool) -> httpx.AsyncClient:
+        args = self._common_args(signed=signed)
+        args["event_hooks"] = _guards.async_hooks(args.get("event_hooks"), api=signed)
+        return _guards.async_client_class()(**args)
+
+    # ------------------------------------------------------------ the clients
+
+    def _sync(self, *, signed: bool) -> httpx.Client:
+        pools = self._pools
+        if pools.pid != os.getpid():  # a forked child whose hook has not run (e.g. os.fork in C code)
+            pools.forget_inherited()
+        with pools.lock:
+            client = pools.sync_api if signed else pools.sync_storage
+            if client is None or client.is_closed:
+                client = self._sync_client(signed=signed)
+                if signed:
+                    pools.sync_api = client
+                else:
+                    pools.sync_storage = client
+            return client
 
     @property
     def sync_api(self) -> httpx.Client:
-        pools = self._pools
-        with pools.lock:
-            if pools.sync_api is None:
-                pools.sync_api = httpx.Client(**self.api_client_args())
-            return pools.sync_api
+        return self._sync(signed=True)
 
     @property
     def sync_storage(self) -> httpx.Client:
-        pools = self._pools
-        with pools.lock:
-            if pools.sync_storage is None:
-                pools.sync_storage = httpx.Client(**self._storage_args())
-            return pools.sync_storage
+        return self._sync(signed=False)
 
-    def _loop_state(self, *, api: bool = False, storage: bool = False, gateway: bool = False) -> _LoopState:
-        """The running loop's state, with the parts asked for made if missing."""
+    def _loop_client(self, *, signed: bool) -> httpx.AsyncClient:
+        """The running loop's client, made if missing."""
         loop = asyncio.get_running_loop()
         pools = self._pools
+        if pools.pid != os.getpid():
+            pools.forget_inherited()
         with pools.lock:
             state = pools.loops.get(loop)
             if state is None:
                 state = pools.loops[loop] = _LoopState()
-            if api and state.api is None:
-                state.api = httpx.AsyncClient(**self.api_client_args())
-            if storage and state.storage is None:
-                state.storage = httpx.AsyncClient(**self._storage_args())
-            if gateway and state.gateway is None:
-                state.gateway = AsyncGatewayTransport(
-                    ssl_context=self._tls.aget,  # not a method of self: see _Pools
-                    max_connections=self.settings.max_connections,
-                )
-            return state
+            client = state.api if signed else state.storage
+            if client is None or client.is_closed:
+                client = self._async_client(signed=signed)
+                if signed:
+                    state.api = client
+                else:
+                    state.storage = client
+            return client
+
+    def async_api(self) -> httpx.AsyncClient:
+        return self._loop_client(signed=True)
 
     async def async_storage(self) -> httpx.AsyncClient:
-        """The running loop's storage client (given the TLS context, made off the loop)."""
-        await self.async_ssl_context()
-        storage = self._loop_state(storage=True).storage
-        assert storage is not None
-        return storage
+        """The running loop's storage client (its TLS context made off the loop)."""
+        await self.prepare_async()
+        return self._loop_client(signed=False)
+
+    async def prepare_async(self) -> None:
+        """Make what the first async client needs off the event loop: the TLS context."""
+        await self._tls.aget()
 
     def close(self) -> None:
         """Close the sync clients; a loop's async clients close with it, or by aclose()."""
@@ -323,3 +294,22 @@ class Transport:
         if state is not None:
             await state.aclose()
         self.close()
+
+
+class SignedAPIClient(GeneratedClient):
+    """The generated low-level client (``speedpix_api.Client``) on a transport's signed
+    clients: the thread's sync client, the running loop's async one, made anew after
+    ``close()`` or ``fork()``. It is ``client.api``, and what the façade's calls use."""
+
+    def __init__(self, transport: Transport) -> None:
+        super().__init__(base_url=transport.settings.endpoint, raise_on_unexpected_status=False)
+        self._transport = transport
+
+    def get_httpx_client(self) -> httpx.Client:
+        return self._transport.sync_api
+
+    def get_async_httpx_client(self) -> httpx.AsyncClient:
+        return self._transport.async_api()
+
+    def __repr__(self) -> str:
+        return f"SignedAPIClient(base_url={self._base_url!r})"

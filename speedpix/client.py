@@ -15,7 +15,7 @@ from ._api import CallSettings
 from ._flow import Flow, run_async, run_sync
 from ._logging import configure_from_env
 from ._retry import DEFAULT_MAX_RETRIES, INITIAL_DELAY, MAX_DELAY, RetryPolicy
-from ._transport import DEFAULT_TRANSFER_TIMEOUT, Transport, TransportSettings, api_timeout
+from ._transport import DEFAULT_TRANSFER_TIMEOUT, SignedAPIClient, Transport, TransportSettings, api_timeout
 from ._version import USER_AGENT
 from .errors import ConfigurationError, InvalidInputError, PredictionError
 from .files import Files
@@ -140,7 +140,7 @@ class Client:
         )
         self.predictions = Predictions(self)
         self.files = Files(self)
-        self._api: GeneratedClient | None = None
+        self._api = SignedAPIClient(self._transport)
 
     @property
     def app_key(self) -> str:
@@ -155,17 +155,10 @@ class Client:
     def api(self) -> GeneratedClient:
         """The generated low-level client (``speedpix_api``) with signing attached.
 
-        Use it with ``speedpix_api.api.predictions.comfy_prompt.sync(client=client.api, ...)``.
+        ``speedpix_api.api.predictions.comfy_get_progress.sync(client=client.api, body=...)``,
+        or ``await ....asyncio(client=client.api, ...)``: it uses this client's connections
+        (the running loop's, when async), before and after ``close()``.
         """
-        if self._api is None:
-            args = self._transport.api_client_args()
-            api = GeneratedClient(
-                base_url=args.pop("base_url"),
-                timeout=args.pop("timeout"),
-                verify_ssl=args.pop("verify"),
-                httpx_args=args,
-            )
-            self._api = api.set_httpx_client(self._transport.sync_api)
         return self._api
 
     def with_options(

@@ -7,10 +7,11 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from speedpix_api import Client as GeneratedClient
 from speedpix_api.models import UploadSignRequest
 from speedpix_api.types import Unset
 
-from ._api import UPLOAD_SIGN, CallSettings, api_call, transport_error
+from ._api import UPLOAD_SIGN, CallSettings, api_call, present, transport_error
 from ._flow import Blocking, Flow, Outcome, Put, Sleep
 from ._inputs import FileSource, file_source
 from ._retry import parse_retry_after, retry_delay
@@ -74,14 +75,13 @@ def _text(value: object) -> str | None:
     return None if value is None or isinstance(value, Unset) else str(value)
 
 
-def upload_flow(source: FileSource, settings: CallSettings, transfer_timeout: httpx.Timeout) -> Flow[File]:
+def upload_flow(
+    api: GeneratedClient, source: FileSource, settings: CallSettings, transfer_timeout: httpx.Timeout
+) -> Flow[File]:
     """Ask for a presigned URL, then stream the file to it (from its start on each retry)."""
-    reply = yield from api_call(
-        UPLOAD_SIGN,
-        settings,
-        body=UploadSignRequest(original_filename=source.name, content_type=source.content_type, size=source.size),
-    )
-    data = reply.data
+    request = UploadSignRequest(original_filename=source.name, content_type=source.content_type, size=source.size)
+    reply = yield from api_call(UPLOAD_SIGN(client=api, body=request), settings)
+    data = present(reply.envelope.data)
     upload_url, access_url = _text(data.upload_url), _text(data.access_url)
     if not upload_url or not access_url:
         raise MalformedResponseError(
@@ -116,6 +116,7 @@ def upload_flow(source: FileSource, settings: CallSettings, transfer_timeout: ht
 
 
 def create_file_flow(
+    api: GeneratedClient,
     file: Any,
     settings: CallSettings,
     transfer_timeout: httpx.Timeout,
@@ -124,7 +125,7 @@ def create_file_flow(
     content_type: str | None,
 ) -> Flow[File]:
     source = yield Blocking(lambda: file_source(file, label=[], name=filename, content_type=content_type))
-    return (yield from upload_flow(source, settings, transfer_timeout))
+    return (yield from upload_flow(api, source, settings, transfer_timeout))
 
 
 class Files:
@@ -138,6 +139,7 @@ class Files:
     ) -> File:
         """Upload a path, ``Path``, binary file object or bytes; stream it from disk."""
         flow = create_file_flow(
+            self._client.api,
             file,
             self._client._call_settings(timeout),
             self._client._transfer_timeout,
@@ -151,6 +153,7 @@ class Files:
     ) -> File:
         """Async :meth:`create`: file reads run in worker threads, off the event loop."""
         flow = create_file_flow(
+            self._client.api,
             file,
             self._client._call_settings(timeout),
             self._client._transfer_timeout,

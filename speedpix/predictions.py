@@ -11,11 +11,19 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
 
-from speedpix_api.models import ComfyPromptRequest, ComfyPromptRequestInputs, TaskIdRequest
+from speedpix_api.models import (
+    ComfyProgressData,
+    ComfyProgressResponse,
+    ComfyPromptRequest,
+    ComfyPromptRequestInputs,
+    ComfyResultData,
+    ComfyResultResponse,
+    TaskIdRequest,
+)
 from speedpix_api.types import UNSET, Unset
 
-from ._api import PROGRESS, RESULT, SUBMIT, CallSettings, Reply, api_call
-from ._flow import Blocking, Flow, Notify, Parallel, Sleep
+from ._api import PROGRESS, RESULT, SUBMIT, CallSettings, Reply, api_call, present
+from ._flow import Blocking, Call, Flow, Notify, Parallel, Sleep
 from ._inputs import check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
 from ._logging import logger
 from ._polling import PollState, next_poll
@@ -91,6 +99,10 @@ class Prediction:
         self.error: str | None = None
         self.error_code: str | None = None
         self.invoke_id = invoke_id
+        #: The last progress and result data as the generated client parsed them: every
+        #: field of the spec, including ones this class has no attribute for.
+        self.progress_data: ComfyProgressData | None = None
+        self.result_data: ComfyResultData | None = None
         self.started_at: datetime | None = None
         self.completed_at: datetime | None = None
         self.duration_ms: int | None = None
@@ -118,9 +130,9 @@ class Prediction:
             parts.append(f"error={self.error!r}")
         return f"Prediction({', '.join(parts)})"
 
-    def _apply_progress(self, reply: Reply) -> bool:
+    def _apply_progress(self, reply: Reply[ComfyProgressResponse]) -> bool:
         """Take in a progress answer; True when status, progress or queue position changed."""
-        data = reply.data
+        data = self.progress_data = present(reply.envelope.data)
         before = (self.status, self.progress, self.queue_position)
         now = self._answered_at = reply.answered_at or time.monotonic()
         self.status = normalise_status(data.status)
@@ -150,8 +162,8 @@ class Prediction:
             self.progress = 1.0
         return (self.status, self.progress, self.queue_position) != before
 
-    def _apply_result(self, reply: Reply) -> None:
-        data = reply.data
+    def _apply_result(self, reply: Reply[ComfyResultResponse]) -> None:
+        data = self.result_data = present(reply.envelope.data)
         self.invoke_id = reply.api_invoke_id or self.invoke_id
         status = normalise_status(data.status) if not isinstance(data.status, Unset) else self.status
         self.status = status if status in TERMINAL_STATUSES else self.status
@@ -175,9 +187,12 @@ class Prediction:
 
     # ------------------------------------------------------------ flows
 
+    def _result_call(self) -> Call[ComfyResultResponse]:
+        return RESULT(client=self._client.api, body=TaskIdRequest(task_id=self.id))
+
     def _result_flow(self, settings: CallSettings) -> Flow[None]:
         try:
-            reply = yield from api_call(RESULT, settings, task_id=self.id, body=TaskIdRequest(task_id=self.id))
+            reply = yield from api_call(self._result_call(), settings, task_id=self.id)
         except APIError as error:
             if not _is_task_failure(error):
                 raise
@@ -186,7 +201,9 @@ class Prediction:
         self._apply_result(reply)
 
     def _reload_flow(self, settings: CallSettings, on_progress: ProgressCallback | None = None) -> Flow[Prediction]:
-        reply = yield from api_call(PROGRESS, settings, task_id=self.id, body=TaskIdRequest(task_id=self.id))
+        reply = yield from api_call(
+            PROGRESS(client=self._client.api, body=TaskIdRequest(task_id=self.id)), settings, task_id=self.id
+        )
         changed = self._apply_progress(reply)
         if self.done:
             yield from self._result_flow(settings)
@@ -198,7 +215,7 @@ class Prediction:
         """A poll aimed at the expected finish: ask for the result directly (one call
         when the aim is right). True when the task had finished."""
         try:
-            reply = yield from api_call(RESULT, settings, task_id=self.id, body=TaskIdRequest(task_id=self.id))
+            reply = yield from api_call(self._result_call(), settings, task_id=self.id)
         except APIError as error:
             if not _is_task_failure(error):
                 raise
@@ -370,7 +387,9 @@ def create_flow(
         check_base64_sizes(plan.sources)
         urls = yield Blocking(lambda: [source.data_uri() for source in plan.sources])
     else:
-        files = yield Parallel([upload_flow(source, settings, client._transfer_timeout) for source in plan.sources])
+        files = yield Parallel(
+            [upload_flow(client.api, source, settings, client._transfer_timeout) for source in plan.sources]
+        )
         urls = [file.access_url for file in files]
     body = ComfyPromptRequest(
         workflow_id=workflow_id,
@@ -380,8 +399,9 @@ def create_flow(
         randomise_seeds=randomise_seeds,
         return_temp_files=return_temp_files,
     )
-    reply = yield from api_call(SUBMIT, settings, body=body, x_sp_resource_config_id=resource_config_id or "default")
-    data = reply.data
+    submit = SUBMIT(client=client.api, body=body, x_sp_resource_config_id=resource_config_id or "default")
+    reply = yield from api_call(submit, settings)
+    data = present(reply.envelope.data)
     task_id = _value(data.task_id)
     if not task_id:
         raise MalformedResponseError(

@@ -459,9 +459,7 @@ def test_unrecorded_request_fails_instead_of_reaching_the_network() -> None:
         sync_client([]) as client,
         pytest.raises(CannotOverwriteExistingCassetteException),
     ):
-        comfy_get_progress.sync_detailed(
-            client=client, body=TaskIdRequest(task_id="01jnotrecorded000000000000")
-        )
+        comfy_get_progress.sync_detailed(client=client, body=TaskIdRequest(task_id="01jnotrecorded000000000000"))
     assert cassette.play_count == 0
 
 
@@ -471,9 +469,7 @@ def test_unrecorded_request_fails_instead_of_reaching_the_network() -> None:
 def test_comfy_get_result_poster_example() -> None:
     sent: list[httpx.Request] = []
     with playing("comfy_get_result_poster_example.yaml"), sync_client(sent) as client:
-        response = comfy_get_result.sync_detailed(
-            client=client, body=TaskIdRequest(task_id=POSTER_TASK_ID)
-        )
+        response = comfy_get_result.sync_detailed(client=client, body=TaskIdRequest(task_id=POSTER_TASK_ID))
 
     parsed = response.parsed
     assert isinstance(parsed, ComfyResultResponse)
@@ -521,9 +517,7 @@ def test_comfy_get_result_application_error_async() -> None:
 
     async def call() -> ComfyResultResponse | None:
         async with async_client(sent) as client:
-            return await comfy_get_result.asyncio(
-                client=client, body=TaskIdRequest(task_id=FAILED_TASK_ID)
-            )
+            return await comfy_get_result.asyncio(client=client, body=TaskIdRequest(task_id=FAILED_TASK_ID))
 
     with playing("comfy_get_result_service_error.yaml"):
         parsed = asyncio.run(call())
@@ -544,9 +538,7 @@ def test_comfy_get_result_application_error_async() -> None:
 def test_comfy_get_result_unknown_status_and_missing_fields() -> None:
     sent: list[httpx.Request] = []
     with playing("comfy_get_result_canceled_minimal.yaml"), sync_client(sent) as client:
-        response = comfy_get_result.sync_detailed(
-            client=client, body=TaskIdRequest(task_id=CANCELED_TASK_ID)
-        )
+        response = comfy_get_result.sync_detailed(client=client, body=TaskIdRequest(task_id=CANCELED_TASK_ID))
 
     parsed = response.parsed
     assert isinstance(parsed, ComfyResultResponse)
@@ -580,9 +572,7 @@ def test_upload_sign_expire_time_number() -> None:
     with playing("sp_create_temp_file_upload_sign_expire_int.yaml"), sync_client(sent) as client:
         response = sp_create_temp_file_upload_sign.sync_detailed(
             client=client,
-            body=UploadSignRequest(
-                original_filename="cat.png", content_type="image/png", size=48213
-            ),
+            body=UploadSignRequest(original_filename="cat.png", content_type="image/png", size=48213),
         )
 
     parsed = response.parsed
@@ -595,9 +585,7 @@ def test_upload_sign_expire_time_number() -> None:
         "https://speedpix-temp.oss-cn-beijing.aliyuncs.com/temp/2025/01/02/8f14e45f/cat.png"
         "?Expires=1735792280&x-oss-signature-version=OSS2"
     )
-    assert data.access_url == (
-        "https://speedpix-temp.oss-cn-beijing.aliyuncs.com/temp/2025/01/02/8f14e45f/cat.png"
-    )
+    assert data.access_url == ("https://speedpix-temp.oss-cn-beijing.aliyuncs.com/temp/2025/01/02/8f14e45f/cat.png")
     assert data.path == "temp/2025/01/02/8f14e45f/cat.png"
     assert data.object_key == "temp/2025/01/02/8f14e45f/cat.png"
     assert data.expire_time == 1735792280
@@ -719,9 +707,7 @@ def test_new_recordings_are_filtered(tmp_path: Path) -> None:
     recorder = make_vcr(cassette_library_dir=str(tmp_path), record_mode="once")
 
     with loopback_server() as (url, received):
-        client = speedpix_api.Client(
-            base_url=url, httpx_args={"auth": GatewaySigner(TEST_APP_KEY, TEST_APP_SECRET)}
-        )
+        client = speedpix_api.Client(base_url=url, httpx_args={"auth": GatewaySigner(TEST_APP_KEY, TEST_APP_SECRET)})
         with recorder.use_cassette("recorded.yaml"), client:
             recorded = comfy_get_progress.sync(client=client, body=body)
 
@@ -745,9 +731,7 @@ def test_new_recordings_are_filtered(tmp_path: Path) -> None:
     replayer = make_vcr(cassette_library_dir=str(tmp_path))
     with (
         replayer.use_cassette("recorded.yaml") as cassette,
-        speedpix_api.Client(
-            base_url=url, httpx_args={"auth": GatewaySigner(TEST_APP_KEY, TEST_APP_SECRET)}
-        ) as client,
+        speedpix_api.Client(base_url=url, httpx_args={"auth": GatewaySigner(TEST_APP_KEY, TEST_APP_SECRET)}) as client,
     ):
         replayed = comfy_get_progress.sync(client=client, body=body)
     assert cassette.all_played

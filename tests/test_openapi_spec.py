@@ -88,9 +88,7 @@ def test_exactly_the_four_gateway_operations(spec: dict[str, Any]) -> None:
 
 
 def test_no_security_anywhere(spec: dict[str, Any]) -> None:
-    offending = [
-        f"{path}/{key}" for path, key, _ in walk(spec) if key in {"security", "securitySchemes"}
-    ]
+    offending = [f"{path}/{key}" for path, key, _ in walk(spec) if key in {"security", "securitySchemes"}]
     assert offending == []
     # ...and the description says why (signing belongs to the façade).
     assert "no security scheme" in spec["info"]["description"]
@@ -144,12 +142,8 @@ def test_envelope_is_shared_and_data_typed_per_operation(spec: dict[str, Any]) -
             {"type": "null"},
         ]
     for path, (operation_id, _) in EXPECTED_OPERATIONS.items():
-        response_schema = spec["paths"][path]["post"]["responses"]["200"]["content"][
-            "application/json"
-        ]["schema"]
-        assert resolve(spec, response_schema)["allOf"][0]["$ref"].endswith("/Envelope"), (
-            operation_id
-        )
+        response_schema = spec["paths"][path]["post"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert resolve(spec, response_schema)["allOf"][0]["$ref"].endswith("/Envelope"), operation_id
 
 
 def test_liberal_fields(spec: dict[str, Any]) -> None:

@@ -142,8 +142,10 @@ def test_cassettes_hold_no_secret() -> None:
 
 
 def _ssl_contexts(client: httpx.Client | httpx.AsyncClient) -> list[ssl.SSLContext]:
-    pool = client._transport._pool  # type: ignore[union-attr]
-    return [pool._ssl_context]
+    transport = client._transport  # type: ignore[union-attr]
+    if isinstance(client, httpx.AsyncClient):  # httpx-aiohttp's transport
+        return [transport.ssl_context]
+    return [transport._pool._ssl_context]
 
 
 def test_tls_is_verified_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -158,9 +160,9 @@ def test_tls_is_verified_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
             assert context.check_hostname is True
 
     async def async_contexts() -> list[ssl.SSLContext]:
-        # Async gateway calls go through the SDK's own transport, storage through httpx;
-        # both use the client's one context.
-        return [await transport.async_ssl_context(), *_ssl_contexts(await transport.async_storage())]
+        # Async calls go through aiohttp; every client uses the client's one context.
+        await transport.prepare_async()
+        return [*_ssl_contexts(transport.async_api()), *_ssl_contexts(await transport.async_storage())]
 
     import asyncio
 
