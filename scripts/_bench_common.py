@@ -122,14 +122,19 @@ def job_concurrent(adapter: Adapter, client: Any, job: dict[str, Any]) -> dict[s
     async def main() -> dict[str, Any]:
         await adapter.async_run(client, job["warmup"], {"prompt": "warm-up"})
         rows: list[dict[str, Any]] = []
+        errors: list[str] = []
 
         async def one(i: int) -> None:
-            output = await adapter.async_run(client, job["workflow"], {"prompt": f"task {i}"})
+            try:
+                output = await adapter.async_run(client, job["workflow"], {"prompt": f"task {i}"})
+            except Exception as error:  # counted, not fatal: the original fails some of these
+                errors.append(type(error).__name__)
+                return
             rows.append({"task": task_id_of(output), "returned": now_ms()})
 
         started = now_ms()
         await asyncio.gather(*(one(i) for i in range(job["n"])))
-        return {"started": started, "ended": now_ms(), "rows": rows}
+        return {"started": started, "ended": now_ms(), "rows": rows, "errors": errors}
 
     return asyncio.run(main())
 

@@ -42,18 +42,17 @@ class Ours(common.Adapter):
         return sign
 
     def build_and_sign(self, client: Any) -> Any:
-        # What one progress poll costs before it reaches the socket, as both drivers build
-        # it: the generated operation's kwargs, then Transport.api_request (JSON body,
-        # signature, the httpx.Request).
-        from speedpix_api.api.predictions import comfy_get_progress
+        # What one progress poll costs before it reaches the socket: the generated model's
+        # JSON body, the request as the client's httpx.Client builds it, then the signer.
         from speedpix_api.models import TaskIdRequest
 
-        transport = client._transport
-        timeout = client._request_timeout
+        http = client.api.get_httpx_client()
+        signer = client._transport.signer
 
         def build() -> Any:
-            kwargs = comfy_get_progress._get_kwargs(body=TaskIdRequest(task_id="01m87a5672v1ccrva46v0a07m8"))
-            return transport.api_request(kwargs, timeout)
+            body = TaskIdRequest(task_id="01m87a5672v1ccrva46v0a07m8").to_dict()
+            request = http.build_request("POST", "/scc/comfy_get_progress", json=body)
+            return next(signer.auth_flow(request))
 
         return build
 

@@ -47,6 +47,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
+from speedpix_api.api.predictions import ComfyPromptRequestOptions
+
 from ._logging import logger
 from .errors import (
     APIConnectionError,
@@ -489,12 +491,13 @@ class _Runner:
     def submit(self, job: Job) -> Prediction | None:
         self.journal.update(job.id, state=SUBMITTING, task_id=None, error=None, error_code=None)
         try:
+            options: ComfyPromptRequestOptions = {}
+            if job.alias_id is not None:
+                options["alias_id"] = job.alias_id
+            if job.version_id is not None:
+                options["version_id"] = job.version_id
             prediction = self.client.predictions.create(
-                job.workflow_id,
-                job.input,
-                alias_id=job.alias_id,
-                version_id=job.version_id,
-                resource_config_id=job.resource_config_id,
+                job.workflow_id, job.input, resource_config_id=job.resource_config_id, **options
             )
         except Exception as error:
             if _never_created(error):

@@ -14,7 +14,9 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, cast
+
+from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
 if TYPE_CHECKING:
     from .client import Client
@@ -125,6 +127,22 @@ def parse_input(items: Sequence[str] | None) -> dict[str, Any]:
     return result
 
 
+def parse_options(items: Sequence[str] | None) -> ComfyPromptRequestOptions:
+    """``--option key=value`` pairs for the request's optional fields, values as in ``-i``."""
+    known = ComfyPromptRequestOptions.__optional_keys__
+    result: dict[str, Any] = {}
+    for item in items or ():
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or key not in known:
+            raise UsageError(f"--option expects KEY=VALUE with KEY one of {', '.join(sorted(known))}; got {item!r}")
+        try:
+            result[key] = json.loads(value)
+        except ValueError:
+            result[key] = value
+    return cast(ComfyPromptRequestOptions, result)
+
+
 def _positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -201,6 +219,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resource-config-id", metavar="ID", help="resource configuration (default: default)")
     run.add_argument("--randomise-seeds", action="store_true", help="let the service randomise the seeds")
     run.add_argument("--return-temp-files", action="store_true", help="also return temporary files")
+    run.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="another field of the comfy_prompt request, from the API spec ("
+        + ", ".join(sorted(ComfyPromptRequestOptions.__optional_keys__))
+        + "); VALUE is parsed as JSON when it is valid JSON (repeatable)",
+    )
     run.add_argument(
         "--timeout", type=_positive_float, metavar="SECONDS", help="give up waiting after this long (exit code 4)"
     )
@@ -373,6 +399,15 @@ def _wait(prediction: Prediction, args: argparse.Namespace, display: Any, timeou
 
 def cmd_run(args: argparse.Namespace) -> int:
     inputs = parse_input(args.input)
+    options = parse_options(args.option)
+    if args.alias is not None:
+        options["alias_id"] = args.alias
+    if args.version is not None:
+        options["version_id"] = args.version
+    if args.randomise_seeds:
+        options["randomise_seeds"] = True
+    if args.return_temp_files:
+        options["return_temp_files"] = True
     display = _progress(args)
     with _client(args) as client:
         started = time.monotonic()
@@ -380,13 +415,10 @@ def cmd_run(args: argparse.Namespace) -> int:
             prediction = client.predictions.create(
                 args.workflow_id,
                 inputs,
-                alias_id=args.alias,
-                version_id=args.version,
-                randomise_seeds=args.randomise_seeds,
-                return_temp_files=args.return_temp_files,
                 resource_config_id=args.resource_config_id,
                 file_encoding_strategy="base64" if args.base64 else "url",
                 timeout=args.timeout,
+                **options,
             )
         except KeyboardInterrupt:
             raise _Interrupted(None) from None

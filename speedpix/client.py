@@ -5,11 +5,12 @@ from __future__ import annotations
 import copy
 import os
 import time
-from typing import Any, TypeVar
+from typing import Any, TypeVar, Unpack
 
 import httpx
 
 from speedpix_api import Client as GeneratedClient
+from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
 from ._api import CallSettings
 from ._flow import Flow, run_async, run_sync
@@ -231,16 +232,13 @@ class Client:
         workflow_id: str,
         input: Any,
         *,
-        alias_id: str | None,
-        version_id: str | None,
-        randomise_seeds: bool,
-        return_temp_files: bool,
         resource_config_id: str | None,
         file_encoding_strategy: str,
         wait: bool,
         timeout: float | None,
         polling_interval: float | None,
         on_progress: ProgressCallback | None,
+        options: ComfyPromptRequestOptions,
     ) -> Flow[Any]:
         if not isinstance(wait, bool):
             raise InvalidInputError(f"wait must be True or False, got {wait!r}")
@@ -254,12 +252,9 @@ class Client:
             settings,
             workflow_id=workflow_id,
             input=input,
-            alias_id=alias_id,
-            version_id=version_id,
-            randomise_seeds=randomise_seeds,
-            return_temp_files=return_temp_files,
             resource_config_id=resource_config_id,
             file_encoding_strategy=file_encoding_strategy,
+            options=options,
         )
         if not wait:
             return prediction
@@ -277,10 +272,6 @@ class Client:
         workflow_id: str,
         input: Any = None,
         *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool = False,
-        return_temp_files: bool = False,
         resource_config_id: str | None = None,
         file_encoding_strategy: str = "url",
         wait: bool = True,
@@ -288,28 +279,29 @@ class Client:
         polling_interval: float | None = None,
         on_progress: ProgressCallback | None = None,
         max_retries: int | None = None,
+        **options: Unpack[ComfyPromptRequestOptions],
     ) -> Any:
         """Run a workflow and return its output (or, with ``wait=False``, the Prediction).
 
         Files in ``input`` are uploaded first. ``timeout`` bounds the whole call;
         a task that fails raises :class:`PredictionError`. ``max_retries`` overrides the
-        client's for this call (see also :meth:`with_options`).
+        client's for this call (see also :meth:`with_options`). ``options`` are the
+        optional fields of the spec's ``comfy_prompt`` request (``alias_id`` — ``"main"``
+        unless ``version_id`` is given —, ``version_id``, ``randomise_seeds``,
+        ``return_temp_files``, and any the spec gains).
         """
         client = self if max_retries is None else self.with_options(max_retries=max_retries)
         return client._run_sync(
             client._run_flow(
                 workflow_id,
                 input,
-                alias_id=alias_id,
-                version_id=version_id,
-                randomise_seeds=randomise_seeds,
-                return_temp_files=return_temp_files,
                 resource_config_id=resource_config_id,
                 file_encoding_strategy=file_encoding_strategy,
                 wait=wait,
                 timeout=timeout,
                 polling_interval=polling_interval,
                 on_progress=on_progress,
+                options=options,
             )
         )
 
@@ -318,10 +310,6 @@ class Client:
         workflow_id: str,
         input: Any = None,
         *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool = False,
-        return_temp_files: bool = False,
         resource_config_id: str | None = None,
         file_encoding_strategy: str = "url",
         wait: bool = True,
@@ -329,6 +317,7 @@ class Client:
         polling_interval: float | None = None,
         on_progress: ProgressCallback | None = None,
         max_retries: int | None = None,
+        **options: Unpack[ComfyPromptRequestOptions],
     ) -> Any:
         """Async :meth:`run`; uploads of several input files run concurrently."""
         client = self if max_retries is None else self.with_options(max_retries=max_retries)
@@ -336,15 +325,12 @@ class Client:
             client._run_flow(
                 workflow_id,
                 input,
-                alias_id=alias_id,
-                version_id=version_id,
-                randomise_seeds=randomise_seeds,
-                return_temp_files=return_temp_files,
                 resource_config_id=resource_config_id,
                 file_encoding_strategy=file_encoding_strategy,
                 wait=wait,
                 timeout=timeout,
                 polling_interval=polling_interval,
                 on_progress=on_progress,
+                options=options,
             )
         )

@@ -9,8 +9,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Unpack, cast
 
+from speedpix_api.api.predictions import ComfyPromptRequestOptions
 from speedpix_api.models import (
     ComfyProgressData,
     ComfyProgressResponse,
@@ -20,7 +21,7 @@ from speedpix_api.models import (
     ComfyResultResponse,
     TaskIdRequest,
 )
-from speedpix_api.types import UNSET, Unset
+from speedpix_api.types import Unset
 
 from ._api import PROGRESS, RESULT, SUBMIT, CallSettings, Reply, api_call, present
 from ._flow import Blocking, Call, Flow, Notify, Parallel, Sleep
@@ -355,28 +356,43 @@ def _check_id(name: str, value: object, *, optional: bool = False) -> str | None
     return value
 
 
+def _request_fields(options: ComfyPromptRequestOptions) -> ComfyPromptRequestOptions:
+    """The optional request fields to send: the caller's, checked, with the defaults."""
+    known = ComfyPromptRequestOptions.__optional_keys__
+    # None means "not given", as for the other keyword arguments.
+    options = cast(ComfyPromptRequestOptions, {key: value for key, value in options.items() if value is not None})
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise InvalidInputError(
+            f"unknown option(s) {', '.join(map(repr, unknown))}: the comfy_prompt request takes "
+            + ", ".join(sorted(known))
+        )
+    alias_id = _check_id("alias_id", options.get("alias_id"), optional=True)
+    version_id = _check_id("version_id", options.get("version_id"), optional=True)
+    if alias_id is not None and version_id is not None:
+        raise InvalidInputError("give alias_id or version_id, not both (alias_id defaults to 'main')")
+    fields: ComfyPromptRequestOptions = {"randomise_seeds": False, "return_temp_files": False, **options}
+    _check_flag("randomise_seeds", fields["randomise_seeds"])
+    _check_flag("return_temp_files", fields["return_temp_files"])
+    if version_id is None:
+        fields["alias_id"] = alias_id or "main"
+    return fields
+
+
 def create_flow(
     client: Client,
     settings: CallSettings,
     *,
     workflow_id: str,
     input: Any,
-    alias_id: str | None,
-    version_id: str | None,
-    randomise_seeds: bool,
-    return_temp_files: bool,
     resource_config_id: str | None,
     file_encoding_strategy: str,
+    options: ComfyPromptRequestOptions,
 ) -> Flow[Prediction]:
     """Validate, send the input files, then submit the task."""
     _check_id("workflow_id", workflow_id)
-    _check_id("alias_id", alias_id, optional=True)
-    _check_id("version_id", version_id, optional=True)
     _check_id("resource_config_id", resource_config_id, optional=True)
-    if alias_id is not None and version_id is not None:
-        raise InvalidInputError("give alias_id or version_id, not both (alias_id defaults to 'main')")
-    _check_flag("randomise_seeds", randomise_seeds)
-    _check_flag("return_temp_files", return_temp_files)
+    fields = _request_fields(options)
     strategy = check_strategy(file_encoding_strategy)
     walked = walk_inputs({} if input is None else input, detect_file_paths=client._detect_file_paths)
     # Only inputs that may hold files need the file system, off the event loop.
@@ -391,14 +407,8 @@ def create_flow(
             [upload_flow(client.api, source, settings, client._transfer_timeout) for source in plan.sources]
         )
         urls = [file.access_url for file in files]
-    body = ComfyPromptRequest(
-        workflow_id=workflow_id,
-        inputs=ComfyPromptRequestInputs.from_dict(fill_slots(plan.value, urls)),
-        alias_id=UNSET if version_id is not None else (alias_id or "main"),
-        version_id=version_id if version_id is not None else UNSET,
-        randomise_seeds=randomise_seeds,
-        return_temp_files=return_temp_files,
-    )
+    inputs = ComfyPromptRequestInputs.from_dict(fill_slots(plan.value, urls))
+    body = ComfyPromptRequest(workflow_id=workflow_id, inputs=inputs, **fields)
     submit = SUBMIT(client=client.api, body=body, x_sp_resource_config_id=resource_config_id or "default")
     reply = yield from api_call(submit, settings)
     data = present(reply.envelope.data)
@@ -433,13 +443,10 @@ class Predictions:
         workflow_id: str,
         input: Any = None,
         *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool = False,
-        return_temp_files: bool = False,
         resource_config_id: str | None = None,
         file_encoding_strategy: str = "url",
         timeout: float | None = None,
+        **options: Unpack[ComfyPromptRequestOptions],
     ) -> Prediction:
         """Submit a task and return its :class:`Prediction` without waiting for it."""
         flow = create_flow(
@@ -447,12 +454,9 @@ class Predictions:
             self._client._call_settings(timeout),
             workflow_id=workflow_id,
             input=input,
-            alias_id=alias_id,
-            version_id=version_id,
-            randomise_seeds=randomise_seeds,
-            return_temp_files=return_temp_files,
             resource_config_id=resource_config_id,
             file_encoding_strategy=file_encoding_strategy,
+            options=options,
         )
         return self._client._run_sync(flow)
 
@@ -461,25 +465,19 @@ class Predictions:
         workflow_id: str,
         input: Any = None,
         *,
-        alias_id: str | None = None,
-        version_id: str | None = None,
-        randomise_seeds: bool = False,
-        return_temp_files: bool = False,
         resource_config_id: str | None = None,
         file_encoding_strategy: str = "url",
         timeout: float | None = None,
+        **options: Unpack[ComfyPromptRequestOptions],
     ) -> Prediction:
         flow = create_flow(
             self._client,
             self._client._call_settings(timeout),
             workflow_id=workflow_id,
             input=input,
-            alias_id=alias_id,
-            version_id=version_id,
-            randomise_seeds=randomise_seeds,
-            return_temp_files=return_temp_files,
             resource_config_id=resource_config_id,
             file_encoding_strategy=file_encoding_strategy,
+            options=options,
         )
         return await self._client._run_async(flow)
 
