@@ -6,7 +6,7 @@ Rules:
   ``format`` and ``type``), then from its first bytes. Videos and audio are never
   fetched: they become a ``<video>``/``<audio>`` player pointing at the URL.
 - Images are fetched once, through the output's own storage client (no gateway
-  credentials), and kept on the object; at most ``MAX_INLINE_BYTES`` are read — a
+  credentials), and kept while the object lives (not in its pickle); at most ``MAX_INLINE_BYTES`` are read — a
   larger file is not shown inline, and neither is one whose bytes are not an image.
 - Displaying never raises: a failed fetch shows a small note with the link and why.
   It is kept a few seconds only (all formatters of one display share it; a later
@@ -28,6 +28,7 @@ import html
 import importlib
 import sys
 import time
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
@@ -47,7 +48,6 @@ _CHUNK: Final = 64 * 1024
 _BROWSER_IMAGES: Final = frozenset(
     {"image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml", "image/bmp", "image/avif"}
 )
-_CACHE_ATTR: Final = "_speedpix_fetched"
 
 
 @dataclass(frozen=True)
@@ -175,17 +175,30 @@ def _reason(error: BaseException, url: str) -> str:
     return f"could not fetch it: {message}"
 
 
+# Fetches by id() of their holder, each dropped when its holder is collected: kept off the
+# objects themselves, so pickles and copies of outputs never carry the bytes.
+_FETCHED: dict[int, Fetched] = {}
+
+
+def _remember(holder: object, result: Fetched) -> None:
+    key = id(holder)
+    if key not in _FETCHED:
+        try:
+            weakref.finalize(holder, _FETCHED.pop, key, None)
+        except TypeError:  # not weak-referenceable: not cached
+            return
+    _FETCHED[key] = result
+
+
 def fetched(file: FileOutput, holder: object, cap: int) -> Fetched:
-    """The fetch of ``file``, made once and kept on ``holder`` (a FileOutput or FileNode)."""
-    state = getattr(holder, "__dict__", None)
-    cached: Fetched | None = state.get(_CACHE_ATTR) if state is not None else None
+    """The fetch of ``file``, made once and kept for ``holder`` (a FileOutput or FileNode)."""
+    cached = _FETCHED.get(id(holder))
     if cached is not None:
         fresh_failure = cached.failed_at is not None and time.monotonic() - cached.failed_at < FAILURE_TTL
         if fresh_failure or (cached.failed_at is None and (cached.data is not None or cached.cap >= cap)):
             return cached
     result = _fetch(file, cap)
-    if state is not None:
-        state[_CACHE_ATTR] = result
+    _remember(holder, result)
     return result
 
 
@@ -242,8 +255,8 @@ def repr_html(obj: FileOutput | FileNode) -> str | None:
 
 def cached_bytes(obj: FileOutput) -> bytes | None:
     """The file's bytes when a display already fetched them whole."""
-    cached = getattr(obj, "__dict__", {}).get(_CACHE_ATTR)
-    return cached.data if isinstance(cached, Fetched) else None
+    cached = _FETCHED.get(id(obj))
+    return cached.data if cached is not None else None
 
 
 # ---------------------------------------------------------------- speedpix.show

@@ -206,3 +206,19 @@ def test_show_accepts_a_prediction(emu: Emulator, client: Client, capsys: pytest
     prediction.wait()
     speedpix.show(prediction)
     assert capsys.readouterr().out.startswith("images: http://127.0.0.1")
+
+
+def test_fetched_bytes_stay_out_of_pickles_and_go_with_the_object(emu: Emulator, client: Client) -> None:
+    import gc
+    import pickle
+
+    png = image_bytes("PNG")
+    node = FileNode({"url": serve(emu, client, png, "p.png").url, "filename": "p.png"})  # a plain-str url
+    file = serve(emu, client, png, "q.png")
+    assert node._repr_png_() == png and file._repr_png_() == png
+    assert png not in pickle.dumps(node) and png not in pickle.dumps(file)
+    assert pickle.loads(pickle.dumps(node)) == node
+    held = len(_display._FETCHED)
+    del node, file
+    gc.collect()
+    assert len(_display._FETCHED) == held - 2
