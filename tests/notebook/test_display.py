@@ -222,3 +222,19 @@ def test_fetched_bytes_stay_out_of_pickles_and_go_with_the_object(emu: Emulator,
     del node, file
     gc.collect()
     assert len(_display._FETCHED) == held - 2
+
+
+def test_ipython_formatters_fetch_only_where_images_can_be_shown(emu: Emulator, client: Client) -> None:
+    from IPython.core.formatters import DisplayFormatter
+
+    png = image_bytes("PNG")
+    output = serve(emu, client, png, "shown.png")
+    terminal = DisplayFormatter()
+    terminal.active_types = ["text/plain"]  # what terminal IPython sets
+    data, _ = terminal.format(output)
+    assert data == {"text/plain": repr(output)}
+    assert gets(emu, output.url) == []  # printing the URL downloads nothing
+    data, _ = DisplayFormatter().format(output)  # a Jupyter frontend's formatters
+    assert set(data) == {"text/plain", "image/png"}
+    assert data["image/png"] == png
+    assert len(gets(emu, output.url)) == 1

@@ -49,6 +49,7 @@ def test_outputs_show_images(executed: Any) -> None:
     for cell in with_images[:3]:
         [result] = [o for o in cell.outputs if o.output_type == "execute_result"]
         assert result.data["image/png"].startswith("iVBORw0KGgo")  # base64 of the PNG signature
+        assert "text/html" not in result.data  # which a frontend would show instead
         assert result.data["text/plain"].startswith("{'url': FileOutput('http://127.0.0.1:")
 
 
