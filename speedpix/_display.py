@@ -6,8 +6,9 @@ Rules:
   ``format`` and ``type``), then from its first bytes. Videos and audio are never
   fetched: they become a ``<video>``/``<audio>`` player pointing at the URL.
 - Images are fetched once, through the output's own storage client (no gateway
-  credentials), and kept while the object lives (not in its pickle); at most ``MAX_INLINE_BYTES`` are read — a
-  larger file is not shown inline, and neither is one whose bytes are not an image.
+  credentials), and kept while the object lives (not in its pickle); at most
+  ``MAX_INLINE_BYTES`` are read — a larger file is not shown inline, and neither is one
+  whose bytes are not an image.
 - Displaying never raises: a failed fetch shows a small note with the link and why.
   It is kept a few seconds only (all formatters of one display share it; a later
   display tries again).
