@@ -188,7 +188,8 @@ def _source_from_bytes(data: bytes | bytearray | memoryview, label: list[str], n
 def file_source(
     value: Any, *, label: list[str] | None = None, name: str | None = None, content_type: str | None = None
 ) -> FileSource:
-    """A :class:`FileSource` for a path, ``Path``, binary file object or bytes (blocking I/O)."""
+    """A :class:`FileSource` for a path, ``Path``, binary file object, bytes, or a PIL image
+    or numpy array (as PNG) (blocking I/O)."""
     label = label if label is not None else []
     if isinstance(value, str | PurePath):
         source = _source_from_path(os.fspath(value), label, name)
@@ -196,9 +197,13 @@ def file_source(
         source = _source_from_bytes(value, label, name)
     elif hasattr(value, "read"):
         source = _source_from_stream(value, label, name)
+    elif is_pil_image(value) or is_numpy_array(value):
+        source = _source_from_bytes(png_bytes(value, _where(label)), label, name or PNG_NAME)
     else:
         raise _fail(
-            label, f"expected a file path, pathlib.Path, binary file object or bytes, got {type(value).__name__}"
+            label,
+            "expected a file path, pathlib.Path, binary file object, bytes, PIL image or uint8 numpy array, "
+            f"got {type(value).__name__}",
         )
     if content_type is not None:
         if not isinstance(content_type, str) or "/" not in content_type:

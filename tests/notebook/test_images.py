@@ -194,3 +194,15 @@ def test_demo_img2img_returns_a_recoloured_image_of_the_same_size(client: Client
     # Identity at strength 0: derived from the input, not drawn from scratch.
     unchanged = client.run("demo-img2img", {"image": source, "strength": 0})
     np.testing.assert_array_equal(np.asarray(unchanged["images"].to_pil()), source)
+
+
+def test_files_create_uploads_an_image_as_png(emu: Emulator, client: Client) -> None:
+    workflow, received = _capture(emu)
+    array = _gradient(channels=4)
+    uploaded = client.files.create(array)
+    assert uploaded.content_type == "image/png" and uploaded.name == "image.png"
+    named = asyncio.run(client.files.async_create(Image.fromarray(array), filename="mine.png"))
+    assert named.name == "mine.png"
+    client.run(workflow, {"a": uploaded.access_url, "b": named})
+    for data, _, _ in received:
+        np.testing.assert_array_equal(_pixels(data), array)
