@@ -101,7 +101,7 @@ class Preview:
         reason = html.escape(self.reason or "not shown inline")
         shown = html.escape(_without_query(self.url))
         return (
-            f'<div class="speedpix-note" style="font-size:90%">'
+            f'<div class="speedpix-note" style="font-size:90%;overflow-wrap:anywhere">'
             f'<a href="{url}" target="_blank" rel="noopener noreferrer">{shown}</a><br/>'
             f'<span style="opacity:.75">{reason} (the link expires; <code>.save()</code> the file to keep it)</span>'
             "</div>"
