@@ -4,6 +4,7 @@
 >>> client = Client()  # SPEEDPIX_APP_KEY / SPEEDPIX_APP_SECRET from the environment
 >>> output = client.run("your-workflow-id", {"prompt": "a mountain lake"})
 >>> output["images"].save("result.png")
+>>> speedpix.show(output)  # in Jupyter: the images inline (elsewhere: one line per file)
 
 The typed low-level client generated from the OpenAPI spec is :mod:`speedpix_api`;
 ``client.api`` is one with signing attached. The local emulator is
@@ -39,10 +40,12 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from ._display import show
     from .client import DEFAULT_ENDPOINT, Client
     from .files import File
     from .output import FileNode, FileOutput
     from .predictions import Prediction
+    from .progress import ProgressDisplay
 
 # Imported on first use (PEP 562), so that `import speedpix` stays cheap: these pull in
 # httpx and the generated client. `from speedpix import Client` works as usual.
@@ -53,6 +56,8 @@ _LAZY = {
     "FileNode": ".output",
     "FileOutput": ".output",
     "Prediction": ".predictions",
+    "ProgressDisplay": ".progress",
+    "show": "._display",
 }
 
 
@@ -88,6 +93,7 @@ __all__ = [
     "Prediction",
     "PredictionError",
     "PredictionTimeoutError",
+    "ProgressDisplay",
     "RateLimitError",
     "ServerError",
     "ServiceError",
@@ -98,6 +104,7 @@ __all__ = [
     "async_run",
     "default_client",
     "run",
+    "show",
 ]
 
 _default_client: Client | None = None

@@ -8,7 +8,8 @@ slots where their URLs (or data URIs) will go; :func:`fill_slots` puts them in.
 What counts as a file: ``pathlib.Path``, open binary file objects, ``bytes``/
 ``bytearray``/``memoryview``, ``io.BytesIO``, and a plain ``str`` only when it names an
 existing regular file whose type is an image, audio or video — so a prompt that happens
-to be a path, like ``/etc/passwd``, is sent as text, never as the file.
+to be a path, like ``/etc/passwd``, is sent as text, never as the file. A ``PIL.Image``
+or a uint8 numpy array (H×W, H×W×3, H×W×4) is a file too: a PNG, encoded in memory.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from pathlib import PurePath
 from typing import IO, Any, Final
 
 from ._flow import CHUNK_SIZE
+from ._images import PNG_NAME, array_problem, is_numpy_array, is_pil_image, png_bytes
 from ._mime import SNIFF_BYTES, content_type_for, guess_from_name, is_media_type
 from .errors import InvalidInputError
 
@@ -186,7 +188,8 @@ def _source_from_bytes(data: bytes | bytearray | memoryview, label: list[str], n
 def file_source(
     value: Any, *, label: list[str] | None = None, name: str | None = None, content_type: str | None = None
 ) -> FileSource:
-    """A :class:`FileSource` for a path, ``Path``, binary file object or bytes (blocking I/O)."""
+    """A :class:`FileSource` for a path, ``Path``, binary file object, bytes, or a PIL image
+    or numpy array (as PNG) (blocking I/O)."""
     label = label if label is not None else []
     if isinstance(value, str | PurePath):
         source = _source_from_path(os.fspath(value), label, name)
@@ -194,9 +197,13 @@ def file_source(
         source = _source_from_bytes(value, label, name)
     elif hasattr(value, "read"):
         source = _source_from_stream(value, label, name)
+    elif is_pil_image(value) or is_numpy_array(value):
+        source = _source_from_bytes(png_bytes(value, _where(label)), label, name or PNG_NAME)
     else:
         raise _fail(
-            label, f"expected a file path, pathlib.Path, binary file object or bytes, got {type(value).__name__}"
+            label,
+            "expected a file path, pathlib.Path, binary file object, bytes, PIL image or uint8 numpy array, "
+            f"got {type(value).__name__}",
         )
     if content_type is not None:
         if not isinstance(content_type, str) or "/" not in content_type:
@@ -213,7 +220,7 @@ def _is_file_object(value: Any) -> bool:
 class _Pending:
     """A value found by the walk that may be a file; resolving it needs the file system."""
 
-    kind: str  # "path" (a Path), "text" (a str named like a media file), "bytes", "stream"
+    kind: str  # "path" (a Path), "text" (a str named like a media file), "bytes", "stream", "image"
     value: Any
     label: list[str]
 
@@ -257,6 +264,13 @@ def walk_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
             return slot_for("bytes", item, path)
         if _is_file_object(item):
             return slot_for("stream", item, path)
+        if is_pil_image(item):
+            return slot_for("image", item, path)
+        if is_numpy_array(item):
+            problem = array_problem(item)
+            if problem is not None:
+                raise _fail(path, problem)
+            return slot_for("image", item, path)
         access_url = getattr(item, "access_url", None)
         if isinstance(access_url, str):  # an uploaded speedpix File
             return access_url
@@ -280,7 +294,7 @@ def walk_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
         raise _fail(
             path,
             f"{type(item).__name__} is not JSON-serialisable; use str, int, float, bool, None, "
-            "list, dict, or a file (Path, binary file, bytes)",
+            "list, dict, or a file (Path, binary file, bytes, PIL image, uint8 numpy array)",
         )
 
     try:
@@ -312,8 +326,11 @@ def resolve_files(plan: InputPlan) -> InputPlan:
                 sources.append(_source_from_path(path, item.label))
             targets.append(Slot(by_file[key]))
             continue
-        make = _source_from_bytes if item.kind == "bytes" else _source_from_stream
         targets.append(Slot(len(sources)))
+        if item.kind == "image":
+            sources.append(_source_from_bytes(png_bytes(item.value, _where(item.label)), item.label, PNG_NAME))
+            continue
+        make = _source_from_bytes if item.kind == "bytes" else _source_from_stream
         sources.append(make(item.value, item.label))
     return InputPlan(value=_map_slots(plan.value, lambda slot: targets[slot.index]), sources=sources)
 

@@ -72,10 +72,23 @@ class ProgressDisplay:
 
     On a terminal it is one line rewritten in place (status, queue position, a bar, ETA);
     otherwise, plain lines, one per change of status or queue position and per 10% of
-    progress, so logs stay short. Use it as the ``on_progress`` callback.
+    progress, so logs stay short. In a Jupyter notebook (when no ``stream`` is given, or
+    with ``notebook=True``) it is one output cell line with a progress bar, updated in
+    place. Use it as the ``on_progress`` callback: ``run(..., on_progress=ProgressDisplay())``.
     """
 
-    def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None, enabled: bool = True) -> None:
+    def __init__(
+        self,
+        stream: TextIO | None = None,
+        *,
+        tty: bool | None = None,
+        enabled: bool = True,
+        notebook: bool | None = None,
+    ) -> None:
+        from ._display import NotebookProgress, in_notebook
+
+        in_jupyter = notebook if notebook is not None else stream is None and in_notebook()
+        self._notebook = NotebookProgress() if in_jupyter else None
         self.stream = stream if stream is not None else sys.stderr
         if tty is None:
             isatty = getattr(self.stream, "isatty", None)
@@ -93,6 +106,9 @@ class ProgressDisplay:
         if not self.enabled:
             return
         elapsed = time.monotonic() - self._started
+        if self._notebook is not None:
+            self._notebook.update(prediction, elapsed)
+            return
         if self.tty:
             line = describe(prediction, elapsed=elapsed, bar=True)
             self._write("\r\x1b[K" + line[: max(self._columns() - 1, 20)])
@@ -115,6 +131,9 @@ class ProgressDisplay:
     def message(self, text: str) -> None:
         """A line of its own (ends the live line first)."""
         if not self.enabled:
+            return
+        if self._notebook is not None:
+            self._notebook.message(text)
             return
         self.finish()
         self._write(text + "\n")

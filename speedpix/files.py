@@ -137,7 +137,8 @@ class Files:
     def create(
         self, file: Any, *, filename: str | None = None, content_type: str | None = None, timeout: float | None = None
     ) -> File:
-        """Upload a path, ``Path``, binary file object or bytes; stream it from disk."""
+        """Upload a path, ``Path``, binary file object or bytes (streamed from disk), or a PIL
+        image or uint8 numpy array (as a PNG)."""
         flow = create_file_flow(
             self._client.api,
             file,

@@ -26,6 +26,8 @@ from ._flow import Flow, Get, Sleep, run_async, run_sync
 from ._retry import RetryPolicy, retry_delay
 
 if TYPE_CHECKING:
+    import PIL.Image
+
     from ._transport import Transport
 
 __all__ = ["FileNode", "FileOutput"]
@@ -250,6 +252,34 @@ class FileOutput(str):
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self.aiter_bytes()
 
+    # Images and notebooks (speedpix/_images.py, speedpix/_display.py).
+
+    def to_pil(self) -> PIL.Image.Image:
+        """The file as a ``PIL.Image`` (needs Pillow: ``pip install 'speedpix[images]'``)."""
+        from ._images import to_pil
+
+        return to_pil(self)
+
+    async def async_to_pil(self) -> PIL.Image.Image:
+        from ._images import async_to_pil
+
+        return await async_to_pil(self)
+
+    def _repr_png_(self) -> bytes | None:
+        from ._display import repr_png
+
+        return repr_png(self)
+
+    def _repr_jpeg_(self) -> bytes | None:
+        from ._display import repr_jpeg
+
+        return repr_jpeg(self)
+
+    def _repr_html_(self) -> str | None:
+        from ._display import repr_html
+
+        return repr_html(self)
+
 
 class FileNode(dict[str, Any]):
     """A result node describing a file (a dict with ``url``, ``type``, ``filename``…).
@@ -282,6 +312,30 @@ class FileNode(dict[str, Any]):
     def _default_name(self) -> str:
         name = self.get("filename")
         return name if isinstance(name, str) and name and "/" not in name else self.file.filename
+
+    # Images and notebooks (speedpix/_images.py, speedpix/_display.py).
+
+    def to_pil(self) -> PIL.Image.Image:
+        """The file as a ``PIL.Image`` (needs Pillow: ``pip install 'speedpix[images]'``)."""
+        return self.file.to_pil()
+
+    async def async_to_pil(self) -> PIL.Image.Image:
+        return await self.file.async_to_pil()
+
+    def _repr_png_(self) -> bytes | None:
+        from ._display import repr_png
+
+        return repr_png(self)
+
+    def _repr_jpeg_(self) -> bytes | None:
+        from ._display import repr_jpeg
+
+        return repr_jpeg(self)
+
+    def _repr_html_(self) -> str | None:
+        from ._display import repr_html
+
+        return repr_html(self)
 
 
 def _is_url(value: str) -> bool:

@@ -30,8 +30,8 @@ class Emulator:
 
     It serves on ``host:port`` (port 0 picks a free one) from a background thread;
     ``endpoint`` is its base URL. Credentials default to ``test-app-key`` /
-    ``test-app-secret``. Two workflows are built in: ``demo-txt2img`` and
-    ``demo-echo``; :meth:`register` adds more.
+    ``test-app-secret``. Three workflows are built in: ``demo-txt2img``,
+    ``demo-echo`` and ``demo-img2img`` (needs Pillow); :meth:`register` adds more.
     """
 
     def __init__(

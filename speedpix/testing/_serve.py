@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  SPEEDPIX_ENDPOINT={emulator.endpoint}")
         print(f"  SPEEDPIX_APP_KEY={emulator.app_key}")
         print(f"  SPEEDPIX_APP_SECRET={emulator.app_secret}")
-        print("Built-in workflows: demo-txt2img, demo-echo (alias main). Press Ctrl-C to stop.")
+        print("Built-in workflows: demo-txt2img, demo-echo, demo-img2img (alias main). Press Ctrl-C to stop.")
         sys.stdout.flush()
         # Short waits, not one long one: the OS may deliver the signal to the server's
         # thread, and Python then runs our handler only once the main thread wakes up.

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import io
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -288,6 +290,53 @@ def demo_echo(ctx: WorkflowContext, inputs: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def demo_img2img(ctx: WorkflowContext, inputs: dict[str, Any]) -> dict[str, Any]:
+    """Input ``image`` (an emulator file URL or a data URI), ``prompt`` (optional) and
+    ``strength`` (0..1, default 0.8); output ``images``: the image recoloured in two tones
+    picked from the prompt, blended with the original by ``strength`` (same size, capped
+    at 2048). Decoding needs Pillow where the emulator runs (``speedpix[images]``)."""
+    image = inputs.get("image")
+    if not isinstance(image, str) or not image:
+        raise TaskFailed("Missing required input 'image' (a file URL or a data URI)")
+    prompt = inputs.get("prompt", "")
+    if not isinstance(prompt, str):
+        raise TaskFailed(f"Input 'prompt' must be a string, got {prompt!r}")
+    strength = inputs.get("strength", 0.8)
+    if isinstance(strength, bool) or not isinstance(strength, int | float) or not 0 <= strength <= 1:
+        raise TaskFailed(f"Input 'strength' must be a number from 0 to 1, got {strength!r}")
+    data, _, _ = ctx.input_file(image)
+    try:
+        from PIL import Image, ImageOps
+    except ImportError:
+        raise TaskFailed("demo-img2img needs Pillow where the emulator runs: pip install 'speedpix[images]'") from None
+    try:
+        with Image.open(io.BytesIO(data)) as opened:
+            original = opened.convert("RGB")
+    except Exception as exc:  # Pillow raises several types for data it cannot read
+        raise TaskFailed(f"Input 'image' is not an image Pillow can read ({type(exc).__name__})") from None
+    original.thumbnail((MAX_SIZE, MAX_SIZE))
+    seed = hashlib.sha256(prompt.encode("utf-8")).digest()
+    dark = (seed[0] // 5, seed[1] // 5, 40 + seed[2] // 5)
+    light = (180 + seed[3] % 76, 160 + seed[4] % 96, 120 + seed[5] % 136)
+    toned = ImageOps.colorize(ImageOps.grayscale(original), black=dark, white=light)
+    result = Image.blend(original, toned, float(strength))
+    buffer = io.BytesIO()
+    result.save(buffer, format="PNG")
+    filename = f"{ctx.task_id}_00000_.png"
+    url = ctx.store_file(buffer.getvalue(), content_type="image/png", filename=filename)
+    return {
+        "images": {
+            "url": url,
+            "type": "image",
+            "filename": filename,
+            "format": "png",
+            "width": result.width,
+            "height": result.height,
+        }
+    }
+
+
 def register_builtins(registry: WorkflowRegistry) -> None:
     registry.register("demo-txt2img", demo_txt2img, versions=("v1",), aliases={"main": "v1"})
     registry.register("demo-echo", demo_echo, versions=("v1",), aliases={"main": "v1"})
+    registry.register("demo-img2img", demo_img2img, versions=("v1",), aliases={"main": "v1"})

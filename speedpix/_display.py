@@ -1,0 +1,389 @@
+"""How outputs show themselves in Jupyter: the ``_repr_*_`` methods and ``speedpix.show``.
+
+Rules:
+
+- The kind of a file comes from its name (the URL's path, a result node's ``filename``,
+  ``format`` and ``type``), then from its first bytes. Videos and audio are never
+  fetched: they become a ``<video>``/``<audio>`` player pointing at the URL.
+- Images are fetched once, through the output's own storage client (no gateway
+  credentials), and kept while the object lives (not in its pickle); at most
+  ``MAX_INLINE_BYTES`` are read — a larger file is not shown inline, and neither is one
+  whose bytes are not an image.
+- Displaying never raises: a failed fetch shows a small note with the link and why.
+  It is kept a few seconds only (all formatters of one display share it; a later
+  display tries again).
+- The note's visible text is the URL without its query (short, and no signature to read
+  off a screenshot); the link itself is the full presigned URL, which is the output's
+  value and is needed to open it. It expires, and the note says so.
+
+Only ``_repr_png_``/``_repr_jpeg_``/``_repr_html_`` are offered, not
+``_repr_mimebundle_``: IPython calls the former only in frontends that show those types,
+while a terminal IPython session calls ``_repr_mimebundle_`` too — which would download
+the file just to print its URL.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import importlib
+import sys
+import time
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+from urllib.parse import unquote, urlsplit
+
+from ._mime import guess_from_name, sniff_content_type
+
+if TYPE_CHECKING:
+    from .output import FileNode, FileOutput
+    from .predictions import Prediction
+
+MAX_INLINE_BYTES: Final = 10 * 1024 * 1024
+#: How long a failed fetch is remembered (so one display does not try once per formatter).
+FAILURE_TTL: Final = 5.0
+_CHUNK: Final = 64 * 1024
+# Image types every browser shows in an <img>; others (TIFF…) get the note instead.
+_BROWSER_IMAGES: Final = frozenset(
+    {"image/png", "image/jpeg", "image/gif", "image/webp", "image/svg+xml", "image/bmp", "image/avif"}
+)
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """What one GET of an output gave: its bytes (when complete and within the cap), the
+    type its first bytes say, or why there are no bytes."""
+
+    data: bytes | None
+    sniffed: str | None
+    cap: int
+    reason: str | None = None
+    failed_at: float | None = None  # a failure (not a decision), when it happened
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a file displays as: ``kind`` is ``image``, ``video``, ``audio`` or ``note``."""
+
+    kind: str
+    url: str
+    name: str
+    content_type: str | None = None
+    data: bytes | None = None
+    reason: str | None = None
+
+    def png(self) -> bytes | None:
+        return self.data if self.kind == "image" and self.content_type == "image/png" else None
+
+    def jpeg(self) -> bytes | None:
+        return self.data if self.kind == "image" and self.content_type == "image/jpeg" else None
+
+    def html(self, *, standalone: bool = True) -> str:
+        """An HTML fragment; ``standalone`` PNG/JPEG return '' (they display as images)."""
+        if standalone and (self.png() is not None or self.jpeg() is not None):
+            return ""
+        url, name = html.escape(self.url, quote=True), html.escape(self.name)
+        if self.kind == "image" and self.data is not None:
+            encoded = base64.b64encode(self.data).decode("ascii")
+            return (
+                f'<img src="data:{html.escape(self.content_type or "image/png")};base64,{encoded}" '
+                f'alt="{name}" title="{name}" style="max-width:100%;height:auto"/>'
+            )
+        if self.kind in ("video", "audio"):
+            player = (
+                f'<{self.kind} controls preload="metadata" src="{url}" style="max-width:100%"></{self.kind}>'
+                f'<div style="font-size:85%;opacity:.75">{name} · streamed from its link, which expires: '
+                "<code>.save()</code> it to keep it</div>"
+            )
+            return f'<div class="speedpix-{self.kind}">{player}</div>'
+        reason = html.escape(self.reason or "not shown inline")
+        shown = html.escape(_without_query(self.url))
+        return (
+            f'<div class="speedpix-note" style="font-size:90%;overflow-wrap:anywhere">'
+            f'<a href="{url}" target="_blank" rel="noopener noreferrer">{shown}</a><br/>'
+            f'<span style="opacity:.75">{reason} (the link expires; <code>.save()</code> the file to keep it)</span>'
+            "</div>"
+        )
+
+
+def _without_query(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else url.split("?", 1)[0]
+
+
+def _file_name(url: str) -> str:
+    return unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or "output"
+
+
+def _size(count: int) -> str:
+    if count >= 1024 * 1024:
+        return f"{count / (1024 * 1024):.1f} MB"
+    return f"{count / 1024:.0f} KB" if count >= 1024 else f"{count} bytes"
+
+
+def type_hint(url: str, node: dict[str, Any] | None = None) -> tuple[str | None, str | None]:
+    """``(content_type, kind)`` guessed without fetching: from the node's ``filename`` and
+    the URL's path, then the node's ``format`` (``png``) and ``type`` (``video``)."""
+    names: list[str] = []
+    if node is not None and isinstance(node.get("filename"), str):
+        names.append(node["filename"])
+    names.append(urlsplit(url).path)
+    fmt = node.get("format") if node is not None else None
+    if isinstance(fmt, str) and fmt.isalnum():
+        names.append(f"file.{fmt}")
+    for name in names:
+        guessed = guess_from_name(name)
+        if guessed:
+            return guessed, guessed.split("/", 1)[0]
+    declared = node.get("type") if node is not None else None
+    if declared in ("image", "video", "audio"):
+        return None, str(declared)
+    return None, None
+
+
+def _fetch(file: FileOutput, cap: int) -> Fetched:
+    """GET the file, reading at most ``cap`` bytes; stop at once when its first bytes say
+    video or audio. Never raises."""
+    buffer = bytearray()
+    sniffed: str | None = None
+    chunks: Iterator[bytes] = file.iter_bytes(_CHUNK)
+    try:
+        for chunk in chunks:
+            if not buffer:
+                sniffed = sniff_content_type(chunk)
+                if sniffed is not None and sniffed.split("/", 1)[0] in ("video", "audio"):
+                    return Fetched(None, sniffed, cap, reason=f"a {sniffed} file")
+            buffer += chunk
+            if len(buffer) > cap:
+                return Fetched(None, sniffed, cap, reason=f"larger than {_size(cap)}: not shown inline")
+    except Exception as error:  # display must never raise into the notebook
+        return Fetched(None, None, cap, reason=_reason(error, file.url), failed_at=time.monotonic())
+    finally:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()  # ends the download when we stopped early
+    return Fetched(bytes(buffer), sniffed, cap)
+
+
+def _reason(error: BaseException, url: str) -> str:
+    message = str(error) or type(error).__name__
+    query = urlsplit(url).query
+    message = message.replace(url, _without_query(url))
+    if query:
+        message = message.replace(query, "…")
+    return f"could not fetch it: {message}"
+
+
+# Fetches by id() of their holder, each dropped when its holder is collected: kept off the
+# objects themselves, so pickles and copies of outputs never carry the bytes.
+_FETCHED: dict[int, Fetched] = {}
+
+
+def _remember(holder: object, result: Fetched) -> None:
+    key = id(holder)
+    if key not in _FETCHED:
+        try:
+            weakref.finalize(holder, _FETCHED.pop, key, None)
+        except TypeError:  # not weak-referenceable: not cached
+            return
+    _FETCHED[key] = result
+
+
+def fetched(file: FileOutput, holder: object, cap: int) -> Fetched:
+    """The fetch of ``file``, made once and kept for ``holder`` (a FileOutput or FileNode)."""
+    cached = _FETCHED.get(id(holder))
+    if cached is not None:
+        fresh_failure = cached.failed_at is not None and time.monotonic() - cached.failed_at < FAILURE_TTL
+        if fresh_failure or (cached.failed_at is None and (cached.data is not None or cached.cap >= cap)):
+            return cached
+    result = _fetch(file, cap)
+    _remember(holder, result)
+    return result
+
+
+def preview(obj: FileOutput | FileNode, *, max_bytes: int = MAX_INLINE_BYTES) -> Preview:
+    """What ``obj`` displays as, fetching it when it may be an image."""
+    from .output import FileOutput
+
+    node: dict[str, Any] | None = None
+    holder: object
+    if isinstance(obj, FileOutput):
+        file, holder = obj, obj
+    else:
+        node = obj
+        file = obj.file
+        # Keep the bytes on the URL's FileOutput when there is one: node and URL share them.
+        holder = obj["url"] if isinstance(obj.get("url"), FileOutput) else obj
+    url = file.url
+    name = node["filename"] if node is not None and isinstance(node.get("filename"), str) else _file_name(url)
+    hinted, kind = type_hint(url, node)
+    if kind in ("video", "audio"):
+        return Preview(kind, url, name, hinted)
+    result = fetched(file, holder, max_bytes)
+    if result.data is None:
+        sniffed_kind = result.sniffed.split("/", 1)[0] if result.sniffed else None
+        if result.failed_at is None and sniffed_kind in ("video", "audio"):
+            return Preview(sniffed_kind, url, name, result.sniffed)
+        return Preview("note", url, name, hinted, reason=result.reason)
+    if len(result.data) > max_bytes:
+        return Preview("note", url, name, hinted, reason=f"larger than {_size(max_bytes)}: not shown inline")
+    content_type = result.sniffed or hinted
+    if content_type in _BROWSER_IMAGES:
+        return Preview("image", url, name, content_type, result.data)
+    if content_type and content_type.startswith("image/"):
+        reason = f"a {content_type} image, which browsers do not show inline"
+    else:
+        reason = f"not an image, video or audio file ({content_type or 'unknown type'}, {_size(len(result.data))})"
+    return Preview("note", url, name, content_type, reason=reason)
+
+
+# ---------------------------------------------------------------- the _repr_*_ methods
+
+
+def repr_png(obj: FileOutput | FileNode) -> bytes | None:
+    return preview(obj).png()
+
+
+def repr_jpeg(obj: FileOutput | FileNode) -> bytes | None:
+    return preview(obj).jpeg()
+
+
+def repr_html(obj: FileOutput | FileNode) -> str | None:
+    return preview(obj).html() or None
+
+
+def cached_bytes(obj: FileOutput) -> bytes | None:
+    """The file's bytes when a display already fetched them whole."""
+    cached = _FETCHED.get(id(obj))
+    return cached.data if cached is not None else None
+
+
+# ---------------------------------------------------------------- speedpix.show
+
+
+def in_notebook() -> bool:
+    """Whether this runs in a Jupyter kernel (IPython with a kernel attached). Never
+    imports IPython: it is loaded already in a kernel."""
+    ipython = sys.modules.get("IPython")
+    get_ipython = getattr(ipython, "get_ipython", None)
+    shell = get_ipython() if callable(get_ipython) else None
+    return getattr(shell, "kernel", None) is not None
+
+
+def _files(output: Any) -> list[tuple[str, FileOutput | FileNode]]:
+    from ._progress import iter_output_files
+    from .predictions import Prediction
+
+    if isinstance(output, Prediction):
+        output = output.output
+    items: list[tuple[str, FileOutput | FileNode]] = []
+    for item in iter_output_files(output):
+        keys = [str(key) for key in item.keys if key != "url"]
+        items.append((" / ".join(keys) or item.file.filename, item.node if item.node is not None else item.file))
+    return items
+
+
+def gallery_html(output: Any, *, max_bytes: int = MAX_INLINE_BYTES) -> str:
+    """Every file of ``output`` as a tile of a wrapping grid: images inline, players for
+    video and audio, a note for the rest."""
+    tiles = []
+    for label, obj in _files(output):
+        shown = preview(obj, max_bytes=max_bytes)
+        tiles.append(
+            '<figure style="margin:0;width:200px;display:flex;flex-direction:column;gap:4px">'
+            f"{shown.html(standalone=False)}"
+            f'<figcaption style="font-size:85%;opacity:.8;word-break:break-all">{html.escape(label)}</figcaption>'
+            "</figure>"
+        )
+    if not tiles:
+        return '<div class="speedpix-gallery"><em>no files in this output</em></div>'
+    return (
+        '<div class="speedpix-gallery" style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
+        + "".join(tiles)
+        + "</div>"
+    )
+
+
+def gallery_text(output: Any) -> str:
+    lines = [f"{label}: {obj.url if hasattr(obj, 'url') else obj}" for label, obj in _files(output)]
+    return "\n".join(lines) or "no files in this output"
+
+
+def show(output: Any, *, max_bytes: int = MAX_INLINE_BYTES) -> None:
+    """Show every file of a ``run()`` output (a dict or list of outputs, a ``Prediction``,
+    or one ``FileOutput``/``FileNode``) as a small gallery in Jupyter; elsewhere, print
+    one line per file.
+
+    Images are fetched (at most ``max_bytes`` each, without credentials); videos and
+    audio play from their links, which expire. Never raises for a file it cannot fetch.
+    """
+    if not in_notebook():
+        print(gallery_text(output))
+        return
+    bundle = {"text/html": gallery_html(output, max_bytes=max_bytes), "text/plain": gallery_text(output)}
+    _ipython_display()(bundle, raw=True)
+
+
+# ---------------------------------------------------------------- progress in a notebook
+
+
+def _ipython_display() -> Any:
+    return importlib.import_module("IPython.display").display
+
+
+class NotebookProgress:
+    """One output of the cell, updated in place (IPython's ``display_id``): a ``<progress>``
+    bar and the task's line. Works in every Jupyter frontend and in saved notebooks,
+    unlike a widget, whose state a saved or exported notebook does not show."""
+
+    #: Seconds between updates that change only the elapsed time.
+    MIN_INTERVAL: Final = 1.0
+
+    def __init__(self) -> None:
+        self._handle: Any = None
+        self._last_line: str | None = None
+        self._last_time = 0.0
+
+    def update(self, prediction: Prediction, elapsed: float) -> None:
+        from ._progress import describe
+
+        line = describe(prediction)
+        now = time.monotonic()
+        if line == self._last_line and now - self._last_time < self.MIN_INTERVAL:
+            return
+        self._last_line, self._last_time = line, now
+        self._show(progress_bundle(prediction, describe(prediction, elapsed=elapsed)))
+
+    def message(self, text: str) -> None:
+        _ipython_display()({"text/plain": text}, raw=True)
+
+    def _show(self, bundle: dict[str, str]) -> None:
+        try:
+            if self._handle is None:
+                self._handle = _ipython_display()(bundle, raw=True, display_id=True)
+            else:
+                self._handle.update(bundle, raw=True)
+        except Exception:  # a broken frontend must not fail the task: progress is best-effort
+            self._handle = None
+
+
+def progress_bundle(prediction: Prediction, line: str) -> dict[str, str]:
+    """The text/plain and text/html of a progress line (pure)."""
+    status = prediction.status
+    if status == "running" and prediction.progress is not None:
+        bar = f'<progress value="{prediction.progress:.3f}" max="1" style="width:12em"></progress>'
+    elif status == "succeeded":
+        bar = '<progress value="1" max="1" style="width:12em"></progress>'
+    elif prediction.done:
+        bar = "<span>✗</span>" if status == "failed" else ""
+    else:
+        bar = '<progress max="1" style="width:12em"></progress>'  # indeterminate while queued
+    return {
+        "text/plain": line,
+        "text/html": (
+            '<div class="speedpix-progress" style="display:flex;gap:.6em;align-items:center;font-family:monospace">'
+            f"{bar}<span>{html.escape(line)}</span></div>"
+        ),
+    }

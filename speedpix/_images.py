@@ -1,0 +1,131 @@
+"""PIL images and numpy arrays: as inputs (encoded as PNG) and out of outputs (``to_pil``).
+
+Pillow and numpy are optional (``pip install 'speedpix[images]'`` brings Pillow). Neither
+is ever imported to *look* for such objects: a value is recognised by its type's module
+and by the classes of modules the user already imported (``sys.modules``), so
+``import speedpix`` and a run without images never load them.
+"""
+
+from __future__ import annotations
+
+import io
+import sys
+from typing import TYPE_CHECKING, Any, Final
+
+from .errors import ConfigurationError, InvalidInputError
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+    from .output import FileOutput
+
+EXTRA_HINT: Final = "pip install 'speedpix[images]'"
+PNG_NAME: Final = "image.png"
+# Modes PNG can hold as they are; anything else (CMYK, YCbCr, LAB, HSV, F…) is converted.
+_PNG_MODES: Final = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16", "I;16B", "I;16L"})
+_CHANNELS: Final = {3: "RGB", 4: "RGBA"}
+
+
+def _imported_class(module: str, name: str) -> type | None:
+    loaded = sys.modules.get(module)
+    found = getattr(loaded, name, None)
+    return found if isinstance(found, type) else None
+
+
+def is_pil_image(value: object) -> bool:
+    if not type(value).__module__.startswith("PIL."):
+        return False
+    image_class = _imported_class("PIL.Image", "Image")
+    return image_class is not None and isinstance(value, image_class)
+
+
+def is_numpy_array(value: object) -> bool:
+    if not type(value).__module__.startswith("numpy"):
+        return False
+    array_class = _imported_class("numpy", "ndarray")
+    return array_class is not None and isinstance(value, array_class)
+
+
+def array_problem(array: Any) -> str | None:
+    """Why a numpy array cannot be sent as an image, or None (pure: reads shape and dtype)."""
+    shape = tuple(array.shape)
+    dtype = str(array.dtype)
+    if dtype != "uint8":
+        hint = " (scale floats in 0..1 with (a * 255).round().astype('uint8'))" if dtype.startswith("float") else ""
+        return f"a numpy array image must have dtype uint8, got {dtype}{hint}"
+    if not (len(shape) == 2 or (len(shape) == 3 and shape[2] in _CHANNELS)):
+        return f"a numpy array image must be H×W, H×W×3 (RGB) or H×W×4 (RGBA), got shape {shape}"
+    if 0 in shape:
+        return f"the numpy array is empty (shape {shape})"
+    return None
+
+
+def pillow() -> Any:
+    """The ``PIL.Image`` module, or a clear error naming the extra that brings it."""
+    try:
+        from PIL import Image
+    except ImportError:
+        raise ConfigurationError(f"this needs Pillow, which is not installed: {EXTRA_HINT}") from None
+    return Image
+
+
+def png_bytes(value: Any, where: str) -> memoryview:
+    """A PIL image or a uint8 numpy array, encoded as PNG in memory (CPU work: call it off
+    the event loop)."""
+    if is_numpy_array(value):
+        problem = array_problem(value)
+        if problem is not None:
+            raise InvalidInputError(f"{where}: {problem}")
+        try:
+            image = pillow().fromarray(value)
+        except ConfigurationError:
+            raise ConfigurationError(
+                f"{where}: a numpy array is sent as a PNG image, which needs Pillow: {EXTRA_HINT}"
+            ) from None
+    else:
+        image = value
+    if image.mode not in _PNG_MODES:
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    buffer = io.BytesIO()
+    try:
+        image.save(buffer, format="PNG")
+    except (OSError, ValueError) as error:
+        raise InvalidInputError(f"{where}: cannot encode this {image.mode} image as PNG: {error}") from None
+    return buffer.getbuffer()
+
+
+def open_image(data: bytes, what: str) -> Image.Image:
+    """Decode ``data`` with Pillow, fully (so a broken file fails here, not later)."""
+    image_module = pillow()
+    try:
+        image: Image.Image = image_module.open(io.BytesIO(data))
+        image.load()
+    except Exception as error:  # Pillow raises OSError, ValueError, SyntaxError… for bad data
+        raise InvalidInputError(
+            f"{what} is not an image Pillow can open ({type(error).__name__}: {error}); "
+            "use .read() or .save() for other files"
+        ) from None
+    return image
+
+
+def _cached(file: FileOutput) -> bytes | None:
+    from ._display import cached_bytes
+
+    return cached_bytes(file)
+
+
+def to_pil(file: FileOutput) -> Image.Image:
+    pillow()  # before downloading: a missing extra is said at once
+    data = _cached(file)
+    return open_image(data if data is not None else file.read(), file.filename)
+
+
+async def async_to_pil(file: FileOutput) -> Image.Image:
+    import asyncio
+
+    pillow()
+    data = _cached(file)
+    if data is None:
+        data = await file.async_read()
+    # Decoding is CPU work: off the event loop.
+    return await asyncio.to_thread(open_image, data, file.filename)
