@@ -10,7 +10,6 @@ typed exception.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar
@@ -23,7 +22,7 @@ from speedpix_api.types import Response, Unset
 
 from ._flow import Call, CallOutcome, E, Envelope, Flow, Send, Sleep
 from ._logging import logger
-from ._retry import RetryPolicy, parse_retry_after, retry_delay
+from ._retry import CallSettings, parse_retry_after, retry_delay
 from ._signing import STRING_TO_SIGN_EXTENSION
 from .errors import (
     APIConnectionError,
@@ -77,35 +76,6 @@ UPLOAD_SIGN = Operation(
     sp_create_temp_file_upload_sign.asyncio_detailed,
     idempotent=True,
 )
-
-
-@dataclass(frozen=True)
-class CallSettings:
-    """How one façade call talks to the API: its timeout, retries and overall deadline."""
-
-    timeout: httpx.Timeout
-    retry: RetryPolicy
-    deadline: float | None = None  # time.monotonic() value after which nothing new starts
-
-    def remaining(self) -> float | None:
-        return None if self.deadline is None else self.deadline - time.monotonic()
-
-    def attempt_timeout(self, timeout: httpx.Timeout | None = None) -> httpx.Timeout:
-        """The request timeout, shortened so that no attempt outlives the deadline."""
-        base = timeout or self.timeout
-        remaining = self.remaining()
-        if remaining is None:
-            return base
-        remaining = max(remaining, 0.001)
-
-        def cap(value: float | None) -> float:
-            return remaining if value is None else min(value, remaining)
-
-        return httpx.Timeout(connect=cap(base.connect), read=cap(base.read), write=cap(base.write), pool=cap(base.pool))
-
-    def allows_sleep(self, seconds: float) -> bool:
-        remaining = self.remaining()
-        return remaining is None or seconds < remaining
 
 
 @dataclass(frozen=True)

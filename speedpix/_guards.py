@@ -7,10 +7,11 @@
   for ``identity``): a 1 MB gzip body may inflate to gigabytes.
 - A gateway reply larger than :data:`MAX_API_REPLY_BYTES` is refused as it arrives.
 - The deadline holds while a reply trickles in: sync reads and writes are bounded by it
-  in httpcore's network backend, async calls by ``asyncio.timeout`` in the driver.
+  in httpcore's network backend (:mod:`._sync`), async calls by ``asyncio.timeout`` in
+  the driver.
 - A sync reply that was already buffered before its request was written (a second reply
-  appended to the previous one) is refused, and its connection closed: httpcore would
-  take it as the reply. aiohttp, under async calls, closes such connections itself.
+  appended to the previous one) is refused, and its connection closed (:mod:`._sync`):
+  httpcore would take it as the reply. aiohttp (:mod:`._aio`) closes such connections itself.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-import httpcore
 import httpx
 
 #: Gateway replies are small JSON envelopes; anything this large is not one.
@@ -48,6 +48,11 @@ class Exchange:
 
 
 _current: ContextVar[Exchange | None] = ContextVar("speedpix_exchange", default=None)
+
+
+def current_exchange() -> Exchange | None:
+    """The attempt running in this thread or task, if the façade made it."""
+    return _current.get()
 
 
 @contextlib.contextmanager
@@ -147,103 +152,11 @@ class _GuardedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
         await self._inner.aclose()
 
 
-# ---------------------------------------------------------------- sync transport
+def sync_client_class() -> type[httpx.Client]:
+    """The sync client class; httpcore is imported the first time a sync client is made."""
+    from ._sync import SyncClient
 
-
-def _bounded(timeout: float | None, error: type[httpcore.TimeoutException]) -> float | None:
-    """``timeout`` shortened to what is left of the current call's deadline."""
-    current = _current.get()
-    remaining = current.remaining() if current is not None else None
-    if remaining is None:
-        return timeout
-    if remaining <= 0:
-        raise error("the call's timeout passed")
-    return remaining if timeout is None else min(timeout, remaining)
-
-
-class _GuardedNetworkStream(httpcore.NetworkStream):
-    def __init__(self, inner: httpcore.NetworkStream) -> None:
-        self._inner = inner
-        # Reads since the last request was written: a reply parsed with none was
-        # already buffered, so it cannot be the reply to that request.
-        self.reads_since_write = 0
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        self.reads_since_write += 1
-        return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.reads_since_write = 0
-        self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._inner.close()
-
-    def start_tls(
-        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
-    ) -> httpcore.NetworkStream:
-        tls = self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout, httpcore.ConnectTimeout))
-        return _GuardedNetworkStream(tls)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._inner.get_extra_info(info)
-
-
-class _GuardedBackend(httpcore.NetworkBackend):
-    def __init__(self, inner: httpcore.NetworkBackend) -> None:
-        self._inner = inner
-
-    def connect_tcp(
-        self,
-        host: str,
-        port: int,
-        timeout: float | None = None,
-        local_address: str | None = None,
-        socket_options: Iterable[Any] | None = None,
-    ) -> httpcore.NetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        return _GuardedNetworkStream(self._inner.connect_tcp(host, port, bounded, local_address, socket_options))
-
-    def connect_unix_socket(
-        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
-    ) -> httpcore.NetworkStream:
-        bounded = _bounded(timeout, httpcore.ConnectTimeout)
-        return _GuardedNetworkStream(self._inner.connect_unix_socket(path, bounded, socket_options))
-
-    def sleep(self, seconds: float) -> None:
-        self._inner.sleep(seconds)
-
-
-class _GuardedHTTPTransport(httpx.HTTPTransport):
-    """httpx's transport, its httpcore pool on :class:`_GuardedBackend`."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        # httpcore pools take a network backend; httpx has no parameter for it.
-        self._pool._network_backend = _GuardedBackend(self._pool._network_backend)
-
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = super().handle_request(request)
-        stream = response.extensions.get("network_stream")
-        if isinstance(stream, _GuardedNetworkStream) and stream.reads_since_write == 0:
-            response.close()  # its connection too: the reply was never read
-            raise httpx.RemoteProtocolError(
-                "the server sent a reply before the request was written (bytes after the previous reply); "
-                "the connection was closed",
-                request=request,
-            )
-        return response
-
-
-class SyncClient(httpx.Client):
-    """``httpx.Client`` on :class:`_GuardedHTTPTransport`, direct and through proxies."""
-
-    def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.BaseTransport:
-        transport: httpx.BaseTransport | None = kwargs.pop("transport", None)
-        return transport if transport is not None else _GuardedHTTPTransport(*args, **kwargs)
-
-    def _init_proxy_transport(self, *args: Any, **kwargs: Any) -> httpx.BaseTransport:
-        return _GuardedHTTPTransport(*args, **kwargs)
+    return SyncClient
 
 
 def async_client_class() -> type[httpx.AsyncClient]:

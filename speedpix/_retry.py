@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Final
 
+import httpx
+
 from .errors import (
     APIConnectionError,
     APIError,
@@ -39,6 +41,35 @@ class RetryPolicy:
     max_retries: int = DEFAULT_MAX_RETRIES
     initial_delay: float = INITIAL_DELAY
     max_delay: float = MAX_DELAY
+
+
+@dataclass(frozen=True)
+class CallSettings:
+    """How one façade call talks to the API: its timeout, retries and overall deadline."""
+
+    timeout: httpx.Timeout
+    retry: RetryPolicy
+    deadline: float | None = None  # time.monotonic() value after which nothing new starts
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def attempt_timeout(self, timeout: httpx.Timeout | None = None) -> httpx.Timeout:
+        """The request timeout, shortened so that no attempt outlives the deadline."""
+        base = timeout or self.timeout
+        remaining = self.remaining()
+        if remaining is None:
+            return base
+        remaining = max(remaining, 0.001)
+
+        def cap(value: float | None) -> float:
+            return remaining if value is None else min(value, remaining)
+
+        return httpx.Timeout(connect=cap(base.connect), read=cap(base.read), write=cap(base.write), pool=cap(base.pool))
+
+    def allows_sleep(self, seconds: float) -> bool:
+        remaining = self.remaining()
+        return remaining is None or seconds < remaining
 
 
 def is_transient(error: SpeedPixException, *, idempotent: bool) -> bool:

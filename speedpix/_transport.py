@@ -14,7 +14,6 @@ Connections belong to one process and, when async, to one event loop: a child af
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import ssl
@@ -22,14 +21,15 @@ import threading
 import weakref
 from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from speedpix_api import Client as GeneratedClient
-
 from . import _guards
 from ._signing import GatewaySigner
+
+if TYPE_CHECKING:
+    import asyncio
 
 # Storage transfers can be long: a generous read/write timeout applies per chunk, not to
 # the whole transfer, so a 1 GB video is fine as long as bytes keep moving.
@@ -78,6 +78,8 @@ class _TLSContext:
 
     async def aget(self) -> ssl.SSLContext:
         """:meth:`get`, made in a worker thread the first time: no file I/O on the loop."""
+        import asyncio
+
         return self._context if self._context is not None else await asyncio.to_thread(self.get)
 
 
@@ -220,7 +222,7 @@ class Transport:
     def _sync_client(self, *, signed: bool) -> httpx.Client:
         args = self._common_args(signed=signed)
         args["event_hooks"] = _guards.sync_hooks(args.get("event_hooks"), api=signed)
-        return _guards.SyncClient(**args)
+        return _guards.sync_client_class()(**args)
 
     def _async_client(self, *, signed: bool) -> httpx.AsyncClient:
         args = self._common_args(signed=signed)
@@ -253,6 +255,8 @@ class Transport:
 
     def _loop_client(self, *, signed: bool) -> httpx.AsyncClient:
         """The running loop's client, made if missing."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         pools = self._pools
         if pools.pid != os.getpid():
@@ -288,28 +292,11 @@ class Transport:
 
     async def aclose(self) -> None:
         """Close the async clients of the running loop (and the sync ones)."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         with self._pools.lock:
             state = self._pools.loops.pop(loop, None)
         if state is not None:
             await state.aclose()
         self.close()
-
-
-class SignedAPIClient(GeneratedClient):
-    """The generated low-level client (``speedpix_api.Client``) on a transport's signed
-    clients: the thread's sync client, the running loop's async one, made anew after
-    ``close()`` or ``fork()``. It is ``client.api``, and what the façade's calls use."""
-
-    def __init__(self, transport: Transport) -> None:
-        super().__init__(base_url=transport.settings.endpoint, raise_on_unexpected_status=False)
-        self._transport = transport
-
-    def get_httpx_client(self) -> httpx.Client:
-        return self._transport.sync_api
-
-    def get_async_httpx_client(self) -> httpx.AsyncClient:
-        return self._transport.async_api()
-
-    def __repr__(self) -> str:
-        return f"SignedAPIClient(base_url={self._base_url!r})"

@@ -3,24 +3,28 @@
 from __future__ import annotations
 
 import copy
+import functools
 import os
 import time
-from typing import Any, TypeVar, Unpack
+from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import httpx
 
-from speedpix_api import Client as GeneratedClient
-from speedpix_api.api.predictions import ComfyPromptRequestOptions
-
-from ._api import CallSettings
-from ._flow import Flow, run_async, run_sync
 from ._logging import configure_from_env
-from ._retry import DEFAULT_MAX_RETRIES, INITIAL_DELAY, MAX_DELAY, RetryPolicy
-from ._transport import DEFAULT_TRANSFER_TIMEOUT, SignedAPIClient, Transport, TransportSettings, api_timeout
+from ._retry import DEFAULT_MAX_RETRIES, INITIAL_DELAY, MAX_DELAY, CallSettings, RetryPolicy
+from ._transport import DEFAULT_TRANSFER_TIMEOUT, Transport, TransportSettings, api_timeout
 from ._version import USER_AGENT
 from .errors import ConfigurationError, InvalidInputError, PredictionError
-from .files import Files
-from .predictions import Prediction, Predictions, ProgressCallback, create_flow
+
+# What calls need is imported by the first call: `from speedpix import Client` stays
+# close to the cost of `import httpx` (the generated models, attrs and asyncio are not).
+if TYPE_CHECKING:
+    from speedpix_api import Client as GeneratedClient
+    from speedpix_api.api.predictions import ComfyPromptRequestOptions
+
+    from ._flow import Flow
+    from .files import Files
+    from .predictions import Prediction, Predictions, ProgressCallback
 
 T = TypeVar("T")
 
@@ -139,9 +143,6 @@ class Client:
                 extra_httpx_args=dict(httpx_args or {}),
             )
         )
-        self.predictions = Predictions(self)
-        self.files = Files(self)
-        self._api = SignedAPIClient(self._transport)
 
     @property
     def app_key(self) -> str:
@@ -152,7 +153,7 @@ class Client:
 
     # ------------------------------------------------------------ plumbing
 
-    @property
+    @functools.cached_property
     def api(self) -> GeneratedClient:
         """The generated low-level client (``speedpix_api``) with signing attached.
 
@@ -160,7 +161,23 @@ class Client:
         or ``await ....asyncio(client=client.api, ...)``: it uses this client's connections
         (the running loop's, when async), before and after ``close()``.
         """
-        return self._api
+        from ._lowlevel import SignedAPIClient
+
+        return SignedAPIClient(self._transport)
+
+    @functools.cached_property
+    def predictions(self) -> Predictions:
+        """Create tasks and look them up by id."""
+        from .predictions import Predictions
+
+        return Predictions(self)
+
+    @functools.cached_property
+    def files(self) -> Files:
+        """Upload local files for use as workflow inputs."""
+        from .files import Files
+
+        return Files(self)
 
     def with_options(
         self,
@@ -185,8 +202,8 @@ class Client:
             clone._request_timeout = api_timeout(seconds)
         if wait_timeout is not None:
             clone._wait_timeout = _positive("wait_timeout", wait_timeout)
-        clone.predictions = Predictions(clone)
-        clone.files = Files(clone)
+        for bound in ("predictions", "files"):  # made anew, for the clone
+            clone.__dict__.pop(bound, None)
         return clone
 
     def _call_settings(self, timeout: float | None, *, wait: bool = False) -> CallSettings:
@@ -201,9 +218,13 @@ class Client:
         )
 
     def _run_sync(self, flow: Flow[T]) -> T:
+        from ._flow import run_sync
+
         return run_sync(flow, self._transport)
 
     async def _run_async(self, flow: Flow[T]) -> T:
+        from ._flow import run_async
+
         return await run_async(flow, self._transport)
 
     def close(self) -> None:
@@ -246,6 +267,8 @@ class Client:
             _positive("polling_interval", polling_interval)
         if on_progress is not None and not callable(on_progress):
             raise InvalidInputError("on_progress must be a callable taking the Prediction")
+        from .predictions import create_flow
+
         settings = self._call_settings(timeout, wait=wait)
         prediction: Prediction = yield from create_flow(
             self,

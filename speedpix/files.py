@@ -11,10 +11,10 @@ from speedpix_api import Client as GeneratedClient
 from speedpix_api.models import UploadSignRequest
 from speedpix_api.types import Unset
 
-from ._api import UPLOAD_SIGN, CallSettings, api_call, present, transport_error
+from ._api import UPLOAD_SIGN, api_call, present, transport_error
 from ._flow import Blocking, Flow, Outcome, Put, Sleep
 from ._inputs import FileSource, file_source
-from ._retry import parse_retry_after, retry_delay
+from ._retry import CallSettings, parse_retry_after, retry_delay
 from .errors import FileTransferError, MalformedResponseError, SpeedPixException
 
 if TYPE_CHECKING:

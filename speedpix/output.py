@@ -21,9 +21,9 @@ from urllib.parse import unquote, urlsplit
 
 import httpx
 
-from ._api import CallSettings, transport_error
+from ._api import transport_error
 from ._flow import Flow, Get, Sleep, run_async, run_sync
-from ._retry import RetryPolicy, retry_delay
+from ._retry import CallSettings, RetryPolicy, retry_delay
 
 if TYPE_CHECKING:
     import PIL.Image

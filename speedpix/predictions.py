@@ -23,11 +23,12 @@ from speedpix_api.models import (
 )
 from speedpix_api.types import Unset
 
-from ._api import PROGRESS, RESULT, SUBMIT, CallSettings, Reply, api_call, present
+from ._api import PROGRESS, RESULT, SUBMIT, Reply, api_call, present
 from ._flow import Blocking, Call, Flow, Notify, Parallel, Sleep
 from ._inputs import check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
 from ._logging import logger
 from ._polling import PollState, next_poll
+from ._retry import CallSettings
 from .errors import (
     APIError,
     APITimeoutError,
