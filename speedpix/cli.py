@@ -516,7 +516,7 @@ def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     message = text[0] if text else type(error).__name__
     if "testing" not in message:
-        message = f"{message} (speedpix emulator needs the 'testing' extra: pip install 'speedpix[testing]')"
+        message = f"{message} (speedpix emulator needs the 'testing' extra: pip install '.[testing]' in its clone)"
     return message
 
 

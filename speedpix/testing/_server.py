@@ -26,7 +26,10 @@ from typing import Any
 
 from ._app import ABORT_EXTENSION, EmulatorApp
 
-MISSING_EXTRA = "speedpix.testing needs the 'testing' extra: pip install 'speedpix[testing]'"
+MISSING_EXTRA = (
+    "speedpix.testing needs the 'testing' extra: install this SDK with it, e.g. pip install '.[testing]' in its "
+    "clone (PyPI's speedpix is the original 1.0.4 SDK, without it)"
+)
 _STOP_GRACE_S = 2.0
 
 
