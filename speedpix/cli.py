@@ -362,9 +362,15 @@ def _finish(prediction: Prediction, args: argparse.Namespace, display: Any, *, w
     return EXIT_OK
 
 
+def _listener(display: Any) -> Any:
+    """The progress line as ``on_progress``, or None under -q: a listener makes the wait
+    poll every second, which only pays when someone watches."""
+    return display if display.enabled else None
+
+
 def _wait(prediction: Prediction, args: argparse.Namespace, display: Any, timeout: float | None) -> int:
     try:
-        prediction.wait(timeout=timeout, on_progress=display)
+        prediction.wait(timeout=timeout, on_progress=_listener(display))
         return _finish(prediction, args, display)
     except KeyboardInterrupt:
         display.finish()
@@ -548,7 +554,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             prediction = client.predictions.create("demo-txt2img", {"prompt": args.prompt})
             display.message(f"submitted task {prediction.id} (workflow demo-txt2img): {args.prompt!r}")
             display.update(prediction)
-            prediction.wait(timeout=60, on_progress=display)
+            prediction.wait(timeout=60, on_progress=_listener(display))
             display.finish()
             if prediction.status != "succeeded":
                 _err(f"error: demo task {prediction.status}: {prediction.error}")
