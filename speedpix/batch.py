@@ -430,6 +430,11 @@ def _error_text(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+def _error_code(error: BaseException) -> str | None:
+    """The service's most specific code, as for a failed task (``Prediction.error_code``)."""
+    return getattr(error, "sub_err_code", None) or getattr(error, "err_code", None)
+
+
 class _Runner:
     def __init__(
         self,
@@ -498,11 +503,11 @@ class _Runner:
             )
         except Exception as error:
             if _never_created(error):
-                self.journal.update(job.id, state=FAILED, error=_error_text(error))
+                self.journal.update(job.id, state=FAILED, error=_error_text(error), error_code=_error_code(error))
                 self.emit("failed", job, message=_error_text(error))
             else:
                 message = f"submission in doubt, the task may exist: {_error_text(error)}"
-                self.journal.update(job.id, state=UNKNOWN, error=message)
+                self.journal.update(job.id, state=UNKNOWN, error=message, error_code=_error_code(error))
                 self.emit("unknown", job, message=message)
             return None
         self.journal.update(job.id, state=SUBMITTED, task_id=prediction.id)

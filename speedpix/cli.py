@@ -304,6 +304,14 @@ def build_parser() -> argparse.ArgumentParser:
 def _client(args: argparse.Namespace) -> Client:
     from .client import Client
 
+    # Said in the command's terms (the Client's own message speaks Python: app_key=...).
+    if not (args.app_key if args.app_key is not None else os.environ.get("SPEEDPIX_APP_KEY")):
+        raise UsageError("missing app key: set SPEEDPIX_APP_KEY or pass --app-key KEY")
+    if not (args.app_secret if args.app_secret is not None else os.environ.get("SPEEDPIX_APP_SECRET")):
+        raise UsageError(
+            "missing app secret: set SPEEDPIX_APP_SECRET (or pass --app-secret SECRET; the variable is safer: "
+            "flags show in the process list)"
+        )
     return Client(app_key=args.app_key, app_secret=args.app_secret, endpoint=args.endpoint)
 
 
