@@ -244,7 +244,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run many jobs from a JSONL file; safe to kill and rerun",
         description="Run every job of JOBS.jsonl (one JSON object per line: "
         '{"id": "...", "workflow_id": "...", "input": {...}}, optionally alias_id, version_id, '
-        "resource_config_id) with bounded concurrency. A journal in DIR records every submission before "
+        "resource_config_id) with bounded concurrency. In an input, "
+        '{"$file": "path"} is a local file (uploaded) and {"$text": "..."} a string sent as it is; a plain '
+        "string naming a missing media file (photoz/17.jpg) is refused."
+        " A journal in DIR records every submission before "
         "and after it is made: rerunning the same command after a crash, kill or Ctrl-C never submits a "
         "job twice (submitted tasks are followed by id) and keeps every finished result. Files are saved "
         "under DIR/<job id>/, a summary in DIR/results.jsonl.",
@@ -267,6 +270,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--resubmit-unknown", action="store_true", help="submit again jobs whose earlier submission is in doubt"
     )
     batch.add_argument("--retry-failed", action="store_true", help="submit again jobs whose task failed")
+    batch.add_argument(
+        "--strings-as-text",
+        action="store_true",
+        help='send plain strings as text, never as files (files then only as {"$file": "path"})',
+    )
     batch.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     batch.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -301,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------- commands
 
 
-def _client(args: argparse.Namespace) -> Client:
+def _client(args: argparse.Namespace, **options: Any) -> Client:
     from .client import Client
 
     # Said in the command's terms (the Client's own message speaks Python: app_key=...).
@@ -312,7 +320,7 @@ def _client(args: argparse.Namespace) -> Client:
             "missing app secret: set SPEEDPIX_APP_SECRET (or pass --app-secret SECRET; the variable is safer: "
             "flags show in the process list)"
         )
-    return Client(app_key=args.app_key, app_secret=args.app_secret, endpoint=args.endpoint)
+    return Client(app_key=args.app_key, app_secret=args.app_secret, endpoint=args.endpoint, **options)
 
 
 def _progress(args: argparse.Namespace) -> Any:
@@ -447,7 +455,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     status = _BatchStatus(sys.stderr, enabled=not args.quiet)
     try:
-        with _client(args) as client:
+        with _client(args, detect_file_paths=not args.strings_as_text) as client:
             summary = run_batch(
                 sys.stdin if args.jobs == "-" else args.jobs,
                 args.output_dir,
