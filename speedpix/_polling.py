@@ -36,7 +36,7 @@ MAX_INTERVAL: Final = 5.0
 PROBE_AT: Final = 0.6
 # With a listener: the first poll this soon (to show where the task stands: queued, and
 # its place in the queue), then never more than LISTENING_INTERVAL apart. About 60
-# progress calls per minute of task, against about 12 (one per MAX_INTERVAL) without.
+# progress calls per minute of task, against at most 12 (one per MAX_INTERVAL) without.
 LISTENING_FIRST: Final = 0.5
 LISTENING_INTERVAL: Final = 1.0
 # With no estimate at all, start here and grow by GROWTH per poll.
