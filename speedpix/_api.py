@@ -108,6 +108,12 @@ def transport_error(error: httpx.TransportError, *, what: str, task_id: str | No
     # Only these prove the request never left: no connection was made.
     never_sent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
     detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    try:  # where it tried: scheme://host:port only (a presigned URL's query is a secret)
+        url = error.request.url
+        host = f"[{url.host}]" if ":" in url.host else url.host
+        detail = f"{url.scheme}://{host}:{url.port or {'http': 80, 'https': 443}.get(url.scheme)}: {detail}"
+    except RuntimeError:  # an error raised without its request
+        pass
     if isinstance(error, httpx.TimeoutException):
         return APITimeoutError(f"{what} timed out ({detail})", request_sent=not never_sent, task_id=task_id)
     return APIConnectionError(f"{what} failed: no response ({detail})", request_sent=not never_sent, task_id=task_id)
@@ -137,6 +143,12 @@ def gateway_error(response: httpx.Response, *, task_id: str | None) -> APIError:
         server = message.partition("StringToSign:")[2].replace("#", "\n") or None
         client = response.request.extensions.get(STRING_TO_SIGN_EXTENSION) if response.request else None
         text = "The gateway refused the signature: check app_key and app_secret."
+        if server is not None and server == client:
+            # It knows the key (else "Invalid AppKey") and signed what we signed: only the secret differs.
+            text = (
+                "The gateway refused the signature of the same string-to-sign as ours: the app secret is wrong. "
+                "Check app_secret / SPEEDPIX_APP_SECRET (the AppSecret of this AppKey in the 智作工坊 console)."
+            )
         if server is not None and client is not None and server != client:
             text += f"\nServer string-to-sign:\n{server}\nOur string-to-sign:\n{client}"
         return SignatureError(text, server_string_to_sign=server, client_string_to_sign=client, **common)

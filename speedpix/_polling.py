@@ -10,6 +10,12 @@ The poll aimed at the finish asks ``comfy_get_result`` directly (it reports a ru
 task's status too): when the aim is right, that one call both sees the task finished
 and brings its output, so an early progress probe costs no extra request. When it
 misses, a progress poll re-estimates before the next aimed poll.
+
+When someone listens (an ``on_progress`` callback, the CLI's progress line), the same
+schedule runs with its sleeps capped: the first poll within LISTENING_FIRST, then at
+least every LISTENING_INTERVAL, so each change of status, progress or queue position is
+shown within a second. The aim is kept: a cap turns a long aimed sleep into progress
+polls on the way, and the poll at the finish still asks for the result.
 """
 
 from __future__ import annotations
@@ -28,6 +34,11 @@ MAX_INTERVAL: Final = 5.0
 # (by half, either way). Since the aimed poll then fetches the result directly, the
 # probe costs no more requests than polling on a 1 s grid would.
 PROBE_AT: Final = 0.6
+# With a listener: the first poll this soon (to show where the task stands: queued, and
+# its place in the queue), then never more than LISTENING_INTERVAL apart. About 60
+# progress calls per minute of task, against at most 12 (one per MAX_INTERVAL) without.
+LISTENING_FIRST: Final = 0.5
+LISTENING_INTERVAL: Final = 1.0
 # With no estimate at all, start here and grow by GROWTH per poll.
 UNKNOWN_FIRST_INTERVAL: Final = 0.25
 GROWTH: Final = 1.5
@@ -95,10 +106,22 @@ def _clamp(seconds: float) -> float:
     return min(max(seconds, MIN_INTERVAL), MAX_INTERVAL)
 
 
-def next_poll(state: PollState, *, fixed_interval: float | None = None) -> Poll:
-    """When to poll next, and whether that poll should ask for the result directly."""
+def next_poll(state: PollState, *, fixed_interval: float | None = None, listening: bool = False) -> Poll:
+    """When to poll next, and whether that poll should ask for the result directly.
+
+    ``listening``: someone shows the progress, so no sleep exceeds LISTENING_INTERVAL
+    (LISTENING_FIRST before the first poll). A fixed interval is the caller's choice.
+    """
     if fixed_interval is not None:
         return Poll(fixed_interval, result=False)
+    poll = _scheduled_poll(state)
+    cap = (LISTENING_FIRST if state.polls == 0 else LISTENING_INTERVAL) if listening else None
+    if cap is not None and poll.delay > cap:
+        return Poll(cap, result=False)  # a progress poll on the way; the aim comes back once it is near
+    return poll
+
+
+def _scheduled_poll(state: PollState) -> Poll:
     remaining = remaining_estimate(state)
     if remaining is None or (state.status == "waiting" and not remaining):
         # Nothing known, or queued with no useful ETA: back off, the queue moves slowly.

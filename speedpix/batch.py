@@ -11,6 +11,16 @@
 Each line of the jobs file is ``{"id": "...", "workflow_id": "...", "input": {...}}``
 with optional ``alias_id``, ``version_id`` and ``resource_config_id``.
 
+**Files in inputs.** ``{"$file": "photos/17.jpg"}`` in place of a value is a local file
+(relative paths are read from the current directory), uploaded before its job is
+submitted, as ``-i key=@file`` is for ``speedpix run``; ``{"$text": "..."}`` is a string
+sent as it is. A plain string is a file when it names an existing image/audio/video
+file, as everywhere in the SDK; a plain string that *looks* like one (it ends in a media
+extension: ``.jpg``, ``.png``, ``.mp4``…) but names no file is refused, since it is
+most likely a typo that would fail, billed, on the service. Every such problem is
+reported, by line, before anything is submitted. With a client made with
+``detect_file_paths=False`` (``--strings-as-text``) plain strings are always text.
+
 **The journal.** ``DIR/journal.sqlite`` (WAL, ``synchronous=FULL``) has one row per job.
 A job goes ``pending`` → ``submitting`` (committed *before* the task is submitted) →
 ``submitted`` with its task id (committed right after) → ``done`` (files saved) or
@@ -49,6 +59,7 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
+from ._inputs import _has_media_name, is_media_file_path
 from ._logging import logger
 from .errors import (
     APIConnectionError,
@@ -91,6 +102,10 @@ _JOB_KEYS: Final = frozenset({"id", "workflow_id", "input", "alias_id", "version
 _OPTIONAL_KEYS: Final = ("alias_id", "version_id", "resource_config_id")
 _RESERVED_IDS: Final = frozenset({JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm", RESULTS_NAME})
 _BAD_ID: Final = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
+# In a job's input, {"$file": path} is a local file and {"$text": string} a string sent
+# as it is: single-key objects whose "$" keys no workflow input uses.
+FILE_KEY: Final = "$file"
+TEXT_KEY: Final = "$text"
 
 
 class BatchInputError(InvalidInputError):
@@ -119,7 +134,74 @@ class Job:
         return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def _check_job(data: Any, line: int) -> Job:
+class _Text(str):
+    """A ``{"$text": ...}`` string: the client sends a ``str`` subclass as text, never as a file."""
+
+
+def _marker(value: dict[str, Any]) -> str | None:
+    """FILE_KEY or TEXT_KEY when ``value`` is one of the two escapes, else None."""
+    keys = {FILE_KEY, TEXT_KEY} & set(value)
+    if not keys:
+        return None
+    if len(value) != 1:
+        raise ValueError(f"{{{next(iter(keys))!r}: ...}} takes no other key, got {sorted(value)}")
+    key = next(iter(keys))
+    if not isinstance(value[key], str) or not value[key]:
+        raise ValueError(f'{{"{key}": ...}} needs a non-empty string, got {value[key]!r}')
+    return key
+
+
+def _file_problems(value: Any, where: str, *, detect_file_paths: bool) -> Iterator[str]:
+    """What is wrong with the files an input names (the file system is read)."""
+    if isinstance(value, dict):
+        try:
+            key = _marker(value)
+        except ValueError as error:
+            yield f"{where}: {error}"
+            return
+        if key == FILE_KEY:
+            path = Path(value[FILE_KEY]).expanduser()
+            if not path.is_file():
+                problem = "is not a regular file" if path.exists() else "no such file"
+                yield f"{where}: {problem}: {value[FILE_KEY]} (relative paths are read from {Path.cwd()})"
+            elif path.stat().st_size == 0:
+                yield f"{where}: {value[FILE_KEY]} is empty (0 bytes)"
+        elif key is None:
+            for name, child in value.items():
+                yield from _file_problems(child, f"{where}[{name!r}]", detect_file_paths=detect_file_paths)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _file_problems(child, f"{where}[{index}]", detect_file_paths=detect_file_paths)
+    elif isinstance(value, str) and detect_file_paths and _has_media_name(value) and not is_media_file_path(value):
+        quoted = json.dumps(value, ensure_ascii=False)
+        yield (
+            f"{where}: {quoted} looks like a media file name but no such file exists (relative paths are read "
+            f'from {Path.cwd()}). For a local file, fix the path or write {{"{FILE_KEY}": {quoted}}}; to send '
+            f'the string as it is, write {{"{TEXT_KEY}": {quoted}}} (or use --strings-as-text)'
+        )
+
+
+def _job_input(job: Job) -> dict[str, Any]:
+    """The input to submit for ``job``: ``{"$file": p}`` becomes ``Path(p)``, ``{"$text": s}`` a string
+    sent as text."""
+
+    def decode(value: Any) -> Any:
+        if isinstance(value, dict):
+            key = _marker(value)
+            if key == FILE_KEY:
+                return Path(value[FILE_KEY]).expanduser()
+            if key == TEXT_KEY:
+                return _Text(value[TEXT_KEY])
+            return {name: decode(child) for name, child in value.items()}
+        if isinstance(value, list):
+            return [decode(child) for child in value]
+        return value
+
+    decoded: dict[str, Any] = decode(job.input)
+    return decoded
+
+
+def _check_job(data: Any, line: int, *, detect_file_paths: bool = True) -> Job:
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
     unknown = sorted(set(data) - _JOB_KEYS)
@@ -145,6 +227,9 @@ def _check_job(data: Any, line: int) -> Job:
     inputs = data.get("input", {})
     if not isinstance(inputs, dict):
         raise ValueError(f'"input" must be a JSON object, got {type(inputs).__name__}')
+    problems = list(_file_problems(inputs, "input", detect_file_paths=detect_file_paths))
+    if problems:
+        raise ValueError("; ".join(problems))
     options: dict[str, str | None] = {}
     for key in _OPTIONAL_KEYS:
         value = data.get(key)
@@ -187,10 +272,11 @@ def _lines(source: str | os.PathLike[str] | TextIO | Iterable[Any]) -> Iterator[
         yield number, item, str(where or "jobs")
 
 
-def load_jobs(source: str | os.PathLike[str] | TextIO | Iterable[Any]) -> list[Job]:
+def load_jobs(source: str | os.PathLike[str] | TextIO | Iterable[Any], *, detect_file_paths: bool = True) -> list[Job]:
     """Read and validate every job first; :class:`BatchInputError` lists what is wrong,
     by line number. ``source`` is a path, an open text file, or an iterable of JSON
-    lines or dicts."""
+    lines or dicts. Files named in inputs must exist (see the module doc);
+    ``detect_file_paths=False``: plain strings are text, never checked as files."""
     jobs: list[Job] = []
     problems: list[str] = []
     seen: dict[str, int] = {}
@@ -201,7 +287,7 @@ def load_jobs(source: str | os.PathLike[str] | TextIO | Iterable[Any]) -> list[J
             problems.append(f"{where} line {number}: not valid JSON ({error})")
             continue
         try:
-            job = _check_job(data, number)
+            job = _check_job(data, number, detect_file_paths=detect_file_paths)
         except ValueError as error:
             problems.append(f"{where} line {number}: {error}")
             continue
@@ -432,6 +518,11 @@ def _error_text(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
 
+def _error_code(error: BaseException) -> str | None:
+    """The service's most specific code, as for a failed task (``Prediction.error_code``)."""
+    return getattr(error, "sub_err_code", None) or getattr(error, "err_code", None)
+
+
 class _Runner:
     def __init__(
         self,
@@ -497,15 +588,15 @@ class _Runner:
             if job.version_id is not None:
                 options["version_id"] = job.version_id
             prediction = self.client.predictions.create(
-                job.workflow_id, job.input, resource_config_id=job.resource_config_id, **options
+                job.workflow_id, _job_input(job), resource_config_id=job.resource_config_id, **options
             )
         except Exception as error:
             if _never_created(error):
-                self.journal.update(job.id, state=FAILED, error=_error_text(error))
+                self.journal.update(job.id, state=FAILED, error=_error_text(error), error_code=_error_code(error))
                 self.emit("failed", job, message=_error_text(error))
             else:
                 message = f"submission in doubt, the task may exist: {_error_text(error)}"
-                self.journal.update(job.id, state=UNKNOWN, error=message)
+                self.journal.update(job.id, state=UNKNOWN, error=message, error_code=_error_code(error))
                 self.emit("unknown", job, message=message)
             return None
         self.journal.update(job.id, state=SUBMITTED, task_id=prediction.id)
@@ -683,7 +774,7 @@ def run_batch(
         raise InvalidInputError(f"concurrency must be an integer >= 1, got {concurrency!r}")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0):
         raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    jobs = load_jobs(jobs_path_or_iterable)
+    jobs = load_jobs(jobs_path_or_iterable, detect_file_paths=client._detect_file_paths)
     directory = Path(out_dir)
     try:
         directory.mkdir(parents=True, exist_ok=True)

@@ -270,7 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="run many jobs from a JSONL file; safe to kill and rerun",
         description="Run every job of JOBS.jsonl (one JSON object per line: "
         '{"id": "...", "workflow_id": "...", "input": {...}}, optionally alias_id, version_id, '
-        "resource_config_id) with bounded concurrency. A journal in DIR records every submission before "
+        "resource_config_id) with bounded concurrency. In an input, "
+        '{"$file": "path"} is a local file (uploaded) and {"$text": "..."} a string sent as it is; a plain '
+        "string naming a missing media file (photoz/17.jpg) is refused."
+        " A journal in DIR records every submission before "
         "and after it is made: rerunning the same command after a crash, kill or Ctrl-C never submits a "
         "job twice (submitted tasks are followed by id) and keeps every finished result. Files are saved "
         "under DIR/<job id>/, a summary in DIR/results.jsonl.",
@@ -293,6 +296,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--resubmit-unknown", action="store_true", help="submit again jobs whose earlier submission is in doubt"
     )
     batch.add_argument("--retry-failed", action="store_true", help="submit again jobs whose task failed")
+    batch.add_argument(
+        "--strings-as-text",
+        action="store_true",
+        help='send plain strings as text, never as files (files then only as {"$file": "path"})',
+    )
     batch.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     batch.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
 
@@ -327,10 +335,18 @@ def build_parser() -> argparse.ArgumentParser:
 # ---------------------------------------------------------------- commands
 
 
-def _client(args: argparse.Namespace) -> Client:
+def _client(args: argparse.Namespace, **options: Any) -> Client:
     from .client import Client
 
-    return Client(app_key=args.app_key, app_secret=args.app_secret, endpoint=args.endpoint)
+    # Said in the command's terms (the Client's own message speaks Python: app_key=...).
+    if not (args.app_key if args.app_key is not None else os.environ.get("SPEEDPIX_APP_KEY")):
+        raise UsageError("missing app key: set SPEEDPIX_APP_KEY or pass --app-key KEY")
+    if not (args.app_secret if args.app_secret is not None else os.environ.get("SPEEDPIX_APP_SECRET")):
+        raise UsageError(
+            "missing app secret: set SPEEDPIX_APP_SECRET (or pass --app-secret SECRET; the variable is safer: "
+            "flags show in the process list)"
+        )
+    return Client(app_key=args.app_key, app_secret=args.app_secret, endpoint=args.endpoint, **options)
 
 
 def _progress(args: argparse.Namespace) -> Any:
@@ -388,9 +404,15 @@ def _finish(prediction: Prediction, args: argparse.Namespace, display: Any, *, w
     return EXIT_OK
 
 
+def _listener(display: Any) -> Any:
+    """The progress line as ``on_progress``, or None under -q: a listener makes the wait
+    poll every second, which only pays when someone watches."""
+    return display if display.enabled else None
+
+
 def _wait(prediction: Prediction, args: argparse.Namespace, display: Any, timeout: float | None) -> int:
     try:
-        prediction.wait(timeout=timeout, on_progress=display)
+        prediction.wait(timeout=timeout, on_progress=_listener(display))
         return _finish(prediction, args, display)
     except KeyboardInterrupt:
         display.finish()
@@ -465,7 +487,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
     status = _BatchStatus(sys.stderr, enabled=not args.quiet)
     try:
-        with _client(args) as client:
+        with _client(args, detect_file_paths=not args.strings_as_text) as client:
             summary = run_batch(
                 sys.stdin if args.jobs == "-" else args.jobs,
                 args.output_dir,
@@ -548,7 +570,7 @@ def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
     message = text[0] if text else type(error).__name__
     if "testing" not in message:
-        message = f"{message} (speedpix emulator needs the 'testing' extra: pip install 'speedpix[testing]')"
+        message = f"{message} (speedpix emulator needs the 'testing' extra: pip install '.[testing]' in its clone)"
     return message
 
 
@@ -580,7 +602,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             prediction = client.predictions.create("demo-txt2img", {"prompt": args.prompt})
             display.message(f"submitted task {prediction.id} (workflow demo-txt2img): {args.prompt!r}")
             display.update(prediction)
-            prediction.wait(timeout=60, on_progress=display)
+            prediction.wait(timeout=60, on_progress=_listener(display))
             display.finish()
             if prediction.status != "succeeded":
                 _err(f"error: demo task {prediction.status}: {prediction.error}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import functools
 import os
@@ -233,6 +234,9 @@ class Client:
 
     async def aclose(self) -> None:
         await self._transport.aclose()
+        # An asyncio transport closes its socket on the loop's next turn: take that turn,
+        # so the connections are closed once aclose() returns (emu.open_connections == 0).
+        await asyncio.sleep(0)
 
     def __enter__(self) -> Client:
         return self

@@ -261,7 +261,7 @@ class Prediction:
                 misses=misses,
                 last_missed=last_missed,
             )
-            interval, aimed = next_poll(state, fixed_interval=polling_interval)
+            interval, aimed = next_poll(state, fixed_interval=polling_interval, listening=on_progress is not None)
             aimed = aimed and self._aim_at_result
             remaining = settings.remaining()
             if remaining is not None:

@@ -80,6 +80,28 @@ def test_on_progress_is_called_on_changes(mode: str, client: Client, emu: Emulat
     assert len(seen) == len(set(seen))  # called only when something changed
 
 
+def test_on_progress_shows_the_queue_and_the_progress_of_a_7_s_task(client: Client, emu: Emulator) -> None:
+    # 1 s queued, 6 s running: polled at least once a second, the callback sees it
+    # waiting, then running several times, then finished (without a listener the
+    # schedule would poll about twice: an early probe and the aimed finish).
+    emu.configure("demo-txt2img", queue_time=1.0, duration=6.0)
+    seen: list[tuple[str, float | None, int | None]] = []
+    try:
+        client.run(
+            "demo-txt2img", {"prompt": "p"}, on_progress=lambda p: seen.append((p.status, p.progress, p.queue_position))
+        )
+    finally:
+        emu.configure("demo-txt2img", duration=0.05, queue_time=0.0)
+    statuses = [status for status, _, _ in seen]
+    assert statuses[0] == "waiting", seen
+    assert statuses.count("running") >= 4, seen
+    assert statuses[-1] == "succeeded", seen
+    running = [progress for status, progress, _ in seen if status == "running"]
+    assert running == sorted(running) and len(set(running)) == len(running), seen
+    polls = emu.stats.requests_by_path["/scc/comfy_get_progress"]
+    assert 6 <= polls <= 10, polls  # about one a second: 7 s of task, not one every 50 ms
+
+
 def test_async_on_progress_callback_is_awaited(client: Client) -> None:
     seen: list[str] = []
 

@@ -37,7 +37,7 @@ Where the real service is undocumented, the emulator decides, and says so here:
   (delays, then normal handling), ``drop_after`` and ``malformed_json`` (applied to
   the response of a normally handled request).
 
-It needs the ``testing`` extra (``pip install 'speedpix[testing]'``). Importing this
+It needs the ``testing`` extra (``pip install '.[testing]'`` in a clone of this SDK). Importing this
 package is cheap: the server machinery loads when an ``Emulator`` is first used.
 """
 

@@ -191,7 +191,8 @@ class Emulator:
     @property
     def open_connections(self) -> int:
         """How many client connections are open to the emulator now: a test can check
-        that its code closes what it opens (the server sees a close within milliseconds)."""
+        that its code closes what it opens. Exact: a connection its client has closed
+        is not counted, even before the server has noticed the close."""
         server = self._server
         return 0 if server is None else server.open_connections
 

@@ -18,7 +18,9 @@ uvicorn is imported only here, and only when an Emulator is created.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
+import select
 import socket
 import threading
 from collections.abc import Callable
@@ -26,7 +28,10 @@ from typing import Any
 
 from ._app import ABORT_EXTENSION, EmulatorApp
 
-MISSING_EXTRA = "speedpix.testing needs the 'testing' extra: pip install 'speedpix[testing]'"
+MISSING_EXTRA = (
+    "speedpix.testing needs the 'testing' extra: install this SDK with it, e.g. pip install '.[testing]' in its "
+    "clone (PyPI's speedpix is the original 1.0.4 SDK, without it)"
+)
 _STOP_GRACE_S = 2.0
 
 
@@ -84,6 +89,42 @@ def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
     return factory
 
 
+def _peer_closed(sock: Any) -> bool:
+    """Whether the client closed this connection (its FIN or RST has arrived), without
+    reading anything: a poll for the peer's hang-up, else a non-blocking peek, where
+    b"" is end-of-file."""
+    try:
+        fd = sock.fileno()
+    except (OSError, ValueError):
+        return True
+    if fd < 0:
+        return True
+    rdhup = getattr(select, "POLLRDHUP", None)
+    if rdhup is not None:
+        poller = select.poll()
+        poller.register(fd, rdhup)
+        return any(events & (rdhup | select.POLLHUP | select.POLLERR) for _, events in poller.poll(0))
+    with socket.socket(fileno=socket.dup(fd)) as peek:  # a duplicate: closing it leaves ours open
+        try:
+            return peek.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False  # nothing to read: open and idle
+        except OSError:
+            return True  # reset by the peer
+
+
+def _count_open(connections: Any) -> int:
+    count = 0
+    for protocol in list(connections):
+        transport = getattr(protocol, "transport", None)
+        if transport is None or transport.is_closing():
+            continue
+        sock = transport.get_extra_info("socket")
+        if sock is None or not _peer_closed(sock):
+            count += 1
+    return count
+
+
 class ServerThread:
     """Runs ``app`` with uvicorn on its own thread and event loop."""
 
@@ -135,9 +176,32 @@ class ServerThread:
 
     @property
     def open_connections(self) -> int:
-        """Client connections open right now (read from any thread: len() of a set)."""
-        server = self._server
-        return 0 if server is None or not hasattr(server, "server_state") else len(server.server_state.connections)
+        """Client connections open right now, exactly: a connection its client has closed
+        is not counted even before the server's loop has noticed (each socket is checked
+        for the peer's FIN/RST at the time of reading). Counted on the server's loop,
+        where the connections and their sockets cannot change meanwhile."""
+        server, loop = self._server, self.loop
+        if server is None or loop is None or not hasattr(server, "server_state"):
+            return 0
+        connections = server.server_state.connections
+        if threading.current_thread() is self._thread:
+            return _count_open(connections)
+        future: concurrent.futures.Future[int] = concurrent.futures.Future()
+
+        def count() -> None:
+            try:
+                future.set_result(_count_open(connections))
+            except BaseException as error:  # reported to the reader
+                future.set_exception(error)
+
+        try:
+            loop.call_soon_threadsafe(count)
+        except RuntimeError:  # the loop has closed: the server has stopped
+            return 0
+        try:
+            return future.result(timeout=5.0)
+        except concurrent.futures.TimeoutError:  # a loop blocked or stopping: what it knows
+            return len(connections)
 
     def _run(self) -> None:
         import uvicorn

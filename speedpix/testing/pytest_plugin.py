@@ -1,6 +1,6 @@
 """pytest fixtures for testing code that uses SpeedPix, against a local emulator.
 
-Installed with ``pip install 'speedpix[testing]'``, this plugin is registered
+Installed with the ``testing`` extra (``pip install '.[testing]'``), this plugin is registered
 automatically (entry point ``pytest11``); nothing to add to ``conftest.py``.
 
 ``speedpix_emulator``

@@ -250,7 +250,7 @@ def test_emulator_and_demo_without_the_testing_extra_exit_2(tmp_path: Path) -> N
         )
         assert result.returncode == 2, (args, result.stderr)
         lines = result.stderr.strip().splitlines()
-        assert len(lines) == 1 and "speedpix[testing]" in lines[0], lines
+        assert len(lines) == 1 and "pip install '.[testing]'" in lines[0], lines
 
 
 def test_emulator_command_serves_the_run_command(tmp_path: Path) -> None:

@@ -121,7 +121,10 @@ def test_missing_extra_gives_a_one_line_message(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setitem(sys.modules, "uvicorn", None)
     with pytest.raises(MissingExtraError) as caught:
         Emulator()
-    assert str(caught.value) == ("speedpix.testing needs the 'testing' extra: pip install 'speedpix[testing]'")
+    assert str(caught.value) == (
+        "speedpix.testing needs the 'testing' extra: install this SDK with it, e.g. pip install '.[testing]' in its "
+        "clone (PyPI's speedpix is the original 1.0.4 SDK, without it)"
+    )
     assert isinstance(caught.value, ImportError)
 
 

@@ -8,6 +8,8 @@ from hypothesis import strategies as st
 
 from speedpix._polling import (
     FINISH_MARGIN,
+    LISTENING_FIRST,
+    LISTENING_INTERVAL,
     MAX_INTERVAL,
     MIN_INTERVAL,
     PROBE_AT,
@@ -110,3 +112,52 @@ def test_estimates_count_from_when_the_server_answered() -> None:
     # The probe of a just-submitted task is shortened the same way.
     probe = PollState(status="waiting", polls=0, eta=1.0, answer_age=0.1)
     assert next_poll(probe).delay == pytest.approx(0.9 * PROBE_AT)
+
+
+@given(
+    status=st.sampled_from(["waiting", "running", "weird"]),
+    polls=st.integers(0, 100),
+    eta=st.none() | st.floats(0, 1e6),
+    progress=st.none() | st.floats(0, 1),
+    running_for=st.none() | st.floats(0, 1e5),
+    last=st.none() | st.floats(0.01, 100),
+    misses=st.integers(0, 40),
+)
+def test_a_listener_is_shown_every_change_within_a_second(
+    status: str,
+    polls: int,
+    eta: float | None,
+    progress: float | None,
+    running_for: float | None,
+    last: float | None,
+    misses: int,
+) -> None:
+    state = PollState(
+        status=status,
+        polls=polls,
+        eta=eta,
+        progress=progress,
+        running_for=running_for,
+        last_interval=last,
+        misses=misses,
+    )
+    alone, listened = next_poll(state), next_poll(state, listening=True)
+    cap = LISTENING_FIRST if polls == 0 else LISTENING_INTERVAL
+    assert MIN_INTERVAL <= listened.delay <= cap
+    if alone.delay <= cap:
+        assert listened == alone  # the schedule is the same, only capped
+    else:
+        assert listened == Poll(cap, result=False)  # a progress poll on the way to the aim
+
+
+def test_a_listened_long_task_is_still_aimed_at_its_finish() -> None:
+    # 3.2 s left: progress polls a second apart, then the result just after the finish.
+    far = PollState(status="running", polls=3, eta=3.2, progress=0.5, running_for=3.2, progress_rate=0.5 / 3.2)
+    assert next_poll(far, listening=True) == Poll(LISTENING_INTERVAL, result=False)
+    near = PollState(status="running", polls=6, eta=0.4, progress=0.94, running_for=6.0, progress_rate=0.15)
+    assert next_poll(near, listening=True) == next_poll(near)
+    assert next_poll(near, listening=True).result
+
+
+def test_a_fixed_interval_is_kept_with_a_listener() -> None:
+    assert next_poll(PollState(status="running", polls=3), fixed_interval=4.0, listening=True) == Poll(4.0, False)
