@@ -18,7 +18,7 @@ from speedpix.testing import Emulator
 
 ROUNDS = 50
 PROMPT = {"prompt": "a cat", "width": 16, "height": 16}
-ASYNC_KINDS = {"lean": {}, "httpx": {"httpx_args": {"headers": {"X-Test": "1"}}}}
+ASYNC_KINDS = {"default": {}, "httpx_args": {"httpx_args": {"headers": {"X-Test": "1"}}}}
 
 
 @pytest.fixture(scope="module")
