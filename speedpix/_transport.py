@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from . import _forksafe
 from ._gateway_transport import AsyncGatewayTransport
 from ._signing import STRING_TO_SIGN_EXTENSION, GatewaySigner
 
@@ -102,6 +103,10 @@ class _TLSContext:
         self._verify = verify
         self._lock = threading.Lock()
         self._context: ssl.SSLContext | None = None
+        _forksafe.track(self)
+
+    def drop_inherited(self) -> None:
+        self._lock = threading.Lock()  # a parent's thread may have held it at fork()
 
     def get(self) -> ssl.SSLContext:
         with self._lock:
@@ -132,6 +137,15 @@ class _Pools:
         self.sync_api: httpx.Client | None = None
         self.sync_storage: httpx.Client | None = None
         self.loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
+        _forksafe.track(self)
+
+    def drop_inherited(self) -> object:
+        """In a forked child: forget the parent's connections, unclosed (see _forksafe)."""
+        inherited = (self.sync_api, self.sync_storage, dict(self.loops))
+        self.lock = threading.Lock()
+        self.sync_api = self.sync_storage = None
+        self.loops = weakref.WeakKeyDictionary()
+        return inherited
 
     def close_blocking(self) -> None:
         with self.lock:
