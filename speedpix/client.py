@@ -14,6 +14,7 @@ from speedpix_api import Client as GeneratedClient
 from ._api import CallSettings
 from ._flow import Flow, run_async, run_sync
 from ._logging import configure_from_env
+from ._pickling import ClientConfig, restore_client
 from ._retry import DEFAULT_MAX_RETRIES, INITIAL_DELAY, MAX_DELAY, RetryPolicy
 from ._transport import DEFAULT_TRANSFER_TIMEOUT, Transport, TransportSettings, api_timeout
 from ._version import USER_AGENT
@@ -125,6 +126,13 @@ class Client:
             DEFAULT_TRANSFER_TIMEOUT if transfer is None else httpx.Timeout(transfer, connect=min(transfer, 10.0))
         )
         self._detect_file_paths = detect_file_paths
+        # What a pickle of this client holds: see _pickling.
+        self._config = ClientConfig(
+            app_key=app_key, app_secret=app_secret, endpoint=self.endpoint, timeout=timeout, user_agent=user_agent,
+            max_retries=max_retries, retry_delay=retry_delay, wait_timeout=wait_timeout,
+            transfer_timeout=transfer_timeout, detect_file_paths=detect_file_paths, verify=verify,
+            max_connections=max_connections, httpx_args=httpx_args,
+        )  # fmt: skip
         self._transport = Transport(
             TransportSettings(
                 endpoint=self.endpoint,
@@ -141,6 +149,15 @@ class Client:
         self.predictions = Predictions(self)
         self.files = Files(self)
         self._api: GeneratedClient | None = None
+        self._api_pid = 0
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (restore_client, (self._config,))
+
+    def __copy__(self) -> Client:  # shares the connections (with_options); a pickle does not
+        clone = object.__new__(Client)
+        clone.__dict__.update(self.__dict__)
+        return clone
 
     @property
     def app_key(self) -> str:
@@ -157,7 +174,8 @@ class Client:
 
         Use it with ``speedpix_api.api.predictions.comfy_prompt.sync(client=client.api, ...)``.
         """
-        if self._api is None:
+        if self._api is None or self._api_pid != os.getpid():  # a forked child makes its own
+            self._api_pid = os.getpid()
             args = self._transport.api_client_args()
             api = GeneratedClient(
                 base_url=args.pop("base_url"),
@@ -181,6 +199,9 @@ class Client:
         It shares this client's connections: ``client.with_options(max_retries=5).run(...)``.
         """
         clone = copy.copy(self)
+        clone._config = self._config.replace(
+            max_retries=max_retries, retry_delay=retry_delay, timeout=timeout, wait_timeout=wait_timeout
+        )
         clone._retry_policy = _retry_policy(
             self._retry_policy.max_retries if max_retries is None else max_retries,
             self._retry_policy.initial_delay if retry_delay is None else retry_delay,

@@ -173,6 +173,22 @@ class Prediction:
         self.error_code = error.sub_err_code or error.err_code
         self.invoke_id = error.api_invoke_id or self.invoke_id
 
+    def __getstate__(self) -> dict[str, Any]:
+        # The client pickles as its configuration (see _pickling); the time.monotonic()
+        # stamps are re-based on unpickling, as another machine's clock differs.
+        return {**self.__dict__, "_pickled_at": time.monotonic()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        shift = time.monotonic() - state.pop("_pickled_at")
+        self.__dict__.update(state)
+        self._answered_at += shift
+        self._observed_at += shift
+        self._created_at += shift
+        if self._running_since is not None:
+            self._running_since += shift
+        if self._running_sample is not None:
+            self._running_sample = (self._running_sample[0] + shift, self._running_sample[1])
+
     # ------------------------------------------------------------ flows
 
     def _result_flow(self, settings: CallSettings) -> Flow[None]:
