@@ -4,6 +4,7 @@ spawned process can find them."""
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
 ECHO = "echo-prompt"
@@ -31,3 +32,8 @@ async def async_run_job(client: Any, i: int) -> tuple[int, str, str]:
 
 def asyncio_run_job(client: Any, i: int) -> tuple[int, str, str]:
     return asyncio.run(async_run_job(client, i))
+
+
+def run_job_in(client: Any, i: int) -> tuple[int, tuple[int, str, str]]:
+    """:func:`run_job`, with the id of the process that ran it."""
+    return os.getpid(), run_job(client, i)
