@@ -24,7 +24,9 @@ because that could pay for it twice; ``resubmit_unknown=True`` (``--resubmit-unk
 submits it anyway. The window is small: the time of one submit call.
 
 Other rules: a job whose submission was refused (bad input, unknown workflow, bad
-credentials…) created no task and is retried on the next run; a job whose *task* failed
+credentials…) or whose input files could not be uploaded created no task (the
+creation flow says so: ``SpeedPixException.task_may_exist``) and is retried on the
+next run; a job whose *task* failed
 stays failed unless ``retry_failed=True``; a job whose wait timed out or was cut short
 by a network error is followed again on the next run. Retries of individual calls are
 the client's (its ``max_retries``); there is no second layer here.
@@ -48,15 +50,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from ._logging import logger
-from .errors import (
-    APIConnectionError,
-    APIError,
-    FileTransferError,
-    InvalidInputError,
-    MalformedResponseError,
-    PredictionTimeoutError,
-    ServerError,
-)
+from .errors import InvalidInputError, PredictionTimeoutError
 
 if TYPE_CHECKING:
     from .client import Client
@@ -412,20 +406,6 @@ class _Counts:
 # ---------------------------------------------------------------- the runner
 
 
-def _never_created(error: BaseException) -> bool:
-    """Whether a failed ``predictions.create`` provably created no task."""
-    if isinstance(error, InvalidInputError | FileTransferError):
-        return True  # refused before submitting, or an input upload failed
-    if isinstance(error, APIConnectionError):
-        return not error.request_sent
-    if isinstance(error, ServerError | MalformedResponseError):
-        return False  # the service may have acted before failing
-    if isinstance(error, APIError):
-        # The service answered and refused: authentication, throttling, business errors.
-        return error.refused_before_work or (error.status_code is not None and error.status_code < 500)
-    return False
-
-
 def _error_text(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
@@ -497,7 +477,8 @@ class _Runner:
                 resource_config_id=job.resource_config_id,
             )
         except Exception as error:
-            if _never_created(error):
+            # The creation flow says whether a task may exist; anything else is in doubt.
+            if getattr(error, "task_may_exist", None) is False:
                 self.journal.update(job.id, state=FAILED, error=_error_text(error))
                 self.emit("failed", job, message=_error_text(error))
             else:

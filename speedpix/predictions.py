@@ -9,12 +9,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from speedpix_api.models import ComfyPromptRequest, ComfyPromptRequestInputs, TaskIdRequest
 from speedpix_api.types import UNSET, Unset
 
-from ._api import PROGRESS, RESULT, SUBMIT, CallSettings, Reply, api_call
+from ._api import PROGRESS, RESULT, SUBMIT, CallSettings, Reply, _may_have_run, api_call
 from ._flow import Blocking, Flow, Notify, Parallel, Sleep
 from ._inputs import check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
 from ._logging import logger
@@ -27,6 +27,7 @@ from .errors import (
     PredictionTimeoutError,
     RateLimitError,
     ServerError,
+    SpeedPixException,
 )
 from .files import upload_flow
 from .output import wrap_output
@@ -354,6 +355,43 @@ def _check_id(name: str, value: object, *, optional: bool = False) -> str | None
     return value
 
 
+T = TypeVar("T")
+
+
+def _in_phase(phase: str, flow: Flow[T]) -> Flow[T]:
+    """Run a step of the creation; an error raised in it says so, and whether a task
+    may exist (see SpeedPixException.phase). The one place that decides it."""
+    try:
+        return (yield from flow)
+    except SpeedPixException as error:
+        if error.phase is None:  # an InvalidInputError is "validating", wherever raised
+            error.phase = phase
+            error.task_may_exist = phase == "submitting" and _may_have_run(error)
+        raise
+
+
+def _input_urls(client: Client, settings: CallSettings, plan: Any, strategy: str) -> Flow[list[str]]:
+    if not plan.sources:
+        return []
+    if strategy == "base64":
+        check_base64_sizes(plan.sources)
+        urls: list[str] = yield Blocking(lambda: [source.data_uri() for source in plan.sources])
+        return urls
+    files = yield Parallel([upload_flow(source, settings, client._transfer_timeout) for source in plan.sources])
+    return [file.access_url for file in files]
+
+
+def _submit(settings: CallSettings, body: ComfyPromptRequest, resource_config_id: str | None) -> Flow[Reply]:
+    reply = yield from api_call(SUBMIT, settings, body=body, x_sp_resource_config_id=resource_config_id or "default")
+    if not _value(reply.data.task_id):
+        raise MalformedResponseError(
+            "comfy_prompt succeeded but returned no taskId; the task may exist: check the console.",
+            request_id=reply.request_id,
+            api_invoke_id=reply.api_invoke_id,
+        )
+    return reply
+
+
 def create_flow(
     client: Client,
     settings: CallSettings,
@@ -380,14 +418,7 @@ def create_flow(
     walked = walk_inputs({} if input is None else input, detect_file_paths=client._detect_file_paths)
     # Only inputs that may hold files need the file system, off the event loop.
     plan = (yield Blocking(lambda: resolve_files(walked))) if walked.pending else walked
-    if not plan.sources:
-        urls = []
-    elif strategy == "base64":
-        check_base64_sizes(plan.sources)
-        urls = yield Blocking(lambda: [source.data_uri() for source in plan.sources])
-    else:
-        files = yield Parallel([upload_flow(source, settings, client._transfer_timeout) for source in plan.sources])
-        urls = [file.access_url for file in files]
+    urls = yield from _in_phase("uploading", _input_urls(client, settings, plan, strategy))
     body = ComfyPromptRequest(
         workflow_id=workflow_id,
         inputs=ComfyPromptRequestInputs.from_dict(fill_slots(plan.value, urls)),
@@ -396,15 +427,9 @@ def create_flow(
         randomise_seeds=randomise_seeds,
         return_temp_files=return_temp_files,
     )
-    reply = yield from api_call(SUBMIT, settings, body=body, x_sp_resource_config_id=resource_config_id or "default")
+    reply = yield from _in_phase("submitting", _submit(settings, body, resource_config_id))
     data = reply.data
     task_id = _value(data.task_id)
-    if not task_id:
-        raise MalformedResponseError(
-            "comfy_prompt succeeded but returned no taskId; the task may exist: check the console.",
-            request_id=reply.request_id,
-            api_invoke_id=reply.api_invoke_id,
-        )
     estimate = _value(data.estimated_duration_in_seconds)
     prediction = Prediction(
         client,
