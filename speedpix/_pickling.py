@@ -51,9 +51,12 @@ class ClientConfig:
     verify: bool | str
     max_connections: int
     httpx_args: dict[str, Any] | None = field(default=None, repr=False)
+    # Not a constructor argument: set by with_options().
+    retry_throttled: bool = True
 
     def arguments(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        """The constructor's arguments."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "retry_throttled"}
 
     def replace(self, **changes: Any) -> ClientConfig:
         """This configuration with the arguments in ``changes`` that are not None changed."""
@@ -64,7 +67,8 @@ def restore_client(config: ClientConfig) -> Client:
     """The client a pickle of one made with ``config`` unpickles to."""
     from .client import Client
 
-    return Client(**config.arguments())
+    client = Client(**config.arguments())
+    return client if config.retry_throttled else client.with_options(retry_throttled=False)
 
 
 @dataclass(frozen=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import os
 import time
 from typing import Any, TypeVar
@@ -193,18 +194,30 @@ class Client:
         retry_delay: float | None = None,
         timeout: float | None = None,
         wait_timeout: float | None = None,
+        retry_throttled: bool | None = None,
     ) -> Client:
         """A copy of this client with other retry or timeout settings, for some calls.
 
         It shares this client's connections: ``client.with_options(max_retries=5).run(...)``.
+        ``retry_throttled=False`` raises :class:`RateLimitError` at once instead of
+        retrying, for callers that pace themselves (as the batch runner does).
         """
         clone = copy.copy(self)
+        if retry_throttled is not None and not isinstance(retry_throttled, bool):
+            raise InvalidInputError(f"retry_throttled must be True or False, got {retry_throttled!r}")
         clone._config = self._config.replace(
-            max_retries=max_retries, retry_delay=retry_delay, timeout=timeout, wait_timeout=wait_timeout
+            max_retries=max_retries,
+            retry_delay=retry_delay,
+            timeout=timeout,
+            wait_timeout=wait_timeout,
+            retry_throttled=retry_throttled,
         )
-        clone._retry_policy = _retry_policy(
-            self._retry_policy.max_retries if max_retries is None else max_retries,
-            self._retry_policy.initial_delay if retry_delay is None else retry_delay,
+        clone._retry_policy = dataclasses.replace(
+            _retry_policy(
+                self._retry_policy.max_retries if max_retries is None else max_retries,
+                self._retry_policy.initial_delay if retry_delay is None else retry_delay,
+            ),
+            retry_throttled=clone._config.retry_throttled,
         )
         if timeout is not None:
             seconds = _positive("timeout", timeout)
