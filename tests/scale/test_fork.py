@@ -104,3 +104,26 @@ def test_forked_from_a_running_event_loop(emu: Emulator, job: Callable[[int], tu
     finally:
         _client.close()
         _client = None
+
+
+def _api_job(task_id: str) -> str:
+    from speedpix_api.api.predictions import comfy_get_progress
+    from speedpix_api.models import TaskIdRequest
+
+    reply = comfy_get_progress.sync(client=_client.api, body=TaskIdRequest(task_id=task_id))
+    assert reply is not None
+    return str(reply.data.task_id)
+
+
+def test_forked_children_get_their_own_low_level_client(emu: Emulator) -> None:
+    global _client
+    emu.inject("/scc/*", "slow", count=10**6, delay=0.05)
+    _client = emu.client(max_retries=0)
+    try:
+        ids = [_client.predictions.create(ECHO, {"prompt": prompt(i)}).id for i in range(JOBS)]
+        assert _api_job(ids[0]) == ids[0]  # the parent's client.api holds a connection now
+        with FORK.Pool(WORKERS) as pool:
+            assert pool.map(_api_job, ids) == ids
+    finally:
+        _client.close()
+        _client = None
