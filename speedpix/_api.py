@@ -245,7 +245,7 @@ def interpret(call: Call[E], outcome: CallOutcome[E], *, task_id: str | None = N
     )
 
 
-def _may_have_run(error: SpeedPixException) -> bool:
+def may_have_run(error: SpeedPixException) -> bool:
     """Whether a failed request might still have done its work server-side."""
     if isinstance(error, APIConnectionError):
         return error.request_sent
@@ -263,7 +263,7 @@ def api_call(call: Call[E], settings: CallSettings, *, task_id: str | None = Non
             return result
         delay = retry_delay(result, attempt=attempt, idempotent=call.idempotent, policy=settings.retry)
         if delay is None or not settings.allows_sleep(delay):
-            if not call.idempotent and _may_have_run(result):
+            if not call.idempotent and may_have_run(result):
                 result.message += (
                     " The request may have reached the service, so a task may have been created; it was not "
                     "resubmitted, to avoid paying twice. Check the console or your task list before retrying."

@@ -41,6 +41,8 @@ class RetryPolicy:
     max_retries: int = DEFAULT_MAX_RETRIES
     initial_delay: float = INITIAL_DELAY
     max_delay: float = MAX_DELAY
+    # False for callers that pace themselves (the batch runner): throttling is raised at once.
+    retry_throttled: bool = True
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,8 @@ def retry_delay(
     capped at ``MAX_RETRY_AFTER``.
     """
     if attempt > policy.max_retries or not is_transient(error, idempotent=idempotent):
+        return None
+    if not policy.retry_throttled and isinstance(error, RateLimitError):
         return None
     retry_after = error.retry_after if isinstance(error, APIError) else None
     if retry_after is not None and retry_after >= 0:

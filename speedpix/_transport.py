@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from . import _guards
+from . import _forksafe, _guards
 from ._signing import GatewaySigner
 
 if TYPE_CHECKING:
@@ -62,6 +62,10 @@ class _TLSContext:
         self._verify = verify
         self._lock = threading.Lock()
         self._context: ssl.SSLContext | None = None
+        _forksafe.track(self)
+
+    def drop_inherited(self) -> None:
+        self._lock = threading.Lock()  # a parent's thread may have held it at fork()
 
     def get(self) -> ssl.SSLContext:
         with self._lock:
@@ -134,19 +138,18 @@ class _Pools:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.pid = os.getpid()
         self.sync_api: httpx.Client | None = None
         self.sync_storage: httpx.Client | None = None
         self.loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
-        _ALL_POOLS.add(self)
+        _forksafe.track(self)
 
-    def forget_inherited(self) -> None:
-        """In a forked child: drop what the parent opened (its lock may be held, too)."""
-        _INHERITED.append((self.sync_api, self.sync_storage, dict(self.loops)))
+    def drop_inherited(self) -> object:
+        """In a forked child: forget the parent's connections, unclosed (see _forksafe)."""
+        inherited = (self.sync_api, self.sync_storage, dict(self.loops))
         self.lock = threading.Lock()
-        self.pid = os.getpid()
         self.sync_api = self.sync_storage = None
         self.loops = weakref.WeakKeyDictionary()
+        return inherited
 
     def close_blocking(self) -> None:
         with self.lock:
@@ -157,8 +160,6 @@ class _Pools:
 
     def release(self) -> None:
         """Close everything, from any thread: a loop's clients close on that loop."""
-        if self.pid != os.getpid():
-            return  # the parent's, in a forked child: not ours to close
         self.close_blocking()
         with self.lock:
             states = list(self.loops.items())
@@ -167,18 +168,6 @@ class _Pools:
             if not loop.is_closed():  # a closed loop's connections were closed with it
                 with contextlib.suppress(RuntimeError):  # closed since
                     loop.call_soon_threadsafe(_start_aclose, loop, state)
-
-
-_ALL_POOLS: weakref.WeakSet[_Pools] = weakref.WeakSet()
-_INHERITED: list[object] = []  # a forked child's copies of its parent's clients, never closed
-
-
-def _after_fork_in_child() -> None:
-    for pools in list(_ALL_POOLS):
-        pools.forget_inherited()
-
-
-os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _start_aclose(loop: asyncio.AbstractEventLoop, state: _LoopState) -> None:
@@ -233,8 +222,6 @@ class Transport:
 
     def _sync(self, *, signed: bool) -> httpx.Client:
         pools = self._pools
-        if pools.pid != os.getpid():  # a forked child whose hook has not run (e.g. os.fork in C code)
-            pools.forget_inherited()
         with pools.lock:
             client = pools.sync_api if signed else pools.sync_storage
             if client is None or client.is_closed:
@@ -259,8 +246,6 @@ class Transport:
 
         loop = asyncio.get_running_loop()
         pools = self._pools
-        if pools.pid != os.getpid():
-            pools.forget_inherited()
         with pools.lock:
             state = pools.loops.get(loop)
             if state is None:

@@ -34,10 +34,22 @@ because that could pay for it twice; ``resubmit_unknown=True`` (``--resubmit-unk
 submits it anyway. The window is small: the time of one submit call.
 
 Other rules: a job whose submission was refused (bad input, unknown workflow, bad
-credentials…) created no task and is retried on the next run; a job whose *task* failed
+credentials…) or whose input files could not be uploaded created no task (the
+creation flow says so: ``SpeedPixException.task_may_exist``) and is retried on the
+next run; a job whose *task* failed
 stays failed unless ``retry_failed=True``; a job whose wait timed out or was cut short
 by a network error is followed again on the next run. Retries of individual calls are
-the client's (its ``max_retries``); there is no second layer here.
+the client's (its ``max_retries``); there is no second layer here, except for
+throttling, which is the batch's own (below).
+
+**Throttling.** The account's quota is usually the limit, and unpublished. The batch
+starts at ``concurrency`` jobs at once; a submission throttled by the service
+(``RateLimitError``: 403 ``Throttled…``, 429, ``B_API_CauseFlowControl``) lowers it and
+successful ones raise it again, never above ``concurrency`` (AIMD, see ``_adaptive``).
+The throttled job is not failed: it waits (``Retry-After`` if given, else a growing
+delay) and is submitted again; only after 10 throttles in a row it is ``failed``, with
+no task, so the next run submits it. Progress lines and the summary show the
+concurrency in use.
 """
 
 from __future__ import annotations
@@ -59,17 +71,11 @@ from typing import TYPE_CHECKING, Any, Final, TextIO
 
 from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
+from ._adaptive import AdaptiveLimit
 from ._inputs import _has_media_name, is_media_file_path
 from ._logging import logger
-from .errors import (
-    APIConnectionError,
-    APIError,
-    FileTransferError,
-    InvalidInputError,
-    MalformedResponseError,
-    PredictionTimeoutError,
-    ServerError,
-)
+from ._retry import RetryPolicy, retry_delay
+from .errors import InvalidInputError, PredictionTimeoutError, RateLimitError
 
 if TYPE_CHECKING:
     from .client import Client
@@ -413,6 +419,12 @@ class BatchSummary:
     results_path: Path
     journal_path: Path
     elapsed: float = 0.0
+    #: Jobs at once at the end, the lowest it went, and the maximum it was given.
+    concurrency: int = 0
+    lowest_concurrency: int = 0
+    max_concurrency: int = 0
+    #: Submissions refused by throttling (each was submitted again later).
+    throttled: int = 0
 
     def _count(self, status: str) -> int:
         return sum(1 for result in self.results if result.status == status)
@@ -447,7 +459,13 @@ class BatchSummary:
             line += f", {self.unknown} unknown (see --resubmit-unknown)"
         if self.incomplete:
             line += f", {self.incomplete} incomplete (rerun to resume)"
-        return line + f" in {self.elapsed:.1f}s; results in {self.results_path}"
+        line += f" in {self.elapsed:.1f}s; concurrency {self.concurrency}"
+        if self.throttled:
+            line += (
+                f" (throttled {self.throttled}x: lowered from {self.max_concurrency}, "
+                f"to {self.lowest_concurrency} at the lowest)"
+            )
+        return line + f"; results in {self.results_path}"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -456,6 +474,10 @@ class BatchSummary:
             "failed": self.failed,
             "unknown": self.unknown,
             "incomplete": self.incomplete,
+            "concurrency": self.concurrency,
+            "lowest_concurrency": self.lowest_concurrency,
+            "max_concurrency": self.max_concurrency,
+            "throttled": self.throttled,
             "results_path": str(self.results_path),
             "output_dir": str(self.output_dir),
         }
@@ -476,9 +498,15 @@ class BatchEvent:
     succeeded: int = 0
     failed: int = 0
     running: int = 0
+    #: Jobs allowed at once now (lowered by throttling), and the maximum given.
+    concurrency: int = 0
+    max_concurrency: int = 0
 
     def describe(self) -> str:
-        head = f"[{self.finished}/{self.total} done, {self.failed} failed, {self.running} running]"
+        head = f"[{self.finished}/{self.total} done, {self.failed} failed, {self.running} running"
+        if self.concurrency < self.max_concurrency:
+            head += f", concurrency {self.concurrency}/{self.max_concurrency} (throttled)"
+        head += "]"
         text = f"{head} {self.job_id}: {self.kind}"
         if self.task_id:
             text += f" (task {self.task_id})"
@@ -500,20 +528,6 @@ class _Counts:
 # ---------------------------------------------------------------- the runner
 
 
-def _never_created(error: BaseException) -> bool:
-    """Whether a failed ``predictions.create`` provably created no task."""
-    if isinstance(error, InvalidInputError | FileTransferError):
-        return True  # refused before submitting, or an input upload failed
-    if isinstance(error, APIConnectionError):
-        return not error.request_sent
-    if isinstance(error, ServerError | MalformedResponseError):
-        return False  # the service may have acted before failing
-    if isinstance(error, APIError):
-        # The service answered and refused: authentication, throttling, business errors.
-        return error.refused_before_work or (error.status_code is not None and error.status_code < 500)
-    return False
-
-
 def _error_text(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
@@ -521,6 +535,57 @@ def _error_text(error: BaseException) -> str:
 def _error_code(error: BaseException) -> str | None:
     """The service's most specific code, as for a failed task (``Prediction.error_code``)."""
     return getattr(error, "sub_err_code", None) or getattr(error, "err_code", None)
+
+
+# How long a throttled job waits before it is submitted again: Retry-After if the
+# service gives one, else from 0.5 s doubling to 8 s (jittered); after 10 in a row the
+# job is failed (no task exists, so the next run submits it).
+_THROTTLE_WAITS: Final = RetryPolicy(max_retries=10)
+
+
+class _Throttled(Exception):
+    def __init__(self, error: RateLimitError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Gate:
+    """At most ``limit.current`` jobs at once: a semaphore whose size the service's
+    throttling sets (see _adaptive)."""
+
+    def __init__(self, maximum: int) -> None:
+        self.limit = AdaptiveLimit(maximum)
+        self.in_flight = 0
+        self._changed = threading.Condition()
+
+    def enter(self, stop: threading.Event) -> bool:
+        """Wait for a free slot; False if the batch is stopping."""
+        with self._changed:
+            while self.in_flight >= self.limit.current and not stop.is_set():
+                self._changed.wait(0.2)
+            if stop.is_set():
+                return False
+            self.in_flight += 1
+            return True
+
+    def leave(self) -> None:
+        with self._changed:
+            self.in_flight -= 1
+            self._changed.notify()
+
+    def submitted(self) -> None:
+        with self._changed:
+            before = self.limit.current
+            self.limit.on_success(self.in_flight)
+            if self.limit.current > before:
+                self._changed.notify()
+
+    def throttled(self, started_at: float) -> None:
+        with self._changed:
+            before = self.limit.current
+            self.limit.on_throttle(started_at, time.monotonic())
+            if self.limit.current < before:
+                logger.info("batch throttled: %d jobs at once now (was %d)", self.limit.current, before)
 
 
 class _Runner:
@@ -532,15 +597,19 @@ class _Runner:
         client: Client,
         timeout: float | None,
         on_event: Callable[[BatchEvent], Any] | None,
+        concurrency: int = 4,
     ) -> None:
         self.jobs = jobs
         self.out_dir = out_dir
         self.journal = journal
         self.client = client
+        # Submissions raise throttling at once: the gate paces them, not client retries.
+        self.submitter = client.with_options(retry_throttled=False)
         self.timeout = timeout
         self.on_event = on_event
         self.stop = threading.Event()
         self.counts = _Counts(total=len(jobs))
+        self.gate = _Gate(concurrency)
         self._event_lock = threading.Lock()
 
     # events
@@ -568,6 +637,8 @@ class _Runner:
                 succeeded=counts.succeeded,
                 failed=counts.failed,
                 running=len(counts.running),
+                concurrency=self.gate.limit.current,
+                max_concurrency=self.gate.limit.maximum,
             )
         if self.on_event is None:
             return
@@ -581,17 +652,23 @@ class _Runner:
 
     def submit(self, job: Job) -> Prediction | None:
         self.journal.update(job.id, state=SUBMITTING, task_id=None, error=None, error_code=None)
+        started = time.monotonic()
         try:
             options: ComfyPromptRequestOptions = {}
             if job.alias_id is not None:
                 options["alias_id"] = job.alias_id
             if job.version_id is not None:
                 options["version_id"] = job.version_id
-            prediction = self.client.predictions.create(
+            prediction = self.submitter.predictions.create(
                 job.workflow_id, _job_input(job), resource_config_id=job.resource_config_id, **options
             )
         except Exception as error:
-            if _never_created(error):
+            if isinstance(error, RateLimitError) and error.task_may_exist is False:
+                self.journal.update(job.id, state=PENDING)  # no task: a crash now resubmits it
+                self.gate.throttled(started)
+                raise _Throttled(error) from None
+            # The creation flow says whether a task may exist; anything else is in doubt.
+            if getattr(error, "task_may_exist", None) is False:
                 self.journal.update(job.id, state=FAILED, error=_error_text(error), error_code=_error_code(error))
                 self.emit("failed", job, message=_error_text(error))
             else:
@@ -600,6 +677,7 @@ class _Runner:
                 self.emit("unknown", job, message=message)
             return None
         self.journal.update(job.id, state=SUBMITTED, task_id=prediction.id)
+        self.gate.submitted()
         self.emit("submitted", job, prediction.id)
         return prediction
 
@@ -656,13 +734,27 @@ class _Runner:
                 job, row = work.get_nowait()
             except queue.Empty:
                 return
-            try:
-                self.run_job(job, row)
-            except Exception as error:  # a bug or a full disk: record it, keep going
-                logger.exception("batch job %s failed unexpectedly", job.id)
-                with contextlib.suppress(Exception):
-                    self.journal.update(job.id, error=_error_text(error))
-                self.emit("incomplete", job, None, _error_text(error))
+            throttles = 0
+            while self.gate.enter(self.stop):
+                delay = None
+                try:
+                    self.run_job(job, row)
+                except _Throttled as throttled:
+                    throttles += 1
+                    delay = retry_delay(throttled.error, attempt=throttles, idempotent=False, policy=_THROTTLE_WAITS)
+                    if delay is None:
+                        message = f"throttled {throttles} times, not submitted: {throttled}; rerun to submit it"
+                        self.journal.update(job.id, state=FAILED, error=message)
+                        self.emit("failed", job, message=message)
+                except Exception as error:  # a bug or a full disk: record it, keep going
+                    logger.exception("batch job %s failed unexpectedly", job.id)
+                    with contextlib.suppress(Exception):
+                        self.journal.update(job.id, error=_error_text(error))
+                    self.emit("incomplete", job, None, _error_text(error))
+                finally:
+                    self.gate.leave()
+                if delay is None or self.stop.wait(delay):  # done, or waiting out the throttle
+                    break
 
 
 @contextlib.contextmanager
@@ -789,7 +881,7 @@ def run_batch(
             rows = _reconcile(
                 jobs, journal, resubmit_unknown=resubmit_unknown, retry_failed=retry_failed, out_dir=directory
             )
-            runner = _Runner(jobs, directory, journal, client, timeout, on_event)
+            runner = _Runner(jobs, directory, journal, client, timeout, on_event, concurrency)
             work: queue.Queue[tuple[Job, _Row]] = queue.Queue()
             for job in jobs:
                 row = rows[job.id]
@@ -829,4 +921,8 @@ def run_batch(
         results_path=results_path,
         journal_path=directory / JOURNAL_NAME,
         elapsed=time.monotonic() - started,
+        concurrency=runner.gate.limit.current,
+        lowest_concurrency=runner.gate.limit.lowest,
+        max_concurrency=concurrency,
+        throttled=runner.gate.limit.throttled,
     )

@@ -288,7 +288,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("jobs", metavar="JOBS.jsonl", help="the jobs file ('-' reads stdin)")
     batch.add_argument("-o", "--output-dir", metavar="DIR", required=True, help="journal, results and files go here")
-    batch.add_argument("--concurrency", type=_positive_int, default=4, metavar="N", help="jobs at once (default 4)")
+    batch.add_argument(
+        "--concurrency",
+        type=_positive_int,
+        default=4,
+        metavar="N",
+        help="at most N jobs at once (default 4); lowered while the service throttles, raised again as it allows",
+    )
     batch.add_argument(
         "--timeout", type=_positive_float, metavar="SECONDS", help="per job: stop waiting after this long"
     )

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import copy
+import dataclasses
 import functools
 import os
 import time
@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 import httpx
 
 from ._logging import configure_from_env
+from ._pickling import ClientConfig, restore_client
 from ._retry import DEFAULT_MAX_RETRIES, INITIAL_DELAY, MAX_DELAY, CallSettings, RetryPolicy
 from ._transport import DEFAULT_TRANSFER_TIMEOUT, Transport, TransportSettings, api_timeout
 from ._version import USER_AGENT
@@ -131,6 +132,13 @@ class Client:
             DEFAULT_TRANSFER_TIMEOUT if transfer is None else httpx.Timeout(transfer, connect=min(transfer, 10.0))
         )
         self._detect_file_paths = detect_file_paths
+        # What a pickle of this client holds: see _pickling.
+        self._config = ClientConfig(
+            app_key=app_key, app_secret=app_secret, endpoint=self.endpoint, timeout=timeout, user_agent=user_agent,
+            max_retries=max_retries, retry_delay=retry_delay, wait_timeout=wait_timeout,
+            transfer_timeout=transfer_timeout, detect_file_paths=detect_file_paths, verify=verify,
+            max_connections=max_connections, httpx_args=httpx_args,
+        )  # fmt: skip
         self._transport = Transport(
             TransportSettings(
                 endpoint=self.endpoint,
@@ -144,6 +152,14 @@ class Client:
                 extra_httpx_args=dict(httpx_args or {}),
             )
         )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (restore_client, (self._config,))
+
+    def __copy__(self) -> Client:  # shares the connections (with_options); a pickle does not
+        clone = object.__new__(Client)
+        clone.__dict__.update(self.__dict__)
+        return clone
 
     @property
     def app_key(self) -> str:
@@ -187,15 +203,30 @@ class Client:
         retry_delay: float | None = None,
         timeout: float | None = None,
         wait_timeout: float | None = None,
+        retry_throttled: bool | None = None,
     ) -> Client:
         """A copy of this client with other retry or timeout settings, for some calls.
 
         It shares this client's connections: ``client.with_options(max_retries=5).run(...)``.
+        ``retry_throttled=False`` raises :class:`RateLimitError` at once instead of
+        retrying, for callers that pace themselves (as the batch runner does).
         """
         clone = copy.copy(self)
-        clone._retry_policy = _retry_policy(
-            self._retry_policy.max_retries if max_retries is None else max_retries,
-            self._retry_policy.initial_delay if retry_delay is None else retry_delay,
+        if retry_throttled is not None and not isinstance(retry_throttled, bool):
+            raise InvalidInputError(f"retry_throttled must be True or False, got {retry_throttled!r}")
+        clone._config = self._config.replace(
+            max_retries=max_retries,
+            retry_delay=retry_delay,
+            timeout=timeout,
+            wait_timeout=wait_timeout,
+            retry_throttled=retry_throttled,
+        )
+        clone._retry_policy = dataclasses.replace(
+            _retry_policy(
+                self._retry_policy.max_retries if max_retries is None else max_retries,
+                self._retry_policy.initial_delay if retry_delay is None else retry_delay,
+            ),
+            retry_throttled=clone._config.retry_throttled,
         )
         if timeout is not None:
             seconds = _positive("timeout", timeout)
@@ -236,6 +267,8 @@ class Client:
         await self._transport.aclose()
         # An asyncio transport closes its socket on the loop's next turn: take that turn,
         # so the connections are closed once aclose() returns (emu.open_connections == 0).
+        import asyncio
+
         await asyncio.sleep(0)
 
     def __enter__(self) -> Client:

@@ -35,7 +35,17 @@ __all__ = [
 
 
 class SpeedPixException(Exception):
-    """Base class of every error the SDK raises."""
+    """Base class of every error the SDK raises.
+
+    An error from creating a task (``run``, ``predictions.create``) says where it
+    stopped: ``phase`` is ``"validating"`` (nothing was sent), ``"uploading"`` (input
+    files; no task was submitted) or ``"submitting"``; ``task_may_exist`` whether a task
+    may have been created (only a submission that may have reached the service). Both
+    are None for errors of other calls.
+    """
+
+    phase: str | None = None
+    task_may_exist: bool | None = None
 
     def __init__(self, message: str, *, task_id: str | None = None) -> None:
         super().__init__(message)
@@ -56,6 +66,9 @@ class InvalidInputError(SpeedPixException, ValueError, TypeError):
 
     It is also a ``ValueError`` and a ``TypeError``, so code that catches either keeps working.
     """
+
+    phase = "validating"
+    task_may_exist = False
 
 
 class ConfigurationError(InvalidInputError):

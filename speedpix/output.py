@@ -171,7 +171,9 @@ class FileOutput(str):
         return f"FileOutput({self.url!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (FileOutput, (self.url,))
+        from ._pickling import reduce_output
+
+        return reduce_output(self)  # its download settings, never credentials
 
     def _parts(self) -> tuple[Transport, CallSettings, httpx.Timeout]:
         transport = self._transport or _default_transport()

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, Unpack, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, Unpack, cast
 
 from speedpix_api.api.predictions import ComfyPromptRequestOptions
 from speedpix_api.models import (
@@ -17,13 +17,14 @@ from speedpix_api.models import (
     ComfyProgressResponse,
     ComfyPromptRequest,
     ComfyPromptRequestInputs,
+    ComfyPromptResponse,
     ComfyResultData,
     ComfyResultResponse,
     TaskIdRequest,
 )
 from speedpix_api.types import Unset
 
-from ._api import PROGRESS, RESULT, SUBMIT, Reply, api_call, present
+from ._api import PROGRESS, RESULT, SUBMIT, Reply, api_call, may_have_run, present
 from ._flow import Blocking, Call, Flow, Notify, Parallel, Sleep
 from ._inputs import check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
 from ._logging import logger
@@ -37,6 +38,7 @@ from .errors import (
     PredictionTimeoutError,
     RateLimitError,
     ServerError,
+    SpeedPixException,
 )
 from .files import upload_flow
 from .output import wrap_output
@@ -186,6 +188,22 @@ class Prediction:
         self.error = error.sub_err_message or error.err_message or error.message
         self.error_code = error.sub_err_code or error.err_code
         self.invoke_id = error.api_invoke_id or self.invoke_id
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The client pickles as its configuration (see _pickling); the time.monotonic()
+        # stamps are re-based on unpickling, as another machine's clock differs.
+        return {**self.__dict__, "_pickled_at": time.monotonic()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        shift = time.monotonic() - state.pop("_pickled_at")
+        self.__dict__.update(state)
+        self._answered_at += shift
+        self._observed_at += shift
+        self._created_at += shift
+        if self._running_since is not None:
+            self._running_since += shift
+        if self._running_sample is not None:
+            self._running_sample = (self._running_sample[0] + shift, self._running_sample[1])
 
     # ------------------------------------------------------------ flows
 
@@ -380,6 +398,48 @@ def _request_fields(options: ComfyPromptRequestOptions) -> ComfyPromptRequestOpt
     return fields
 
 
+T = TypeVar("T")
+
+
+def _in_phase(phase: str, flow: Flow[T]) -> Flow[T]:
+    """Run a step of the creation; an error raised in it says so, and whether a task
+    may exist (see SpeedPixException.phase). The one place that decides it."""
+    try:
+        return (yield from flow)
+    except SpeedPixException as error:
+        if error.phase is None:  # an InvalidInputError is "validating", wherever raised
+            error.phase = phase
+            error.task_may_exist = phase == "submitting" and may_have_run(error)
+        raise
+
+
+def _input_urls(client: Client, settings: CallSettings, plan: Any, strategy: str) -> Flow[list[str]]:
+    if not plan.sources:
+        return []
+    if strategy == "base64":
+        check_base64_sizes(plan.sources)
+        urls: list[str] = yield Blocking(lambda: [source.data_uri() for source in plan.sources])
+        return urls
+    files = yield Parallel(
+        [upload_flow(client.api, source, settings, client._transfer_timeout) for source in plan.sources]
+    )
+    return [file.access_url for file in files]
+
+
+def _submit(
+    client: Client, settings: CallSettings, body: ComfyPromptRequest, resource_config_id: str | None
+) -> Flow[Reply[ComfyPromptResponse]]:
+    submit = SUBMIT(client=client.api, body=body, x_sp_resource_config_id=resource_config_id or "default")
+    reply = yield from api_call(submit, settings)
+    if not _value(present(reply.envelope.data).task_id):
+        raise MalformedResponseError(
+            "comfy_prompt succeeded but returned no taskId; the task may exist: check the console.",
+            request_id=reply.request_id,
+            api_invoke_id=reply.api_invoke_id,
+        )
+    return reply
+
+
 def create_flow(
     client: Client,
     settings: CallSettings,
@@ -398,28 +458,12 @@ def create_flow(
     walked = walk_inputs({} if input is None else input, detect_file_paths=client._detect_file_paths)
     # Only inputs that may hold files need the file system, off the event loop.
     plan = (yield Blocking(lambda: resolve_files(walked))) if walked.pending else walked
-    if not plan.sources:
-        urls = []
-    elif strategy == "base64":
-        check_base64_sizes(plan.sources)
-        urls = yield Blocking(lambda: [source.data_uri() for source in plan.sources])
-    else:
-        files = yield Parallel(
-            [upload_flow(client.api, source, settings, client._transfer_timeout) for source in plan.sources]
-        )
-        urls = [file.access_url for file in files]
+    urls = yield from _in_phase("uploading", _input_urls(client, settings, plan, strategy))
     inputs = ComfyPromptRequestInputs.from_dict(fill_slots(plan.value, urls))
     body = ComfyPromptRequest(workflow_id=workflow_id, inputs=inputs, **fields)
-    submit = SUBMIT(client=client.api, body=body, x_sp_resource_config_id=resource_config_id or "default")
-    reply = yield from api_call(submit, settings)
+    reply = yield from _in_phase("submitting", _submit(client, settings, body, resource_config_id))
     data = present(reply.envelope.data)
     task_id = _value(data.task_id)
-    if not task_id:
-        raise MalformedResponseError(
-            "comfy_prompt succeeded but returned no taskId; the task may exist: check the console.",
-            request_id=reply.request_id,
-            api_invoke_id=reply.api_invoke_id,
-        )
     estimate = _value(data.estimated_duration_in_seconds)
     prediction = Prediction(
         client,

@@ -26,6 +26,7 @@ from typing import Any
 
 from . import _gateway
 from ._faults import Fault, FaultQueue
+from ._quota import RATE, Quota, QuotaGate
 from ._storage import FILES_PREFIX, UPLOAD_PREFIX, Storage, StorageError, StoredFile
 from ._tasks import MAX_STEPS, TaskBoard, TaskRecord
 from ._workflows import ResolveError, TaskFailed, WorkflowContext, WorkflowRegistry
@@ -81,6 +82,8 @@ class Stats:
 
     requests_by_path: Counter[str] = field(default_factory=Counter)
     tasks_created: int = 0
+    #: Submissions refused by the quota (``Emulator(max_submissions_per_second=...)``).
+    throttled: int = 0
 
 
 @dataclass(slots=True)
@@ -119,8 +122,10 @@ class EmulatorApp:
         credentials: dict[str, str],
         storage: Storage,
         registry: WorkflowRegistry,
+        quota: Quota | None = None,
     ) -> None:
         self.credentials = credentials
+        self.quota = QuotaGate(quota)
         self.storage = storage
         self.registry = registry
         self.clock_offset = 0.0
@@ -166,6 +171,8 @@ class EmulatorApp:
                 task.run_handle.cancel()
         self.stats.requests_by_path.clear()
         self.stats.tasks_created = 0
+        self.stats.throttled = 0
+        self.quota.reset()
         self.requests.clear()
         self.faults.clear()
         self.nonces.clear()
@@ -293,6 +300,14 @@ class EmulatorApp:
         )
         if refusal is not None:
             return _gateway_refusal(refusal)
+        if record.path == "/scc/comfy_prompt" and (over := self.quota.admit(record.headers["x-ca-key"], self.clock())):
+            self.stats.throttled += 1
+            if over == RATE:
+                return _gateway_refusal(_gateway.Refusal(403, "Throttled by APP Flow Control"))
+            limit = self.quota.quota.running_tasks
+            return self._envelope(
+                None, status=20, err_code=FLOW_CONTROL, err_message=f"业务网关层触发限流:running tasks limit {limit}"
+            )
         try:
             payload = json.loads(body)
         except ValueError:
@@ -367,6 +382,7 @@ class EmulatorApp:
             fn=workflow.fn,
         )
         self.stats.tasks_created += 1
+        self.quota.created(headers["x-ca-key"], task)
         self._schedule(task)
         data = {
             "taskId": task.task_id,

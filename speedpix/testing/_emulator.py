@@ -13,6 +13,7 @@ from typing import Any
 
 from ._app import EmulatorApp, RecordedRequest, Stats
 from ._faults import Fault
+from ._quota import Quota
 from ._server import ServerThread, require_uvicorn
 from ._storage import Storage
 from ._tasks import TaskRecord
@@ -32,6 +33,12 @@ class Emulator:
     ``endpoint`` is its base URL. Credentials default to ``test-app-key`` /
     ``test-app-secret``. Three workflows are built in: ``demo-txt2img``,
     ``demo-echo`` and ``demo-img2img`` (needs Pillow); :meth:`register` adds more.
+
+    A quota, per app key, as an account has: ``max_submissions_per_second`` (a token
+    bucket; beyond it ``comfy_prompt`` gets the API gateway's HTTP 403 ``Throttled by APP
+    Flow Control``) and ``max_running_tasks`` (unfinished tasks; beyond it the business
+    gateway's ``B_API_CauseFlowControl``). Refused submissions create nothing and are
+    counted in ``stats.throttled``; :meth:`set_quota` changes it while running.
     """
 
     def __init__(
@@ -40,7 +47,11 @@ class Emulator:
         app_secret: str = "test-app-secret",
         host: str = "127.0.0.1",
         port: int = 0,
+        *,
+        max_submissions_per_second: float | None = None,
+        max_running_tasks: int | None = None,
     ) -> None:
+        self._quota = Quota(max_submissions_per_second, max_running_tasks)  # checked before anything starts
         require_uvicorn()  # fail here, with a one-line message, not on first use
         self.app_key = app_key
         self.app_secret = app_secret
@@ -67,6 +78,7 @@ class Emulator:
                 credentials={self.app_key: self.app_secret},
                 storage=storage,
                 registry=self._registry,
+                quota=self._quota,
             )
             app.clock_offset = self._pending_offset
             try:
@@ -162,6 +174,14 @@ class Emulator:
         ``drop_before``, ``drop_after``, ``malformed_json``, ``html_error`` (status=502),
         ``not_found``."""
         return self._running_app().faults.inject(path, kind, count, **params)
+
+    def set_quota(
+        self, *, max_submissions_per_second: float | None = None, max_running_tasks: int | None = None
+    ) -> None:
+        """Replace the quota (None: no limit) and forget its usage so far."""
+        self._quota = Quota(max_submissions_per_second, max_running_tasks)
+        if self._app is not None:
+            self._app.quota.set(self._quota)
 
     @property
     def clock_offset(self) -> float:

@@ -20,6 +20,18 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--app-key", default="test-app-key", help="accepted AppKey (default: %(default)s)")
     parser.add_argument("--app-secret", default="test-app-secret", help="its AppSecret (default: %(default)s)")
+    parser.add_argument(
+        "--max-submissions-per-second",
+        type=float,
+        metavar="N",
+        help="quota: submissions beyond N per second get the gateway's 403 'Throttled by APP Flow Control'",
+    )
+    parser.add_argument(
+        "--max-running-tasks",
+        type=int,
+        metavar="M",
+        help="quota: a submission while M tasks are unfinished gets B_API_CauseFlowControl",
+    )
     return parser
 
 
@@ -30,11 +42,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from speedpix.testing._emulator import Emulator
 
-        emulator = Emulator(app_key=args.app_key, app_secret=args.app_secret, host=args.host, port=args.port)
+        emulator = Emulator(
+            app_key=args.app_key,
+            app_secret=args.app_secret,
+            host=args.host,
+            port=args.port,
+            max_submissions_per_second=args.max_submissions_per_second,
+            max_running_tasks=args.max_running_tasks,
+        )
         emulator.start()
     except MissingExtraError as exc:
         print(exc, file=sys.stderr)
         return 1
+    except ValueError as exc:  # a quota that is not a positive number
+        print(f"speedpix emulator: {exc}", file=sys.stderr)
+        return 2
     except OSError as exc:
         print(f"speedpix emulator: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr)
         return 1
@@ -51,6 +73,16 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  SPEEDPIX_ENDPOINT={emulator.endpoint}")
         print(f"  SPEEDPIX_APP_KEY={emulator.app_key}")
         print(f"  SPEEDPIX_APP_SECRET={emulator.app_secret}")
+        limits = [
+            f"{value} {what}"
+            for value, what in (
+                (args.max_submissions_per_second, "submissions/s"),
+                (args.max_running_tasks, "unfinished tasks"),
+            )
+            if value is not None
+        ]
+        if limits:
+            print(f"  Quota per app key: at most {' and '.join(limits)}")
         print("Built-in workflows: demo-txt2img, demo-echo, demo-img2img (alias main). Press Ctrl-C to stop.")
         sys.stdout.flush()
         # Short waits, not one long one: the OS may deliver the signal to the server's
