@@ -16,6 +16,7 @@ from speedpix_api.types import UNSET, Unset
 
 from ._api import PROGRESS, RESULT, SUBMIT, CallSettings, Reply, api_call
 from ._flow import Blocking, Flow, Notify, Parallel, Sleep
+from ._header_values import check_header_values
 from ._inputs import check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
 from ._logging import logger
 from ._polling import PollState, next_poll
@@ -356,6 +357,7 @@ def create_flow(
     _check_id("alias_id", alias_id, optional=True)
     _check_id("version_id", version_id, optional=True)
     _check_id("resource_config_id", resource_config_id, optional=True)
+    check_header_values(resource_config_id=resource_config_id)
     if alias_id is not None and version_id is not None:
         raise InvalidInputError("give alias_id or version_id, not both (alias_id defaults to 'main')")
     _check_flag("randomise_seeds", randomise_seeds)

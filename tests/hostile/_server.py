@@ -62,6 +62,7 @@ class HostileServer:
         self._default: Handler = Reply(404, [("content-type", "text/plain")], b"no route")
         self.requests: list[Request] = []
         self._sock = socket.create_server(("127.0.0.1", 0))
+        self._sock.settimeout(0.05)  # accept() wakes up to notice stop
         self.port: int = self._sock.getsockname()[1]
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name=f"hostile:{self.port}", daemon=True)
@@ -72,8 +73,8 @@ class HostileServer:
 
     def __exit__(self, *exc_info: object) -> None:
         self._stop.set()
-        self._sock.close()
         self._thread.join(5)
+        self._sock.close()
 
     @property
     def origin(self) -> str:
@@ -92,7 +93,6 @@ class HostileServer:
     # -- serving ----------------------------------------------------------------------
 
     def _serve(self) -> None:
-        self._sock.settimeout(0.1)
         while not self._stop.is_set():
             try:
                 conn, _ = self._sock.accept()
