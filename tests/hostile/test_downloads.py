@@ -267,3 +267,40 @@ def test_saving_under_a_file_is_refused_before_any_request(
         call(mode, node, "save", 42)
     assert server.requests == []
     assert tree(tmp_path) == {"plain.txt"}
+
+
+_FULL_DISK = """
+import asyncio, resource, signal, sys
+import speedpix
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+output = speedpix.FileOutput(sys.argv[1])
+try:
+    if sys.argv[3] == "sync":
+        output.save(sys.argv[2])
+    else:
+        asyncio.run(output.async_save(sys.argv[2]))
+except speedpix.FileTransferError as error:
+    print(type(error).__name__, error)
+"""
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_write_that_fails_mid_download_is_typed_and_leaves_no_part_file(
+    mode: str, server: HostileServer, tmp_path: Path
+) -> None:
+    """The file system refuses a write (here: a file size limit, as a full disk would)."""
+    import subprocess
+    import sys
+
+    server.route("/big.bin", Reply(200, body=b"x" * (4 * 1024 * 1024)))
+    done = subprocess.run(
+        [sys.executable, "-c", _FULL_DISK, server.url("/big.bin"), str(tmp_path), mode],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("FileTransferError saving to ")
+    assert str(tmp_path / "big.bin") in done.stdout
+    _nothing_written(tmp_path)
