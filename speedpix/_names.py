@@ -57,7 +57,11 @@ def _shortened(name: str) -> str:
 def url_name(url: str) -> str:
     """The name an output URL suggests: the last segment of its percent-decoded path,
     made safe, or ``""``."""
-    return safe_name(unquote(urlsplit(url).path))
+    try:
+        path = urlsplit(url).path
+    except ValueError:  # e.g. "http://[::1": no name to take
+        return ""
+    return safe_name(unquote(path))
 
 
 def first_safe_name(*candidates: object) -> str:

@@ -61,6 +61,21 @@ def shown(url: str | httpx.URL) -> str:
     return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else parts.path
 
 
+def url_problem(url: str | httpx.URL) -> str | None:
+    """Why ``url`` cannot be fetched (``"is not an http(s) URL"``...), or None."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as error:
+        return f"is not valid ({error})"
+    if parsed.scheme not in ("http", "https"):
+        return "is not an http(s) URL"
+    if not parsed.host:
+        return "has no host"
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return f"has no valid port ({parsed.port})"
+    return None
+
+
 def verdict(
     method: str, url: str, outcome: TransferOutcome, *, hops: int, what: str, task_id: str | None
 ) -> Follow | SpeedPixException | None:
@@ -107,11 +122,9 @@ def _redirect(
         target = httpx.URL(url).join(location)
     except (httpx.InvalidURL, ValueError):
         return FileTransferError(f"{what}: redirected (HTTP {status}) to an invalid URL.", **common)
-    if target.scheme not in ("http", "https"):
-        return FileTransferError(
-            f"{what}: redirected (HTTP {status}) to a {target.scheme or 'relative'} URL; only http(s) is fetched.",
-            **common,
-        )
+    problem = url_problem(target)
+    if problem is not None:
+        return FileTransferError(f"{what}: redirected (HTTP {status}) to a URL that {problem}.", **common)
     if httpx.URL(url).scheme == "https" and target.scheme == "http":
         return FileTransferError(
             f"{what}: refused a redirect from {shown(url)} to {shown(target)}: it leaves HTTPS for "
@@ -194,6 +207,13 @@ class Route:
     task_id: str | None = None
     hops: int = 0
 
+    def refusal(self) -> FileTransferError | None:
+        """The error to raise instead of sending to ``url``, if it cannot be fetched."""
+        problem = url_problem(self.url)
+        if problem is None:
+            return None
+        return FileTransferError(f"{self.what}: the URL {problem}.", task_id=self.task_id)
+
     def step(self, outcome: TransferOutcome) -> bool | SpeedPixException:
         """True: done. False: send again, to the redirect's target (now ``url``). Else the
         typed error."""
@@ -220,6 +240,9 @@ def transfer_flow(
     while True:
         attempt += 1
         route = Route(method, url, what, task_id)
+        refusal = route.refusal()
+        if refusal is not None:
+            raise refusal
         step: bool | SpeedPixException = False
         while step is False:
             step = route.step((yield send(route.url, attempt)))

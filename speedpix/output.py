@@ -186,7 +186,11 @@ def save_flow(
 
 
 def _path_of(url: str) -> str:
-    return urlsplit(url).path or url
+    """The URL's path, for messages: never its query (presigned URLs sign there)."""
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:
+        return "<an invalid URL>"
 
 
 def _default_transport() -> Transport:
@@ -292,6 +296,8 @@ class FileOutput(str):
         """Stream the file in chunks (no retries: a consumer may have used earlier chunks)."""
         transport, _, timeout = self._parts()
         route = self._route()
+        if (refusal := route.refusal()) is not None:
+            raise refusal
         try:
             while True:
                 with transport.sync_storage.stream("GET", route.url, timeout=timeout, follow_redirects=False) as r:
@@ -311,6 +317,8 @@ class FileOutput(str):
     async def aiter_bytes(self, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
         transport, _, timeout = self._parts()
         route = self._route()
+        if (refusal := route.refusal()) is not None:
+            raise refusal
         try:
             storage = await transport.async_storage()
             while True:

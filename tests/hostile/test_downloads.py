@@ -304,3 +304,16 @@ def test_a_write_that_fails_mid_download_is_typed_and_leaves_no_part_file(
     assert done.stdout.startswith("FileTransferError saving to ")
     assert str(tmp_path / "big.bin") in done.stdout
     _nothing_written(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://[::1/x.png", "https://127.0.0.1:99999/x.png", "ftp://127.0.0.1/x.png?Signature=S", "https:///x.png"]
+)
+@pytest.mark.parametrize("mode", MODES)
+def test_an_unusable_output_url_is_a_typed_error(mode: str, url: str, tmp_path: Path) -> None:
+    output = speedpix.FileOutput(url)
+    for way in WAYS:
+        with pytest.raises(speedpix.SpeedPixException) as caught:
+            _fetch(way, mode, output, tmp_path)
+        assert "Signature" not in str(caught.value)
+    _nothing_written(tmp_path)
