@@ -6,7 +6,11 @@ constant memory, written atomically. A result node that is a dict with a ``url``
 :class:`FileNode`, a dict that can ``save()`` too, so both README idioms work:
 ``output['images']['url'].save(p)`` and ``output['images'].save(p)``.
 
-Output URLs are presigned storage links: they are fetched without gateway credentials.
+Output URLs are presigned storage links: they are fetched without gateway credentials,
+following same-scheme redirects but never from https to http. The name a file is saved
+under inside a folder comes from outside (the URL, the node's ``filename``), so it is
+reduced to one plain file name (:mod:`speedpix._names`): nothing is written outside the
+folder given.
 """
 
 from __future__ import annotations
