@@ -113,7 +113,7 @@ class Send(Generic[E]):
 
 @dataclass(frozen=True)
 class Put:
-    """Stream a file to a presigned upload URL (unsigned)."""
+    """Stream a file to a presigned upload URL (unsigned, redirects not followed)."""
 
     url: str
     source: ChunkSource
@@ -124,7 +124,8 @@ class Put:
 
 @dataclass(frozen=True)
 class Get:
-    """Stream a storage URL (unsigned) into ``sink``."""
+    """Stream a storage URL (unsigned, redirects not followed) into ``sink`` when its
+    response is the file (:func:`speedpix._transfers.delivers`)."""
 
     url: str
     sink: Sink
@@ -174,6 +175,25 @@ class Outcome:
     error: httpx.TransportError | None = None
     sent_at: float = 0.0
     received_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class TransferOutcome:
+    """What a storage request (:class:`Put`, :class:`Get`) led to: a response, whose body
+    went to the sink or whose first bytes are ``body``; or the HTTP library's error that
+    left no usable reply. :func:`speedpix._transfers.verdict` says what it means."""
+
+    response: httpx.Response | None = None
+    error: Exception | None = None
+    body: bytes = b""
+
+
+# Bytes kept of a storage response that is not the file (an error document is < 1 KiB):
+# a hostile server's endless error body is never read into memory.
+ERROR_BODY_LIMIT = 8 * 1024
+# What the HTTP library raises for a storage request that got no usable reply; the
+# drivers hand each to the flow as an outcome, never as a raw exception.
+TRANSFER_FAILURES = (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, UnicodeError)
 
 
 def _path_of(url: str | httpx.URL) -> str:
@@ -247,38 +267,77 @@ def _sync_send(effect: Send[Any]) -> CallOutcome[Any]:
             return outcome
 
 
-def _sync_put(transport: Transport, effect: Put) -> Outcome:
+def _log_transfer(method: str, effect: Put | Get, started: float, outcome: TransferOutcome) -> TransferOutcome:
+    if logger.isEnabledFor(logging.INFO):
+        response = outcome.response
+        headers = response.headers if response is not None else httpx.Headers()
+        log_attempt(
+            method=method,
+            path=_path_of(effect.url),
+            attempt=effect.attempt,
+            duration=time.monotonic() - started,
+            status=response.status_code if response is not None else None,
+            request_id=headers.get("x-oss-request-id") or headers.get("x-ca-request-id"),
+            error=outcome.error,
+        )
+    return outcome
+
+
+def sync_body_head(response: httpx.Response) -> bytes:
+    """The first ``ERROR_BODY_LIMIT`` bytes of a body that is not the file; the status
+    says what happened, so a body that fails to arrive is no worse than none."""
+    head = b""
+    try:
+        for chunk in response.iter_bytes():
+            head += chunk
+            if len(head) >= ERROR_BODY_LIMIT:
+                break
+    except TRANSFER_FAILURES:
+        pass
+    return head[:ERROR_BODY_LIMIT]
+
+
+def _sync_put(transport: Transport, effect: Put) -> TransferOutcome:
     started = time.monotonic()
     try:
-        response = transport.sync_storage.put(
-            effect.url, content=effect.source.iter_chunks(), headers=effect.headers, timeout=effect.timeout
-        )
-        outcome = Outcome(response=response)
-    except httpx.TransportError as error:
-        outcome = Outcome(error=error)
-    return _logged("PUT", effect.url, effect.attempt, started, outcome)
+        with transport.sync_storage.stream(
+            "PUT",
+            effect.url,
+            content=effect.source.iter_chunks(),
+            headers=effect.headers,
+            timeout=effect.timeout,
+            follow_redirects=False,
+        ) as response:
+            outcome = TransferOutcome(response=response, body=sync_body_head(response))
+    except TRANSFER_FAILURES as error:
+        outcome = TransferOutcome(error=error)
+    return _log_transfer("PUT", effect, started, outcome)
 
 
-def _sync_get(transport: Transport, effect: Get) -> Outcome:
+def _sync_get(transport: Transport, effect: Get) -> TransferOutcome:
+    from ._transfers import delivers  # that module's flows use this one: imported late
+
     started = time.monotonic()
     sink = effect.sink
     try:
-        with transport.sync_storage.stream("GET", effect.url, timeout=effect.timeout) as response:
-            if response.status_code == 200:
+        with transport.sync_storage.stream(
+            "GET", effect.url, timeout=effect.timeout, follow_redirects=False
+        ) as response:
+            if not delivers("GET", response.status_code):
+                outcome = TransferOutcome(response=response, body=sync_body_head(response))
+            else:
                 sink.open()
                 try:
                     for chunk in response.iter_bytes(CHUNK_SIZE):
                         sink.write(chunk)
+                    sink.commit()
                 except BaseException:
                     sink.discard()
                     raise
-                sink.commit()
-            else:
-                response.read()
-        outcome = Outcome(response=response)
-    except httpx.TransportError as error:
-        outcome = Outcome(error=error)
-    return _logged("GET", effect.url, effect.attempt, started, outcome)
+                outcome = TransferOutcome(response=response)
+    except TRANSFER_FAILURES as error:
+        outcome = TransferOutcome(error=error)
+    return _log_transfer("GET", effect, started, outcome)
 
 
 def run_sync(flow: Flow[T], transport: Transport) -> T:
@@ -345,26 +404,48 @@ async def _async_send(transport: Transport, effect: Send[Any]) -> CallOutcome[An
             return outcome
 
 
-async def _async_put(transport: Transport, effect: Put) -> Outcome:
+async def async_body_head(response: httpx.Response) -> bytes:
+    """:func:`sync_body_head`, for an async response."""
+    head = b""
+    try:
+        async for chunk in response.aiter_bytes():
+            head += chunk
+            if len(head) >= ERROR_BODY_LIMIT:
+                break
+    except TRANSFER_FAILURES:
+        pass
+    return head[:ERROR_BODY_LIMIT]
+
+
+async def _async_put(transport: Transport, effect: Put) -> TransferOutcome:
     started = time.monotonic()
     try:
         storage = await transport.async_storage()
-        response = await storage.put(
-            effect.url, content=_async_chunks(effect.source), headers=effect.headers, timeout=effect.timeout
-        )
-        outcome = Outcome(response=response)
-    except httpx.TransportError as error:
-        outcome = Outcome(error=error)
-    return _logged("PUT", effect.url, effect.attempt, started, outcome)
+        async with storage.stream(
+            "PUT",
+            effect.url,
+            content=_async_chunks(effect.source),
+            headers=effect.headers,
+            timeout=effect.timeout,
+            follow_redirects=False,
+        ) as response:
+            outcome = TransferOutcome(response=response, body=await async_body_head(response))
+    except TRANSFER_FAILURES as error:
+        outcome = TransferOutcome(error=error)
+    return _log_transfer("PUT", effect, started, outcome)
 
 
-async def _async_get(transport: Transport, effect: Get) -> Outcome:
+async def _async_get(transport: Transport, effect: Get) -> TransferOutcome:
+    from ._transfers import delivers  # that module's flows use this one: imported late
+
     started = time.monotonic()
     sink = effect.sink
     try:
         storage = await transport.async_storage()
-        async with storage.stream("GET", effect.url, timeout=effect.timeout) as response:
-            if response.status_code == 200:
+        async with storage.stream("GET", effect.url, timeout=effect.timeout, follow_redirects=False) as response:
+            if not delivers("GET", response.status_code):
+                outcome = TransferOutcome(response=response, body=await async_body_head(response))
+            else:
                 await asyncio.to_thread(sink.open) if sink.blocking else sink.open()
                 try:
                     async for chunk in response.aiter_bytes(CHUNK_SIZE):
@@ -372,16 +453,14 @@ async def _async_get(transport: Transport, effect: Get) -> Outcome:
                             await asyncio.to_thread(sink.write, chunk)
                         else:
                             sink.write(chunk)
+                    await asyncio.to_thread(sink.commit) if sink.blocking else sink.commit()
                 except BaseException:
                     sink.discard()
                     raise
-                await asyncio.to_thread(sink.commit) if sink.blocking else sink.commit()
-            else:
-                await response.aread()
-        outcome = Outcome(response=response)
-    except httpx.TransportError as error:
-        outcome = Outcome(error=error)
-    return _logged("GET", effect.url, effect.attempt, started, outcome)
+                outcome = TransferOutcome(response=response)
+    except TRANSFER_FAILURES as error:
+        outcome = TransferOutcome(error=error)
+    return _log_transfer("GET", effect, started, outcome)
 
 
 async def _async_parallel(effect: Parallel, transport: Transport) -> list[Any]:

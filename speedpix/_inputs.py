@@ -26,6 +26,7 @@ from pathlib import PurePath
 from typing import IO, Any, Final
 
 from ._flow import CHUNK_SIZE
+from ._header_values import check_header_values
 from ._images import PNG_NAME, array_problem, is_numpy_array, is_pil_image, png_bytes
 from ._mime import SNIFF_BYTES, content_type_for, guess_from_name, is_media_type
 from .errors import InvalidInputError
@@ -208,6 +209,7 @@ def file_source(
     if content_type is not None:
         if not isinstance(content_type, str) or "/" not in content_type:
             raise InvalidInputError(f"content_type must be a MIME type like 'image/png', got {content_type!r}")
+        check_header_values(content_type=content_type)
         source.content_type = content_type
     return source
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._mime import SNIFF_BYTES, extension_for, guess_from_name, sniff_content_type
+from ._names import first_safe_name, safe_name
 from .output import FileNode, FileOutput
 
 if TYPE_CHECKING:
@@ -169,12 +170,7 @@ class OutputFile:
         keys = list(self.keys)
         if keys and keys[-1] == "url":
             keys.pop()
-        words = [_safe(str(key)) for key in keys]
-        return "-".join(word for word in words if word) or "output"
-
-
-def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("._-")[:80]
+        return first_safe_name("-".join(word for key in keys if (word := safe_name(str(key)))))
 
 
 def iter_output_files(value: Any, keys: tuple[str | int, ...] = ()) -> Iterator[OutputFile]:

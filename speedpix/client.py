@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import httpx
 
+from ._header_values import check_header_values
 from ._logging import configure_from_env
 from ._pickling import ClientConfig, restore_client
 from ._retry import DEFAULT_MAX_RETRIES, INITIAL_DELAY, MAX_DELAY, CallSettings, RetryPolicy
@@ -118,6 +119,7 @@ class Client:
             )
         if not isinstance(app_key, str) or not isinstance(app_secret, str):
             raise ConfigurationError("app_key and app_secret must be strings")
+        check_header_values(error=ConfigurationError, app_key=app_key, user_agent=user_agent)
         endpoint = endpoint or os.environ.get("SPEEDPIX_ENDPOINT") or DEFAULT_ENDPOINT
         request_timeout = _positive("timeout", timeout)
         assert request_timeout is not None

@@ -11,11 +11,12 @@ from speedpix_api import Client as GeneratedClient
 from speedpix_api.models import UploadSignRequest
 from speedpix_api.types import Unset
 
-from ._api import UPLOAD_SIGN, api_call, present, transport_error
-from ._flow import Blocking, Flow, Outcome, Put, Sleep
+from ._api import UPLOAD_SIGN, api_call, present
+from ._flow import Blocking, Flow, Put
 from ._inputs import FileSource, file_source
-from ._retry import CallSettings, parse_retry_after, retry_delay
-from .errors import FileTransferError, MalformedResponseError, SpeedPixException
+from ._retry import CallSettings
+from ._transfers import transfer_flow
+from .errors import MalformedResponseError
 
 if TYPE_CHECKING:
     from .client import Client
@@ -41,36 +42,6 @@ class File:
         return self.access_url
 
 
-def storage_error(outcome: Outcome, *, what: str, task_id: str | None = None) -> SpeedPixException | None:
-    """None for a 2xx storage response, else the typed error (retryable ones for 429/5xx)."""
-    if outcome.error is not None:
-        return transport_error(outcome.error, what=what, task_id=task_id)
-    response = outcome.response
-    assert response is not None
-    status = response.status_code
-    if 200 <= status < 300:
-        return None
-    common: dict[str, Any] = {
-        "status_code": status,
-        "request_id": response.headers.get("x-oss-request-id") or response.headers.get("x-ca-request-id"),
-        "retry_after": parse_retry_after(response.headers.get("retry-after")),
-        "task_id": task_id,
-    }
-    # Always a FileTransferError, so one except clause catches every failed transfer;
-    # the retry policy repeats the ones whose status says "try again" (429, 5xx).
-    if status == 429:
-        return FileTransferError(f"{what}: storage rate limited (HTTP 429).", **common)
-    if status >= 500:
-        return FileTransferError(f"{what}: storage error (HTTP {status}).", **common)
-    if status == 404:
-        return FileTransferError(
-            f"{what}: not found (HTTP 404). Output URLs are time-limited: download results soon "
-            "after the task finishes, or fetch the task again with predictions.get(task_id).",
-            **common,
-        )
-    return FileTransferError(f"{what}: refused by storage (HTTP {status}).", **common)
-
-
 def _text(value: object) -> str | None:
     return None if value is None or isinstance(value, Unset) else str(value)
 
@@ -92,17 +63,11 @@ def upload_flow(
     # The PUT must carry the Content-Type that was signed, and a length: presigned
     # storage URLs refuse chunked uploads.
     headers = {"Content-Type": source.content_type, "Content-Length": str(source.size)}
-    attempt = 0
-    while True:
-        attempt += 1
-        outcome = yield Put(upload_url, source, headers, settings.attempt_timeout(transfer_timeout), attempt)
-        error = storage_error(outcome, what=f"uploading {source.name}")
-        if error is None:
-            break
-        delay = retry_delay(error, attempt=attempt, idempotent=True, policy=settings.retry)
-        if delay is None or not settings.allows_sleep(delay):
-            raise error
-        yield Sleep(delay)
+
+    def put(url: str, attempt: int) -> Put:
+        return Put(url, source, headers, settings.attempt_timeout(transfer_timeout), attempt)
+
+    yield from transfer_flow("PUT", upload_url, put, settings, what=f"uploading {source.name}")
     expire = data.expire_time
     return File(
         access_url=access_url,

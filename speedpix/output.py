@@ -6,24 +6,41 @@ constant memory, written atomically. A result node that is a dict with a ``url``
 :class:`FileNode`, a dict that can ``save()`` too, so both README idioms work:
 ``output['images']['url'].save(p)`` and ``output['images'].save(p)``.
 
-Output URLs are presigned storage links: they are fetched without gateway credentials.
+Output URLs are presigned storage links: they are fetched without gateway credentials,
+following same-scheme redirects but never from https to http. The name a file is saved
+under inside a folder comes from outside (the URL, the node's ``filename``), so it is
+reduced to one plain file name (:mod:`speedpix._names`): nothing is written outside the
+folder given.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 import httpx
 
-from ._api import transport_error
-from ._flow import Flow, Get, Sleep, run_async, run_sync
-from ._retry import CallSettings, RetryPolicy, retry_delay
+from ._flow import (
+    TRANSFER_FAILURES,
+    Blocking,
+    Flow,
+    Get,
+    TransferOutcome,
+    async_body_head,
+    run_async,
+    run_sync,
+    sync_body_head,
+)
+from ._names import first_safe_name, url_name
+from ._retry import CallSettings, RetryPolicy
+from ._transfers import Route, delivers, transfer_flow
+from .errors import FileTransferError, InvalidInputError, SpeedPixException
 
 if TYPE_CHECKING:
     import PIL.Image
@@ -58,58 +75,127 @@ os.umask(_UMASK)
 
 class _AtomicFileSink:
     """Writes to a temporary file beside the target and renames it into place on success,
-    so a failed or interrupted download never leaves a truncated file under the real name."""
+    so a failed or interrupted download never leaves a truncated file under the real name
+    (nor its temporary file: it is removed on every failure). A file system failure is a
+    FileTransferError naming the target."""
 
     blocking = True
 
-    def __init__(self, target: Path) -> None:
+    def __init__(self, target: Path, *, task_id: str | None = None) -> None:
         self.target = target
+        self.task_id = task_id
         self._file: Any = None
 
     def open(self) -> None:
         self.discard()
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self._file = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in commit/discard)
-            dir=self.target.parent, prefix=f".{self.target.name}.", suffix=".part", delete=False
-        )
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            self._file = tempfile.NamedTemporaryFile(  # noqa: SIM115 (closed in commit/discard)
+                dir=self.target.parent, prefix=f".{self.target.name}.", suffix=".part", delete=False
+            )
+        except OSError as error:
+            raise self._failed(error) from None
 
     def write(self, chunk: bytes) -> None:
-        self._file.write(chunk)
+        try:
+            self._file.write(chunk)
+        except OSError as error:
+            self.discard()
+            raise self._failed(error) from None
 
     def commit(self) -> None:
-        self._file.close()
-        # NamedTemporaryFile makes 0600 files; a saved output gets the usual 0666 & ~umask.
-        os.chmod(self._file.name, 0o666 & ~_UMASK)
-        os.replace(self._file.name, self.target)
+        try:
+            self._file.close()
+            # NamedTemporaryFile makes 0600 files; a saved output gets the usual 0666 & ~umask.
+            os.chmod(self._file.name, 0o666 & ~_UMASK)
+            os.replace(self._file.name, self.target)
+        except OSError as error:
+            self.discard()
+            raise self._failed(error) from None
         self._file = None
 
     def discard(self) -> None:
         if self._file is not None:
-            self._file.close()
-            Path(self._file.name).unlink(missing_ok=True)
-            self._file = None
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError):  # closing flushes, which fails on a full disk
+                file.close()
+            with contextlib.suppress(OSError):
+                Path(file.name).unlink(missing_ok=True)
+
+    def _failed(self, error: OSError) -> FileTransferError:
+        reason = error.strerror or str(error) or type(error).__name__
+        return FileTransferError(
+            f"saving to {self.target} failed: {reason}. Check that its folder is writable and has "
+            "free space, or save somewhere else.",
+            task_id=self.task_id,
+        )
+
+
+def save_target(path: object, name: str) -> Path:
+    """Where ``save(path)`` writes: ``path`` itself, or ``path/name`` when ``path`` is a
+    folder (an existing one, or one written with a trailing separator). ``name`` is safe
+    (see :mod:`speedpix._names`). Refuses, before any request, a target that could not
+    be written: a folder, or a path under a file."""
+    if path is None:
+        return Path(name)
+    if not isinstance(path, str | os.PathLike):
+        raise InvalidInputError(f"save() takes a file or folder path, got {type(path).__name__}")
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise InvalidInputError("save() takes a str or os.PathLike[str] path, not bytes")
+    if "\x00" in text:
+        raise InvalidInputError(f"cannot save to {text!r}: a path cannot contain a NUL character")
+    target = Path(text)
+    if text.endswith(("/", os.sep)) or _probe(text, target.is_dir):
+        target = target / name
+    if _probe(text, target.is_dir):
+        raise InvalidInputError(
+            f"cannot save to {target}: it is a folder. Give a file name, or remove or rename that folder."
+        )
+    for parent in target.parents:
+        if _probe(text, parent.exists):
+            if not _probe(text, parent.is_dir):
+                raise InvalidInputError(f"cannot save to {target}: {parent} is a file, not a folder.")
+            break
+    return target
+
+
+def _probe(text: str, check: Callable[[], bool]) -> bool:
+    try:
+        return check()
+    except (OSError, ValueError) as error:  # e.g. a NUL in the path, a folder we may not read
+        raise InvalidInputError(f"cannot save to {text!r}: {error}") from None
 
 
 def download_flow(
     url: str, sink: Any, settings: CallSettings, timeout: httpx.Timeout, *, task_id: str | None = None
 ) -> Flow[None]:
-    from .files import storage_error
+    def get(current: str, attempt: int) -> Get:
+        return Get(current, sink, settings.attempt_timeout(timeout), attempt)
 
-    attempt = 0
-    while True:
-        attempt += 1
-        outcome = yield Get(url, sink, settings.attempt_timeout(timeout), attempt)
-        error = storage_error(outcome, what=f"downloading {_path_of(url)}", task_id=task_id)
-        if error is None:
-            return
-        delay = retry_delay(error, attempt=attempt, idempotent=True, policy=settings.retry)
-        if delay is None or not settings.allows_sleep(delay):
-            raise error
-        yield Sleep(delay)
+    yield from transfer_flow("GET", url, get, settings, what=f"downloading {_path_of(url)}", task_id=task_id)
+
+
+def save_flow(
+    url: str,
+    path: object,
+    name: str,
+    settings: CallSettings,
+    timeout: httpx.Timeout,
+    *,
+    task_id: str | None = None,
+) -> Flow[Path]:
+    target: Path = yield Blocking(lambda: save_target(path, name))
+    yield from download_flow(url, _AtomicFileSink(target, task_id=task_id), settings, timeout, task_id=task_id)
+    return target
 
 
 def _path_of(url: str) -> str:
-    return urlsplit(url).path or url
+    """The URL's path, for messages: never its query (presigned URLs sign there)."""
+    try:
+        return urlsplit(url).path or "/"
+    except ValueError:
+        return "<an invalid URL>"
 
 
 def _default_transport() -> Transport:
@@ -164,8 +250,9 @@ class FileOutput(str):
 
     @property
     def filename(self) -> str:
-        """The last part of the URL's path: a sensible name to save under."""
-        return unquote(_path_of(self.url).rsplit("/", 1)[-1]) or "output"
+        """The name to save under: the last part of the URL's decoded path, made a plain
+        file name (no folders, no ``..``), else ``"output"``."""
+        return first_safe_name(url_name(self.url))
 
     def __repr__(self) -> str:
         return f"FileOutput({self.url!r})"
@@ -180,12 +267,6 @@ class FileOutput(str):
         timeout = transport.settings.transfer_timeout
         return transport, CallSettings(timeout=timeout, retry=self._retry), timeout
 
-    def _target(self, path: str | os.PathLike[str] | None) -> Path:
-        target = Path(path) if path is not None else Path(self.filename)
-        if target.is_dir():
-            target = target / self.filename
-        return target
-
     def read(self) -> bytes:
         """The whole file, in memory. For large files prefer :meth:`save` or iteration."""
         transport, settings, timeout = self._parts()
@@ -194,12 +275,13 @@ class FileOutput(str):
         return sink.buffer.getvalue()
 
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:
-        """Stream the file to ``path`` (a file, or a directory to save into under the URL's
-        file name; default: the current directory) and return where it was written."""
+        """Stream the file to ``path`` (a file, or a folder to save into under
+        :attr:`filename`; default: the current folder) and return where it was written."""
+        return self._save(path, self.filename)
+
+    def _save(self, path: object, name: str) -> Path:
         transport, settings, timeout = self._parts()
-        target = self._target(path)
-        run_sync(download_flow(self.url, _AtomicFileSink(target), settings, timeout, task_id=self.task_id), transport)
-        return target
+        return run_sync(save_flow(self.url, path, name, settings, timeout, task_id=self.task_id), transport)
 
     async def async_read(self) -> bytes:
         transport, settings, timeout = self._parts()
@@ -208,48 +290,57 @@ class FileOutput(str):
         return sink.buffer.getvalue()
 
     async def async_save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        return await self._async_save(path, self.filename)
+
+    async def _async_save(self, path: object, name: str) -> Path:
         transport, settings, timeout = self._parts()
-        target = self._target(path)
-        await run_async(
-            download_flow(self.url, _AtomicFileSink(target), settings, timeout, task_id=self.task_id), transport
-        )
-        return target
+        return await run_async(save_flow(self.url, path, name, settings, timeout, task_id=self.task_id), transport)
+
+    def _route(self) -> Route:
+        return Route("GET", self.url, f"downloading {_path_of(self.url)}", self.task_id)
 
     def iter_bytes(self, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
         """Stream the file in chunks (no retries: a consumer may have used earlier chunks)."""
-        from ._flow import Outcome
-        from .files import storage_error
-
         transport, _, timeout = self._parts()
-        what = f"downloading {_path_of(self.url)}"
+        route = self._route()
+        if (refusal := route.refusal()) is not None:
+            raise refusal
         try:
-            with transport.sync_storage.stream("GET", self.url, timeout=timeout) as response:
-                if response.status_code != 200:
-                    response.read()
-                    raise storage_error(Outcome(response=response), what=what, task_id=self.task_id)  # type: ignore[misc]
-                yield from response.iter_bytes(chunk_size)
-        except httpx.TransportError as error:
-            raise transport_error(error, what=what, task_id=self.task_id) from None
+            while True:
+                with transport.sync_storage.stream("GET", route.url, timeout=timeout, follow_redirects=False) as r:
+                    file = delivers("GET", r.status_code)
+                    step = route.step(TransferOutcome(r) if file else TransferOutcome(r, body=sync_body_head(r)))
+                    if isinstance(step, SpeedPixException):
+                        raise step
+                    if step:
+                        yield from r.iter_bytes(chunk_size)
+                        return
+        except TRANSFER_FAILURES as error:
+            raise _failure(route, error) from None
 
     def __iter__(self) -> Iterator[bytes]:  # type: ignore[override]
         return self.iter_bytes()
 
     async def aiter_bytes(self, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
-        from ._flow import Outcome
-        from .files import storage_error
-
         transport, _, timeout = self._parts()
-        what = f"downloading {_path_of(self.url)}"
+        route = self._route()
+        if (refusal := route.refusal()) is not None:
+            raise refusal
         try:
             storage = await transport.async_storage()
-            async with storage.stream("GET", self.url, timeout=timeout) as response:
-                if response.status_code != 200:
-                    await response.aread()
-                    raise storage_error(Outcome(response=response), what=what, task_id=self.task_id)  # type: ignore[misc]
-                async for chunk in response.aiter_bytes(chunk_size):
-                    yield chunk
-        except httpx.TransportError as error:
-            raise transport_error(error, what=what, task_id=self.task_id) from None
+            while True:
+                async with storage.stream("GET", route.url, timeout=timeout, follow_redirects=False) as r:
+                    file = delivers("GET", r.status_code)
+                    body = b"" if file else await async_body_head(r)
+                    step = route.step(TransferOutcome(r, body=body))
+                    if isinstance(step, SpeedPixException):
+                        raise step
+                    if step:
+                        async for chunk in r.aiter_bytes(chunk_size):
+                            yield chunk
+                        return
+        except TRANSFER_FAILURES as error:
+            raise _failure(route, error) from None
 
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self.aiter_bytes()
@@ -303,17 +394,27 @@ class FileNode(dict[str, Any]):
         return self.file.read()
 
     def save(self, path: str | os.PathLike[str] | None = None) -> Path:
-        return self.file.save(path if path is not None else self._default_name())
+        """:meth:`FileOutput.save`; into a folder, under :attr:`filename`."""
+        return self.file._save(path, self.filename)
 
     async def async_read(self) -> bytes:
         return await self.file.async_read()
 
     async def async_save(self, path: str | os.PathLike[str] | None = None) -> Path:
-        return await self.file.async_save(path if path is not None else self._default_name())
+        return await self.file._async_save(path, self.filename)
 
-    def _default_name(self) -> str:
-        name = self.get("filename")
-        return name if isinstance(name, str) and name and "/" not in name else self.file.filename
+    @property
+    def filename(self) -> str:
+        """The name to save under: the node's ``filename`` made a plain file name (no
+        folders, no ``..``), else the URL's (see :attr:`FileOutput.filename`)."""
+        return first_safe_name(self.get("filename"), url_name(self.url))
+
+
+def _failure(route: Route, error: Exception) -> SpeedPixException:
+    """The typed error of a streamed GET that the HTTP library failed."""
+    step = route.step(TransferOutcome(error=error))
+    assert isinstance(step, SpeedPixException)
+    return step
 
     # Images and notebooks (speedpix/_images.py, speedpix/_display.py).
 

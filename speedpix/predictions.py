@@ -26,6 +26,7 @@ from speedpix_api.types import Unset
 
 from ._api import PROGRESS, RESULT, SUBMIT, Reply, api_call, may_have_run, present
 from ._flow import Blocking, Call, Flow, Notify, Parallel, Sleep
+from ._header_values import check_header_values
 from ._inputs import check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
 from ._logging import logger
 from ._polling import PollState, next_poll
@@ -453,6 +454,7 @@ def create_flow(
     """Validate, send the input files, then submit the task."""
     _check_id("workflow_id", workflow_id)
     _check_id("resource_config_id", resource_config_id, optional=True)
+    check_header_values(resource_config_id=resource_config_id)
     fields = _request_fields(options)
     strategy = check_strategy(file_encoding_strategy)
     walked = walk_inputs({} if input is None else input, detect_file_paths=client._detect_file_paths)

@@ -467,7 +467,7 @@ class EmulatorApp:
             return self._invalid("'contentType' is required and must be a non-empty string.")
         if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
             return self._invalid("'size' must be a non-negative integer.")
-        return self._envelope(self.storage.sign_upload(filename, content_type, self.clock()))
+        return self._envelope(self.storage.sign_upload(filename, content_type, self.clock(), size))
 
     # -- running workflows -------------------------------------------------------------
 
@@ -553,11 +553,18 @@ class EmulatorApp:
             if not await _drain(receive):
                 return None
             return _storage_error(error)
+        # Past the size the URL was signed for, nothing more is read: the connection is
+        # closed after the refusal, as a storage service does.
+        limit = self.storage.upload_limit(record.query)
+        declared = record.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            return _too_large(limit)
         # Stream straight to disk. Plain blocking writes are fine here: each chunk is at
         # most ~64 KiB (uvicorn's flow control) and lands in the page cache.
         part_path = self.storage.new_disk_path() + ".part"
         size = 0
         head = bytearray()
+        too_large = False
         try:
             with open(part_path, "wb") as file:
                 while True:
@@ -566,6 +573,9 @@ class EmulatorApp:
                         os.remove(part_path)
                         return None
                     chunk = message.get("body", b"")
+                    if size + len(chunk) > limit:
+                        too_large = True
+                        break
                     if chunk:
                         file.write(chunk)
                         size += len(chunk)
@@ -577,6 +587,9 @@ class EmulatorApp:
             if os.path.exists(part_path):
                 os.remove(part_path)
             raise
+        if too_large:
+            os.remove(part_path)
+            return _too_large(limit)
         record.body = bytes(head)
         final_path = part_path[: -len(".part")]
         os.replace(part_path, final_path)
@@ -658,6 +671,13 @@ def _storage_error(error: StorageError) -> Response:
         "  <HostId>speedpix-emulator</HostId>\n</Error>\n"
     ).encode()
     return Response(error.status, [(b"content-type", b"application/xml")], body)
+
+
+def _too_large(limit: int) -> Response:
+    message = f"Your proposed upload exceeds the maximum allowed size of {limit} bytes signed for this URL."
+    response = _storage_error(StorageError(400, "EntityTooLarge", message))
+    response.headers.append((b"connection", b"close"))  # the rest of the body is never read
+    return response
 
 
 def _xml_escape(text: str) -> str:

@@ -11,6 +11,10 @@ Three things uvicorn does not do out of the box, and how they are done here:
   0.1 s, and shutdown skips the fixed grace sleeps; tests start many emulators.
 - **No global side effects**: no signal handlers (a background thread cannot have
   them anyway), no logging configuration (``log_config=None``).
+- **A bound on request heads**, as a gateway has (a 200 MB header must not take the
+  hosting process's memory): ``MAX_HEAD_BYTES``, answered 431 and the connection
+  closed. uvicorn's h11 protocol takes it as an option; with httptools, whose parser
+  keeps any header whole, the protocol counts the bytes of a head that spans reads.
 
 uvicorn is imported only here, and only when an Emulator is created.
 """
@@ -33,6 +37,12 @@ MISSING_EXTRA = (
     "clone (PyPI's speedpix is the original 1.0.4 SDK, without it)"
 )
 _STOP_GRACE_S = 2.0
+#: The most a request's line and headers may take.
+MAX_HEAD_BYTES = 64 * 1024
+_HEAD_TOO_LARGE_RESPONSE = (
+    b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"content-length: 32\r\nconnection: close\r\n\r\nRequest Header Fields Too Large\n"
+)
 
 
 class MissingExtraError(ImportError):
@@ -52,11 +62,11 @@ def _protocol_class() -> type[asyncio.Protocol]:
     try:
         from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-        base = HttpToolsProtocol
+        base = _head_limited(HttpToolsProtocol)
     except ImportError:  # httptools is optional in uvicorn; h11 always works
         from uvicorn.protocols.http.h11_impl import H11Protocol
 
-        base = H11Protocol
+        base = H11Protocol  # bounded by Config(h11_max_incomplete_event_size=...)
 
     class AbortableProtocol(base):  # type: ignore[misc]
         app: Any
@@ -78,6 +88,68 @@ def _protocol_class() -> type[asyncio.Protocol]:
             self.app = app
 
     return AbortableProtocol
+
+
+def _head_limited(base: type[Any]) -> type[Any]:
+    """``base`` (uvicorn's httptools protocol) refusing heads over ``MAX_HEAD_BYTES``.
+
+    A whole head is measured when it is complete. httptools offers no limit and reports
+    a header only once it is whole, so to bound memory the bytes of every read that ends
+    inside a head are counted too (a read in which a request ended starts the count
+    afresh: at most one read of the next head goes uncounted).
+    """
+
+    class HeadLimitedProtocol(base):  # type: ignore[misc]
+        transport: asyncio.Transport
+        url: bytes
+        headers: list[tuple[bytes, bytes]]
+        _head_bytes = 0
+        _in_head = True
+        _ended = 0  # requests whose end was parsed
+        _refused = False
+
+        def data_received(self, data: bytes) -> None:
+            ended = self._ended
+            super().data_received(data)
+            if not self._in_head or self.transport.is_closing():
+                return
+            if self._ended != ended:
+                self._head_bytes = 0
+                return
+            self._head_bytes += len(data)
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse_head()
+
+        def on_headers_complete(self) -> None:
+            if len(self.url) + sum(len(name) + len(value) + 4 for name, value in self.headers) > MAX_HEAD_BYTES:
+                self._refused = True
+                # Stops the parser; uvicorn answers a parser error with send_400_response.
+                raise _HeadTooLarge
+            self._in_head, self._head_bytes = False, 0
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            super().on_message_complete()
+            self._in_head = True
+            self._ended += 1
+
+        def send_400_response(self, msg: str) -> None:
+            if self._refused:
+                self._refuse_head()
+            else:
+                super().send_400_response(msg)
+
+        def _refuse_head(self) -> None:
+            self._refused = True
+            if not self.transport.is_closing():
+                self.transport.write(_HEAD_TOO_LARGE_RESPONSE)
+                self.transport.close()
+
+    return HeadLimitedProtocol
+
+
+class _HeadTooLarge(Exception):
+    pass
 
 
 def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
@@ -239,6 +311,7 @@ class ServerThread:
             proxy_headers=False,
             server_header=False,
             timeout_keep_alive=30,
+            h11_max_incomplete_event_size=MAX_HEAD_BYTES,
         )
         self._server = server = Server(config)
         try:

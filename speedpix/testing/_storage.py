@@ -26,6 +26,8 @@ from urllib.parse import parse_qs, quote, unquote, urlsplit
 UPLOAD_PREFIX = "/storage/upload/"
 FILES_PREFIX = "/storage/files/"
 UPLOAD_URL_TTL_S = 3600
+# What an upload URL signed without a size accepts: OSS's limit for one PutObject.
+MAX_UPLOAD_SIZE = 5 * 1024**3
 DOWNLOAD_URL_TTL_S = 24 * 3600
 READ_CHUNK = 256 * 1024
 # Generated content is produced in fixed blocks, each seeded from the key and its
@@ -87,21 +89,27 @@ class Storage:
 
     # -- URLs -------------------------------------------------------------------------
 
-    def _signature(self, verb: str, key: str, content_type: str, expires: int) -> str:
-        message = f"{verb}\n{content_type}\n{expires}\n/{key}".encode()
-        digest = hmac.new(self._secret, message, hashlib.sha256).digest()
+    def _signature(self, verb: str, key: str, content_type: str, expires: int, max_size: str = "") -> str:
+        message = f"{verb}\n{content_type}\n{expires}\n/{key}" + (f"\n{max_size}" if max_size else "")
+        digest = hmac.new(self._secret, message.encode(), hashlib.sha256).digest()
         return base64.urlsafe_b64encode(digest[:18]).decode("ascii")
 
-    def _url(self, prefix: str, verb: str, key: str, content_type: str, expires: int) -> str:
-        signature = self._signature(verb, key, content_type, expires)
-        return f"{self.endpoint}{prefix}{quote(key)}?Expires={expires}&Signature={signature}"
+    def _url(self, prefix: str, verb: str, key: str, content_type: str, expires: int, max_size: str = "") -> str:
+        signature = self._signature(verb, key, content_type, expires, max_size)
+        size = f"&MaxSize={max_size}" if max_size else ""
+        return f"{self.endpoint}{prefix}{quote(key)}?Expires={expires}{size}&Signature={signature}"
 
-    def sign_upload(self, original_filename: str, content_type: str, now: float) -> dict[str, object]:
-        """The ``data`` of ``sp_create_temp_file_upload_sign``."""
+    def sign_upload(
+        self, original_filename: str, content_type: str, now: float, size: int | None = None
+    ) -> dict[str, object]:
+        """The ``data`` of ``sp_create_temp_file_upload_sign``. The upload URL is signed
+        for at most ``size`` bytes (``MAX_UPLOAD_SIZE`` when not given), as a storage
+        service's upload policy would bind it."""
         key = f"temp/{uuid.uuid4().hex}/{safe_filename(original_filename)}"
         expires = int(now) + UPLOAD_URL_TTL_S
+        max_size = str(MAX_UPLOAD_SIZE if size is None else size)
         return {
-            "uploadUrl": self._url(UPLOAD_PREFIX, "PUT", key, content_type, expires),
+            "uploadUrl": self._url(UPLOAD_PREFIX, "PUT", key, content_type, expires, max_size),
             "accessUrl": self._url(FILES_PREFIX, "GET", key, "", int(now) + DOWNLOAD_URL_TTL_S),
             "objectKey": key,
             "path": f"speedpix-emulator/{key}",
@@ -120,7 +128,8 @@ class Storage:
         if not expires_values[0].isdigit() or not signature:
             return StorageError(403, "AccessDenied", "Missing Expires or Signature in the URL.")
         expires = int(expires_values[0])
-        expected = self._signature(verb, key, content_type, expires)
+        max_size = params.get("MaxSize", [""])[0] if verb == "PUT" else ""
+        expected = self._signature(verb, key, content_type, expires, max_size)
         if not hmac.compare_digest(expected, signature):
             message = "The request signature we calculated does not match the signature you provided."
             if verb == "PUT":
@@ -129,6 +138,12 @@ class Storage:
         if now > expires:
             return StorageError(403, "AccessDenied", "Request has expired.")
         return None
+
+    @staticmethod
+    def upload_limit(query: str) -> int:
+        """The most bytes an upload URL (already :meth:`check`-ed) accepts."""
+        value = parse_qs(query).get("MaxSize", [""])[0]
+        return int(value) if value.isdigit() else MAX_UPLOAD_SIZE
 
     @staticmethod
     def key_from_path(path: str, prefix: str) -> str:
