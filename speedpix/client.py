@@ -84,9 +84,9 @@ class Client:
     to 8 s and scaled by a random jitter (a server's ``Retry-After`` wins, capped at 30 s).
     ``detect_file_paths=False`` sends every plain string as text, never as a file.
     ``max_connections`` bounds the connections (and requests in flight) per pool.
-    ``httpx_args`` go to the httpx clients (e.g. ``{"event_hooks": ...}``); async API
-    calls use the SDK's own lean HTTP/1.1 transport unless ``httpx_args`` are given or
-    the environment configures a proxy, in which case they go through ``httpx.AsyncClient``.
+    ``httpx_args`` go to the httpx clients (e.g. ``{"event_hooks": ...}``, ``proxy``).
+    Sync calls go through ``httpx.Client``, async ones through ``httpx.AsyncClient`` on
+    aiohttp (httpx-aiohttp), whatever the environment or ``httpx_args`` say.
     """
 
     def __init__(

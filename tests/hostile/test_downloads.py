@@ -74,12 +74,18 @@ def test_a_broken_content_encoding_is_a_typed_error(
 
 
 @pytest.mark.parametrize("mode", MODES)
-def test_a_valid_content_encoding_is_decoded(
+def test_a_content_encoding_not_asked_for_is_refused(
     mode: str, client: speedpix.Client, server: HostileServer, tmp_path: Path
 ) -> None:
+    # The SDK asks for identity: a compressed reply, even a valid one, is refused rather
+    # than inflated (a small gzip body can inflate to gigabytes) or saved still compressed.
     server.route("/out.png", Reply(200, [("content-encoding", "gzip")], gzip.compress(PNG)))
     node = output_node(client, server.url("/out.png"))
-    assert call(mode, node, "save", tmp_path).read_bytes() == PNG
+    with pytest.raises(FileTransferError, match="compressed") as caught:
+        call(mode, node, "save", tmp_path)
+    assert caught.value.status_code is None or caught.value.status_code == 200
+    assert server.requests[-1].headers.get("accept-encoding") == "identity"
+    _nothing_written(tmp_path)
 
 
 # ---------------------------------------------------------------- case 3: redirect loops; case 7
