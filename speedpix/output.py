@@ -409,13 +409,6 @@ class FileNode(dict[str, Any]):
         folders, no ``..``), else the URL's (see :attr:`FileOutput.filename`)."""
         return first_safe_name(self.get("filename"), url_name(self.url))
 
-
-def _failure(route: Route, error: Exception) -> SpeedPixException:
-    """The typed error of a streamed GET that the HTTP library failed."""
-    step = route.step(TransferOutcome(error=error))
-    assert isinstance(step, SpeedPixException)
-    return step
-
     # Images and notebooks (speedpix/_images.py, speedpix/_display.py).
 
     def to_pil(self) -> PIL.Image.Image:
@@ -439,6 +432,13 @@ def _failure(route: Route, error: Exception) -> SpeedPixException:
         from ._display import repr_html
 
         return repr_html(self)
+
+
+def _failure(route: Route, error: Exception) -> SpeedPixException:
+    """The typed error of a streamed GET that the HTTP library failed."""
+    step = route.step(TransferOutcome(error=error))
+    assert isinstance(step, SpeedPixException)
+    return step
 
 
 def _is_url(value: str) -> bool:
