@@ -19,9 +19,9 @@ import os
 import ssl
 import threading
 import weakref
-from collections.abc import AsyncGenerator
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
@@ -87,12 +87,39 @@ class _TLSContext:
         return self._context if self._context is not None else await asyncio.to_thread(self.get)
 
 
+C = TypeVar("C", httpx.Client, httpx.AsyncClient)
+
+
+@dataclass
+class _Pair(Generic[C]):
+    """A signed gateway client and an unsigned storage client, each made on first use
+    (and made again after ``close()``)."""
+
+    api: C | None = None
+    storage: C | None = None
+
+    def get(self, *, signed: bool, make: Callable[[], C]) -> C:
+        client = self.api if signed else self.storage
+        if client is None or client.is_closed:
+            client = make()
+            if signed:
+                self.api = client
+            else:
+                self.storage = client
+        return client
+
+    def take(self) -> list[C]:
+        """The clients made so far, forgotten here (to be closed by the caller)."""
+        clients = [client for client in (self.api, self.storage) if client is not None]
+        self.api = self.storage = None
+        return clients
+
+
 @dataclass
 class _LoopState:
-    """The async clients of one event loop, each made on first use on that loop."""
+    """The async clients of one event loop, made on that loop."""
 
-    api: httpx.AsyncClient | None = None
-    storage: httpx.AsyncClient | None = None
+    clients: _Pair[httpx.AsyncClient] = field(default_factory=_Pair)
     closer: AsyncGenerator[None, None] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -117,11 +144,8 @@ class _LoopState:
         await self.closer.aclose()  # runs its finally, once: a second aclose() does nothing
 
     async def _close_parts(self) -> None:
-        parts = (self.api, self.storage)
-        self.api = self.storage = None
-        for part in parts:
-            if part is not None:
-                await part.aclose()
+        for client in self.clients.take():
+            await client.aclose()
 
 
 class _Pools:
@@ -138,23 +162,21 @@ class _Pools:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.sync_api: httpx.Client | None = None
-        self.sync_storage: httpx.Client | None = None
+        self.sync: _Pair[httpx.Client] = _Pair()
         self.loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
         _forksafe.track(self)
 
     def drop_inherited(self) -> object:
         """In a forked child: forget the parent's connections, unclosed (see _forksafe)."""
-        inherited = (self.sync_api, self.sync_storage, dict(self.loops))
+        inherited = (self.sync, dict(self.loops))
         self.lock = threading.Lock()
-        self.sync_api = self.sync_storage = None
+        self.sync = _Pair()
         self.loops = weakref.WeakKeyDictionary()
         return inherited
 
     def close_blocking(self) -> None:
         with self.lock:
-            clients = [c for c in (self.sync_api, self.sync_storage) if c is not None]
-            self.sync_api = self.sync_storage = None
+            clients = self.sync.take()
         for client in clients:
             client.close()
 
@@ -221,16 +243,8 @@ class Transport:
     # ------------------------------------------------------------ the clients
 
     def _sync(self, *, signed: bool) -> httpx.Client:
-        pools = self._pools
-        with pools.lock:
-            client = pools.sync_api if signed else pools.sync_storage
-            if client is None or client.is_closed:
-                client = self._sync_client(signed=signed)
-                if signed:
-                    pools.sync_api = client
-                else:
-                    pools.sync_storage = client
-            return client
+        with self._pools.lock:
+            return self._pools.sync.get(signed=signed, make=lambda: self._sync_client(signed=signed))
 
     @property
     def sync_api(self) -> httpx.Client:
@@ -250,14 +264,7 @@ class Transport:
             state = pools.loops.get(loop)
             if state is None:
                 state = pools.loops[loop] = _LoopState()
-            client = state.api if signed else state.storage
-            if client is None or client.is_closed:
-                client = self._async_client(signed=signed)
-                if signed:
-                    state.api = client
-                else:
-                    state.storage = client
-            return client
+            return state.clients.get(signed=signed, make=lambda: self._async_client(signed=signed))
 
     def async_api(self) -> httpx.AsyncClient:
         return self._loop_client(signed=True)
