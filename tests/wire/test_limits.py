@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -72,7 +72,7 @@ def play(conn: Conn, request: Request) -> None:
 
 
 @pytest.fixture(scope="module")
-def server() -> object:
+def server() -> Iterator[Hostile]:
     gzip_bomb(), zlib_bomb()  # built once, before any timing
     with Hostile(serve_each(play)) as hostile:
         yield hostile
