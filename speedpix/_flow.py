@@ -22,7 +22,7 @@ import httpx
 
 from speedpix_api.types import Response, Unset
 
-from ._guards import exchange
+from ._guards import deadline_passed, exchange
 from ._logging import log_attempt, logger
 from ._transport import Transport
 
@@ -113,13 +113,15 @@ class Send(Generic[E]):
 
 @dataclass(frozen=True)
 class Put:
-    """Stream a file to a presigned upload URL (unsigned, redirects not followed)."""
+    """Stream a file to a presigned upload URL (unsigned, redirects not followed), within
+    the call's deadline if it has one."""
 
     url: str
     source: ChunkSource
     headers: dict[str, str]
     timeout: httpx.Timeout
     attempt: int
+    deadline: float | None = None
 
 
 @dataclass(frozen=True)
@@ -165,19 +167,6 @@ Effect = Send[Any] | Put | Get | Sleep | Blocking | Parallel | Notify
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """What a request led to: a response, or the transport error that prevented one.
-
-    ``sent_at`` and ``received_at`` are ``time.monotonic()`` values around the attempt.
-    """
-
-    response: httpx.Response | None = None
-    error: httpx.TransportError | None = None
-    sent_at: float = 0.0
-    received_at: float = 0.0
-
-
-@dataclass(frozen=True)
 class TransferOutcome:
     """What a storage request (:class:`Put`, :class:`Get`) led to: a response, whose body
     went to the sink or whose first bytes are ``body``; or the HTTP library's error that
@@ -198,24 +187,6 @@ TRANSFER_FAILURES = (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, Unico
 
 def _path_of(url: str | httpx.URL) -> str:
     return httpx.URL(url).path
-
-
-def _logged(method: str, url: str | httpx.URL, attempt: int, started: float, outcome: Outcome) -> Outcome:
-    """``outcome`` with its timing, logged when logging is on."""
-    outcome = Outcome(outcome.response, outcome.error, sent_at=started, received_at=time.monotonic())
-    if not logger.isEnabledFor(logging.INFO):
-        return outcome  # skip parsing the URL: this runs for every request
-    response = outcome.response
-    log_attempt(
-        method=method,
-        path=_path_of(url),
-        attempt=attempt,
-        duration=outcome.received_at - started,
-        status=response.status_code if response is not None else None,
-        request_id=response.headers.get("x-ca-request-id") if response is not None else None,
-        error=outcome.error,
-    )
-    return outcome
 
 
 # ---------------------------------------------------------------- sync driver
@@ -293,21 +264,25 @@ def sync_body_head(response: httpx.Response) -> bytes:
             if len(head) >= ERROR_BODY_LIMIT:
                 break
     except TRANSFER_FAILURES:
-        pass
+        if deadline_passed():  # the call is over, not just this body
+            raise
     return head[:ERROR_BODY_LIMIT]
 
 
 def _sync_put(transport: Transport, effect: Put) -> TransferOutcome:
     started = time.monotonic()
     try:
-        with transport.sync_storage.stream(
-            "PUT",
-            effect.url,
-            content=effect.source.iter_chunks(),
-            headers=effect.headers,
-            timeout=effect.timeout,
-            follow_redirects=False,
-        ) as response:
+        with (
+            exchange(None, effect.deadline),
+            transport.sync_storage.stream(
+                "PUT",
+                effect.url,
+                content=effect.source.iter_chunks(),
+                headers=effect.headers,
+                timeout=effect.timeout,
+                follow_redirects=False,
+            ) as response,
+        ):
             outcome = TransferOutcome(response=response, body=sync_body_head(response))
     except TRANSFER_FAILURES as error:
         outcome = TransferOutcome(error=error)
@@ -413,7 +388,8 @@ async def async_body_head(response: httpx.Response) -> bytes:
             if len(head) >= ERROR_BODY_LIMIT:
                 break
     except TRANSFER_FAILURES:
-        pass
+        if deadline_passed():  # the call is over, not just this body
+            raise
     return head[:ERROR_BODY_LIMIT]
 
 
@@ -421,15 +397,21 @@ async def _async_put(transport: Transport, effect: Put) -> TransferOutcome:
     started = time.monotonic()
     try:
         storage = await transport.async_storage()
-        async with storage.stream(
-            "PUT",
-            effect.url,
-            content=_async_chunks(effect.source),
-            headers=effect.headers,
-            timeout=effect.timeout,
-            follow_redirects=False,
-        ) as response:
-            outcome = TransferOutcome(response=response, body=await async_body_head(response))
+        with exchange(None, effect.deadline) as current:
+            async with (
+                asyncio.timeout(current.remaining()),
+                storage.stream(
+                    "PUT",
+                    effect.url,
+                    content=_async_chunks(effect.source),
+                    headers=effect.headers,
+                    timeout=effect.timeout,
+                    follow_redirects=False,
+                ) as response,
+            ):
+                outcome = TransferOutcome(response=response, body=await async_body_head(response))
+    except TimeoutError:  # the call's deadline
+        outcome = TransferOutcome(error=httpx.WriteTimeout("the call's timeout passed during the upload"))
     except TRANSFER_FAILURES as error:
         outcome = TransferOutcome(error=error)
     return _log_transfer("PUT", effect, started, outcome)

@@ -55,6 +55,13 @@ def current_exchange() -> Exchange | None:
     return _current.get()
 
 
+def deadline_passed() -> bool:
+    """Whether the current call's deadline has passed."""
+    current = _current.get()
+    remaining = current.remaining() if current is not None else None
+    return remaining is not None and remaining <= 0
+
+
 @contextlib.contextmanager
 def exchange(timeout: httpx.Timeout | None, deadline: float | None, attempt: int = 1) -> Iterator[Exchange]:
     """Run one attempt inside an :class:`Exchange` (sync and async alike: a context

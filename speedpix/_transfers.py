@@ -23,6 +23,7 @@ import httpx
 
 from ._api import transport_error
 from ._flow import Effect, Flow, Sleep, TransferOutcome
+from ._guards import RefusedReply
 from ._retry import parse_retry_after, retry_delay
 from .errors import FileTransferError, SpeedPixException
 
@@ -100,6 +101,8 @@ def _failure(error: Exception, *, what: str, task_id: str | None) -> SpeedPixExc
         return FileTransferError(f"{what}: redirected to an invalid URL ({error})", task_id=task_id)
     if isinstance(error, httpx.TransportError):
         return transport_error(error, what=what, task_id=task_id)
+    if isinstance(error, RefusedReply):  # an encoding we did not ask for (see _guards)
+        return FileTransferError(f"{what}: {error}; nothing was saved.", task_id=task_id)
     if isinstance(error, httpx.DecodingError):
         return FileTransferError(
             f"{what}: the storage server sent a body that does not decode as its Content-Encoding "

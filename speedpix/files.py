@@ -65,7 +65,7 @@ def upload_flow(
     headers = {"Content-Type": source.content_type, "Content-Length": str(source.size)}
 
     def put(url: str, attempt: int) -> Put:
-        return Put(url, source, headers, settings.attempt_timeout(transfer_timeout), attempt)
+        return Put(url, source, headers, settings.attempt_timeout(transfer_timeout), attempt, settings.deadline)
 
     yield from transfer_flow("PUT", upload_url, put, settings, what=f"uploading {source.name}")
     expire = data.expire_time

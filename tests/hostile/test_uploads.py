@@ -6,6 +6,7 @@ scripts: redirects (a 307 used to raise httpx.StreamConsumed), loops, odd status
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -121,3 +122,17 @@ def test_an_upload_content_type_that_cannot_be_a_header_is_refused_before_any_re
     with pytest.raises(InvalidInputError, match="content_type"):
         call(mode, gateway.files, "create", png, content_type=content_type)
     assert server.requests == []  # not even the upload-sign call
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_an_upload_whose_reply_trickles_ends_at_the_calls_timeout(
+    mode: str, gateway: speedpix.Client, server: HostileServer, png: Path
+) -> None:
+    # timeout= bounds the whole call, the upload included: a storage server that answers
+    # one byte every 0.5 s (each read well within the per-read timeout) cannot hold it.
+    _sign_to(server, server.url("/upload/in.png?Signature=S"))
+    server.route("/upload/in.png", Reply(200, [("content-length", "60")], [b"x"] * 60, delay=0.5))
+    started = time.monotonic()
+    with pytest.raises(speedpix.APITimeoutError, match="timed out"):
+        call(mode, gateway.with_options(max_retries=0).files, "create", png, timeout=2)
+    assert time.monotonic() - started < 3.5
