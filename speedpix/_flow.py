@@ -22,7 +22,7 @@ import httpx
 
 from speedpix_api.types import Response, Unset
 
-from ._guards import deadline_passed, exchange
+from ._guards import Exchange, deadline_passed, exchange
 from ._logging import log_attempt, logger
 from ._transport import Transport
 
@@ -196,7 +196,7 @@ def _path_of(url: str | httpx.URL) -> str:
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError)
 
 
-def _call_outcome(started: float, current: Any, **fields: Any) -> CallOutcome[Any]:
+def _call_outcome(started: float, current: Exchange, **fields: Any) -> CallOutcome[Any]:
     outcome: CallOutcome[Any] = CallOutcome(
         response=current.response, sent_at=started, received_at=time.monotonic(), **fields
     )
@@ -215,7 +215,7 @@ def _call_outcome(started: float, current: Any, **fields: Any) -> CallOutcome[An
     return outcome
 
 
-def _failed_send(started: float, current: Any, error: Exception) -> CallOutcome[Any] | None:
+def _failed_send(started: float, current: Exchange, error: Exception) -> CallOutcome[Any] | None:
     """The outcome of an attempt that raised ``error``, or None if it is not the call's to report."""
     if isinstance(error, TimeoutError):  # the async driver's deadline
         return _call_outcome(started, current, error=httpx.ReadTimeout("the call's timeout passed"))

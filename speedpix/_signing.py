@@ -162,7 +162,7 @@ class GatewaySigner(httpx.Auth):
         # Replace whatever httpx put there: its default Accept "*/*" and the generated
         # client's bare "application/json" would not match what we signed. One new
         # Headers, not update(): that scans every header once per header it sets.
-        kept = [(name, value) for name, value in request.headers.raw if name.lower().decode() not in headers]
+        kept = [(name, value) for name, value in request.headers.multi_items() if name not in headers]
         request.headers = httpx.Headers([*kept, *headers.items()])
         request.extensions = {**request.extensions, STRING_TO_SIGN_EXTENSION: to_sign}
         yield request
