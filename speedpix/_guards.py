@@ -92,7 +92,8 @@ def _on_response(response: httpx.Response, *, api: bool) -> None:
     encoding = response.headers.get("content-encoding", "").strip().lower()
     if encoding not in ("", "identity"):
         raise RefusedReply(
-            f"the reply is compressed ({encoding}) though the SDK asked for none; refused rather than inflated",
+            f"the reply is compressed (Content-Encoding: {encoding}) though the SDK asked for none; "
+            "refused rather than inflated",
             request=response.request,
         )
     limit = MAX_API_REPLY_BYTES if api else None
