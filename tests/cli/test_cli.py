@@ -113,6 +113,21 @@ def test_run_parses_json_strings_and_file_inputs(cli: CLI, emu: Emulator, tmp_pa
     assert answer["task_id"] == task.task_id and answer["status"] == "succeeded"
 
 
+def test_run_option_sends_a_request_field_of_the_spec(cli: CLI, emu: Emulator) -> None:
+    result = cli("run", "echo-inputs", "-i", "prompt=x", "--option", "return_temp_files=true", "--json")
+    assert result.returncode == 0, result.stderr
+    (submit,) = [r for r in emu.requests if r.path == "/scc/comfy_prompt"]
+    body = json.loads(submit.body)
+    assert body["return_temp_files"] is True and body["alias_id"] == "main"
+
+
+def test_run_option_refuses_a_field_the_spec_does_not_have(cli: CLI, emu: Emulator) -> None:
+    result = cli("run", "echo-inputs", "--option", "priority=3")
+    assert result.returncode == 2
+    assert "randomise_seeds" in result.stderr and "'priority=3'" in result.stderr
+    assert not [r for r in emu.requests if r.path.startswith("/scc/")]
+
+
 def test_run_base64_sends_data_uri(cli: CLI, emu: Emulator, tmp_path: Path) -> None:
     (tmp_path / "photo.png").write_bytes(PNG)
     result = cli("run", "echo-inputs", "-i", "image=@photo.png", "--base64", "--json")
