@@ -255,9 +255,14 @@ def demo_txt2img(ctx: WorkflowContext, inputs: dict[str, Any]) -> dict[str, Any]
     if not isinstance(prompt, str) or not prompt:
         raise TaskFailed("Missing required input 'prompt' (a non-empty string)")
     width, height = _size(inputs, "width"), _size(inputs, "height")
-    filename = f"{ctx.task_id}_00000_.png"
     # With output_size set the content is generated anyway: skip drawing.
     png = b"" if ctx.output_size is not None else draw_prompt(prompt, width, height)
+    return _png_output(ctx, png, width, height)
+
+
+def _png_output(ctx: WorkflowContext, png: bytes, width: int, height: int) -> dict[str, Any]:
+    """The ``images`` output node of a PNG, stored as ComfyUI names its files."""
+    filename = f"{ctx.task_id}_00000_.png"
     url = ctx.store_file(png, content_type="image/png", filename=filename)
     return {
         "images": {
@@ -322,18 +327,7 @@ def demo_img2img(ctx: WorkflowContext, inputs: dict[str, Any]) -> dict[str, Any]
     result = Image.blend(original, toned, float(strength))
     buffer = io.BytesIO()
     result.save(buffer, format="PNG")
-    filename = f"{ctx.task_id}_00000_.png"
-    url = ctx.store_file(buffer.getvalue(), content_type="image/png", filename=filename)
-    return {
-        "images": {
-            "url": url,
-            "type": "image",
-            "filename": filename,
-            "format": "png",
-            "width": result.width,
-            "height": result.height,
-        }
-    }
+    return _png_output(ctx, buffer.getvalue(), result.width, result.height)
 
 
 def register_builtins(registry: WorkflowRegistry) -> None:
