@@ -9,7 +9,8 @@
     print(summary.count_line())
 
 Each line of the jobs file is ``{"id": "...", "workflow_id": "...", "input": {...}}``
-with optional ``alias_id``, ``version_id`` and ``resource_config_id``.
+with optional ``resource_config_id`` and any optional field of the API spec's
+``comfy_prompt`` request (``alias_id``, ``version_id``, ``randomise_seeds``, ...).
 
 **Files in inputs.** ``{"$file": "photos/17.jpg"}`` in place of a value is a local file
 (relative paths are read from the current directory), uploaded before its job is
@@ -67,7 +68,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, TextIO
+from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 
 from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
@@ -76,6 +77,7 @@ from ._inputs import _has_media_name, is_media_file_path
 from ._logging import logger
 from ._retry import RetryPolicy, retry_delay
 from .errors import InvalidInputError, PredictionTimeoutError, RateLimitError
+from .predictions import check_request_options
 
 if TYPE_CHECKING:
     from .client import Client
@@ -104,8 +106,9 @@ PENDING, SUBMITTING, SUBMITTED, DONE, FAILED, UNKNOWN = (
     "unknown",
 )
 
-_JOB_KEYS: Final = frozenset({"id", "workflow_id", "input", "alias_id", "version_id", "resource_config_id"})
-_OPTIONAL_KEYS: Final = ("alias_id", "version_id", "resource_config_id")
+# Besides these, a line may carry any optional field of the spec's comfy_prompt request
+# (ComfyPromptRequestOptions: alias_id, version_id, randomise_seeds, ...).
+_JOB_KEYS: Final = frozenset({"id", "workflow_id", "input", "resource_config_id"})
 _RESERVED_IDS: Final = frozenset({JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm", RESULTS_NAME})
 _BAD_ID: Final = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
 # In a job's input, {"$file": path} is a local file and {"$text": string} a string sent
@@ -128,15 +131,15 @@ class Job:
     id: str
     workflow_id: str
     input: dict[str, Any]
-    alias_id: str | None = None
-    version_id: str | None = None
+    options: ComfyPromptRequestOptions = field(default_factory=lambda: ComfyPromptRequestOptions())
     resource_config_id: str | None = None
     line: int = 0
 
     def spec(self) -> str:
         """The job's content, canonical: a rerun compares it with the journal's copy."""
-        data: dict[str, Any] = {"workflow_id": self.workflow_id, "input": self.input}
-        data.update({key: getattr(self, key) for key in _OPTIONAL_KEYS if getattr(self, key) is not None})
+        data: dict[str, Any] = {"workflow_id": self.workflow_id, "input": self.input, **self.options}
+        if self.resource_config_id is not None:
+            data["resource_config_id"] = self.resource_config_id
         return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -210,9 +213,10 @@ def _job_input(job: Job) -> dict[str, Any]:
 def _check_job(data: Any, line: int, *, detect_file_paths: bool = True) -> Job:
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
-    unknown = sorted(set(data) - _JOB_KEYS)
+    allowed = _JOB_KEYS | ComfyPromptRequestOptions.__optional_keys__
+    unknown = sorted(set(data) - allowed)
     if unknown:
-        raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(_JOB_KEYS))})")
+        raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(allowed))})")
     job_id = data.get("id")
     if not isinstance(job_id, str) or not job_id.strip():
         raise ValueError('"id" must be a non-empty string')
@@ -236,21 +240,23 @@ def _check_job(data: Any, line: int, *, detect_file_paths: bool = True) -> Job:
     problems = list(_file_problems(inputs, "input", detect_file_paths=detect_file_paths))
     if problems:
         raise ValueError("; ".join(problems))
-    options: dict[str, str | None] = {}
-    for key in _OPTIONAL_KEYS:
-        value = data.get(key)
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise ValueError(f'"{key}" must be a non-empty string when given')
-        options[key] = value
-    if options["alias_id"] is not None and options["version_id"] is not None:
-        raise ValueError('give "alias_id" or "version_id", not both')
+    resource_config_id = data.get("resource_config_id")
+    if resource_config_id is not None and (not isinstance(resource_config_id, str) or not resource_config_id.strip()):
+        raise ValueError('"resource_config_id" must be a non-empty string when given')
+    options = cast(
+        ComfyPromptRequestOptions,
+        {key: value for key, value in data.items() if key in ComfyPromptRequestOptions.__optional_keys__},
+    )
+    try:
+        check_request_options(options)  # the checks create() makes, before anything is submitted
+    except InvalidInputError as error:
+        raise ValueError(str(error)) from None
     return Job(
         id=job_id,
         workflow_id=workflow_id,
         input=inputs,
-        alias_id=options["alias_id"],
-        version_id=options["version_id"],
-        resource_config_id=options["resource_config_id"],
+        options=options,
+        resource_config_id=resource_config_id,
         line=line,
     )
 
@@ -654,13 +660,8 @@ class _Runner:
         self.journal.update(job.id, state=SUBMITTING, task_id=None, error=None, error_code=None)
         started = time.monotonic()
         try:
-            options: ComfyPromptRequestOptions = {}
-            if job.alias_id is not None:
-                options["alias_id"] = job.alias_id
-            if job.version_id is not None:
-                options["version_id"] = job.version_id
             prediction = self.submitter.predictions.create(
-                job.workflow_id, _job_input(job), resource_config_id=job.resource_config_id, **options
+                job.workflow_id, _job_input(job), resource_config_id=job.resource_config_id, **job.options
             )
         except Exception as error:
             if isinstance(error, RateLimitError) and error.task_may_exist is False:

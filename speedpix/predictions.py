@@ -376,7 +376,7 @@ def _check_id(name: str, value: object, *, optional: bool = False) -> str | None
     return value
 
 
-def _request_fields(options: ComfyPromptRequestOptions) -> ComfyPromptRequestOptions:
+def check_request_options(options: ComfyPromptRequestOptions) -> ComfyPromptRequestOptions:
     """The optional request fields to send: the caller's, checked, with the defaults."""
     known = ComfyPromptRequestOptions.__optional_keys__
     # None means "not given", as for the other keyword arguments.
@@ -455,7 +455,7 @@ def create_flow(
     _check_id("workflow_id", workflow_id)
     _check_id("resource_config_id", resource_config_id, optional=True)
     check_header_values(resource_config_id=resource_config_id)
-    fields = _request_fields(options)
+    fields = check_request_options(options)
     strategy = check_strategy(file_encoding_strategy)
     walked = walk_inputs({} if input is None else input, detect_file_paths=client._detect_file_paths)
     # Only inputs that may hold files need the file system, off the event loop.

@@ -220,3 +220,28 @@ def test_run_batch_from_python_with_events(speedpix_emulator: Emulator, tmp_path
     assert summary.results_path.read_text().count("\n") == 5
     with pytest.raises(BatchInputError, match="no jobs"):
         load_jobs(["", "  "])
+
+
+def test_a_job_line_carries_any_request_field_of_the_spec(speedpix_emulator: Emulator, tmp_path: Path) -> None:
+    lines = [
+        json.dumps({"id": "t", "workflow_id": "demo-txt2img", "input": {"prompt": "x"}, "return_temp_files": True}),
+        json.dumps({"id": "v", "workflow_id": "demo-txt2img", "input": {"prompt": "y"}, "version_id": "v1"}),
+    ]
+    summary = run_batch(lines, tmp_path / "out", client=speedpix_emulator.client())
+    assert summary.ok and summary.succeeded == 2
+    sent = [json.loads(r.body) for r in speedpix_emulator.requests if r.path == "/scc/comfy_prompt"]
+    by_prompt = {body["inputs"]["prompt"]: body for body in sent}
+    assert by_prompt["x"]["return_temp_files"] is True and by_prompt["x"]["alias_id"] == "main"
+    assert by_prompt["y"]["version_id"] == "v1" and "alias_id" not in by_prompt["y"]
+
+
+def test_a_request_field_of_the_wrong_type_is_refused_before_anything_is_submitted(
+    speedpix_emulator: Emulator, tmp_path: Path
+) -> None:
+    lines = [
+        json.dumps({"id": "ok", "workflow_id": "demo-txt2img", "input": {"prompt": "x"}}),
+        json.dumps({"id": "bad", "workflow_id": "demo-txt2img", "input": {"prompt": "x"}, "randomise_seeds": "yes"}),
+    ]
+    with pytest.raises(BatchInputError, match=r"line 2.*randomise_seeds"):
+        run_batch(lines, tmp_path / "out", client=speedpix_emulator.client())
+    assert speedpix_emulator.stats.tasks_created == 0
