@@ -14,6 +14,7 @@ The typed low-level client generated from the OpenAPI spec is :mod:`speedpix_api
 from __future__ import annotations
 
 import importlib
+import os
 import threading
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +110,17 @@ __all__ = [
 
 _default_client: Client | None = None
 _default_lock = threading.Lock()
+
+
+def _new_lock_in_child() -> None:
+    # A thread of the parent may have held it at fork(); the child's client is its own
+    # anyway (speedpix._forksafe drops what it inherited).
+    global _default_lock
+    _default_lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_lock_in_child)
 
 
 def default_client() -> Client:

@@ -127,3 +127,35 @@ def test_forked_children_get_their_own_low_level_client(emu: Emulator) -> None:
     finally:
         _client.close()
         _client = None
+
+
+def test_a_fork_while_the_default_client_lock_is_held_does_not_deadlock_the_child(
+    emu: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import time
+
+    import speedpix
+
+    monkeypatch.setenv("SPEEDPIX_APP_KEY", emu.app_key)
+    monkeypatch.setenv("SPEEDPIX_APP_SECRET", emu.app_secret)
+    monkeypatch.setenv("SPEEDPIX_ENDPOINT", emu.endpoint)
+    monkeypatch.setattr(speedpix, "_default_client", None)
+    with speedpix._default_lock:  # as a parent's thread building the default client would
+        pid = os.fork()
+        if pid == 0:  # the child: must get its client, not wait for a lock no thread will release
+            try:
+                ok = speedpix.default_client().endpoint == emu.endpoint
+            finally:
+                os._exit(0 if ok else 1)
+    deadline = time.monotonic() + 20
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        if time.monotonic() > deadline:
+            os.kill(pid, 9)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child deadlocked on the default client's lock")
+        time.sleep(0.05)
+    assert os.waitstatus_to_exitcode(status) == 0
