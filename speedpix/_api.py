@@ -22,7 +22,7 @@ from speedpix_api.types import Response, Unset
 
 from ._flow import Call, CallOutcome, E, Envelope, Flow, Send, Sleep
 from ._logging import logger
-from ._retry import CallSettings, parse_retry_after, retry_delay
+from ._retry import CallSettings, may_have_run, parse_retry_after, retry_delay
 from ._signing import STRING_TO_SIGN_EXTENSION
 from .errors import (
     APIConnectionError,
@@ -243,13 +243,6 @@ def interpret(call: Call[E], outcome: CallOutcome[E], *, task_id: str | None = N
         request_id=request_id,
         answered_at=(outcome.sent_at + outcome.received_at) / 2,
     )
-
-
-def may_have_run(error: SpeedPixException) -> bool:
-    """Whether a failed request might still have done its work server-side."""
-    if isinstance(error, APIConnectionError):
-        return error.request_sent
-    return isinstance(error, ServerError | MalformedResponseError)
 
 
 def api_call(call: Call[E], settings: CallSettings, *, task_id: str | None = None) -> Flow[Reply[E]]:

@@ -74,10 +74,21 @@ class CallSettings:
         return remaining is None or seconds < remaining
 
 
+def may_have_run(error: SpeedPixException) -> bool:
+    """Whether the request that failed with ``error`` might still have done its work
+    server-side: the one answer to "could this call have created a task?", read by the
+    retry policy, by the creation flow (``task_may_exist``) and so by the batch."""
+    if isinstance(error, APIConnectionError):
+        return error.request_sent
+    return isinstance(error, ServerError | MalformedResponseError)
+
+
 def is_transient(error: SpeedPixException, *, idempotent: bool) -> bool:
     """Whether repeating the request that failed with ``error`` may succeed and is safe."""
+    if not idempotent and may_have_run(error):
+        return False  # it may have created (billed) work: never repeated
     if isinstance(error, APIConnectionError):
-        return idempotent or not error.request_sent
+        return True
     if isinstance(error, APIError) and error.refused_before_work:
         # Throttling always; of the authentication refusals only those a fresh
         # signature can cure (a reused nonce). A wrong key or secret stays wrong.

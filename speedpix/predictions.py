@@ -24,13 +24,13 @@ from speedpix_api.models import (
 )
 from speedpix_api.types import Unset
 
-from ._api import PROGRESS, RESULT, SUBMIT, Reply, api_call, may_have_run, present
+from ._api import PROGRESS, RESULT, SUBMIT, Reply, api_call, present
 from ._flow import Blocking, Call, Flow, Notify, Parallel, Sleep
 from ._header_values import check_header_values
 from ._inputs import check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
 from ._logging import logger
 from ._polling import PollState, next_poll
-from ._retry import CallSettings
+from ._retry import CallSettings, may_have_run
 from .errors import (
     APIError,
     APITimeoutError,
