@@ -17,6 +17,7 @@
 from __future__ import annotations
 
 import contextlib
+import http.cookiejar
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
@@ -27,6 +28,15 @@ import httpx
 
 #: Gateway replies are small JSON envelopes; anything this large is not one.
 MAX_API_REPLY_BYTES = 8 * 1024 * 1024
+
+
+class NoCookies(http.cookiejar.CookieJar):
+    """A cookie jar that keeps none. Neither the gateway nor storage uses cookies, and a
+    cookie the gateway set would ride along with later signed requests unsigned; httpx
+    also reads every reply's headers into an ``email.message.Message`` for its jar."""
+
+    def extract_cookies(self, response: Any, request: Any) -> None:
+        return None
 
 
 class RefusedReply(httpx.DecodingError):

@@ -218,6 +218,7 @@ class Transport:
         s = self.settings
         args: dict[str, Any] = {
             "headers": {"User-Agent": s.user_agent, "Accept-Encoding": "identity"},
+            "cookies": _guards.NoCookies(),
             "verify": self._tls.get(),
             "limits": httpx.Limits(max_connections=s.max_connections, max_keepalive_connections=s.max_connections),
             **s.extra_httpx_args,
