@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from speedpix.testing import Emulator
+from tests._wait import eventually
 
 PROMPT = {"prompt": "a cat", "width": 16, "height": 16}
 
@@ -46,16 +47,6 @@ def resource_warnings() -> Iterator[Warnings]:
             return [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
 
         yield so_far
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    # The server notices a client's close a moment after it happens.
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 async def async_eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:

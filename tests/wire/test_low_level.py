@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import pytest
 
@@ -21,6 +20,7 @@ from speedpix.testing import Emulator
 from speedpix_api.api.predictions import comfy_get_progress
 from speedpix_api.models import TaskIdRequest
 from speedpix_api.types import Response
+from tests._wait import eventually
 
 PROMPT = {"prompt": "a cat", "width": 16, "height": 16}
 
@@ -35,16 +35,6 @@ def emu() -> Iterator[Emulator]:
 def task_id(emu: Emulator) -> str:
     with emu.client() as client:
         return client.run("demo-txt2img", PROMPT, wait=False).id
-
-
-def eventually(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
-    # The emulator notices a client's close a moment after it happens.
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def answered(response: Response[object], task_id: str) -> bool:
