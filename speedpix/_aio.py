@@ -24,6 +24,8 @@ import httpx
 from aiohttp.client_proto import ResponseHandler
 from httpx_aiohttp import AiohttpTransport
 
+from ._guards import LeanClient
+
 
 def _mapped(error: BaseException) -> httpx.TransportError:
     cause = error.__cause__ if isinstance(error, httpx.TransportError) and error.__cause__ else error
@@ -124,8 +126,8 @@ class _Transport(AiohttpTransport):
         return response
 
 
-class AsyncClient(httpx.AsyncClient):
-    """``httpx.AsyncClient`` on aiohttp, direct and through proxies."""
+class AsyncClient(LeanClient, httpx.AsyncClient):
+    """``httpx.AsyncClient`` on aiohttp, direct and through proxies, keeping no cookies."""
 
     def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
         transport: httpx.AsyncBaseTransport | None = kwargs.pop("transport", None)

@@ -364,12 +364,14 @@ async def _async_chunks(source: ChunkSource) -> AsyncIterator[bytes]:
 
 
 async def _async_send(transport: Transport, effect: Send[Any]) -> CallOutcome[Any]:
-    started = time.monotonic()
     await transport.prepare_async()
+    pool_timeout = effect.timeout.pool if effect.timeout is not None else None
     with exchange(effect.timeout, effect.deadline, effect.attempt) as current:
+        started = time.monotonic()
         try:
             # The deadline as a whole, however slowly a reply trickles in.
-            async with asyncio.timeout(current.remaining()):
+            async with asyncio.timeout(current.remaining()), transport.api_slot(pool_timeout):
+                started = time.monotonic()
                 parsed = await effect.call.asend()
             return _call_outcome(started, current, parsed=parsed)
         except Exception as error:

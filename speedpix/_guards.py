@@ -22,21 +22,88 @@ import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
+
+if TYPE_CHECKING:
+    from httpx._client import BaseClient as _HTTPXClient  # what LeanClient's super() is
+else:
+    _HTTPXClient = object
 
 #: Gateway replies are small JSON envelopes; anything this large is not one.
 MAX_API_REPLY_BYTES = 8 * 1024 * 1024
 
 
-class NoCookies(http.cookiejar.CookieJar):
-    """A cookie jar that keeps none. Neither the gateway nor storage uses cookies, and a
-    cookie the gateway set would ride along with later signed requests unsigned; httpx
-    also reads every reply's headers into an ``email.message.Message`` for its jar."""
+class _RefusingJar(http.cookiejar.CookieJar):
+    def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
+        return None
 
     def extract_cookies(self, response: Any, request: Any) -> None:
         return None
+
+
+class NoCookies(httpx.Cookies):
+    """Cookies that stay empty: a client's ``cookies``. Neither the gateway nor storage
+    uses cookies, and one the gateway set would ride along with later signed requests
+    unsigned. Not even read: httpx would copy every reply's headers into an
+    ``email.message.Message`` for its jar first."""
+
+    REFUSAL = "SpeedPix clients keep and send no cookies: the gateway would not sign them"
+
+    def __init__(self) -> None:
+        super().__init__(_RefusingJar())
+
+    def extract_cookies(self, response: httpx.Response) -> None:
+        return None
+
+
+class AbsoluteURLs:
+    """A client's base URL joined with each relative URL it was given, as httpx joins
+    them, but parsed once per URL rather than twice per request: the generated
+    operations pass the same few paths again and again."""
+
+    _LIMIT = 64  # the API's operations, with room to spare; anything else is not kept
+
+    def __init__(self) -> None:
+        self._base: httpx.URL | None = None
+        self._joined: dict[str, httpx.URL] = {}
+
+    def join(self, base_url: httpx.URL, url: httpx.URL | str) -> httpx.URL | str:
+        if not isinstance(url, str):
+            return url
+        if base_url is not self._base:  # the client's base_url was replaced
+            self._base, self._joined = base_url, {}
+        joined = self._joined.get(url)
+        if joined is None:
+            parsed = httpx.URL(url)
+            if not parsed.is_relative_url:
+                return parsed
+            joined = base_url.copy_with(raw_path=base_url.raw_path + parsed.raw_path.lstrip(b"/"))
+            if len(self._joined) < self._LIMIT:
+                self._joined[url] = joined
+        return joined
+
+
+class LeanClient(_HTTPXClient):
+    """What SpeedPix's httpx clients, sync and async, change in httpx's: they keep no
+    cookies (:class:`NoCookies`), and parse each relative URL once (:class:`AbsoluteURLs`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._absolute_urls = AbsoluteURLs()
+        self._no_cookies = NoCookies()
+
+    def build_request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request:
+        return super().build_request(method, self._absolute_urls.join(self.base_url, url), **kwargs)
+
+    @property
+    def cookies(self) -> httpx.Cookies:
+        return self._no_cookies
+
+    @cookies.setter
+    def cookies(self, cookies: object) -> None:
+        raise TypeError(NoCookies.REFUSAL)
 
 
 class RefusedReply(httpx.DecodingError):

@@ -12,7 +12,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from ._guards import current_exchange
+from ._guards import LeanClient, current_exchange
 
 
 def _bounded(timeout: float | None, error: type[httpcore.TimeoutException]) -> float | None:
@@ -100,8 +100,9 @@ class _GuardedHTTPTransport(httpx.HTTPTransport):
         return response
 
 
-class SyncClient(httpx.Client):
-    """``httpx.Client`` on :class:`_GuardedHTTPTransport`, direct and through proxies."""
+class SyncClient(LeanClient, httpx.Client):
+    """``httpx.Client`` on :class:`_GuardedHTTPTransport`, direct and through proxies,
+    keeping no cookies."""
 
     def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.BaseTransport:
         transport: httpx.BaseTransport | None = kwargs.pop("transport", None)

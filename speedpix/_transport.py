@@ -19,7 +19,7 @@ import os
 import ssl
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -117,12 +117,18 @@ class _Pair(Generic[C]):
 
 @dataclass
 class _LoopState:
-    """The async clients of one event loop, made on that loop."""
+    """The async clients of one event loop, made on that loop, and its permits for
+    gateway requests in flight."""
 
+    max_requests: int
     clients: _Pair[httpx.AsyncClient] = field(default_factory=_Pair)
     closer: AsyncGenerator[None, None] = field(init=False)
+    api_slots: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
+        import asyncio
+
+        self.api_slots = asyncio.Semaphore(self.max_requests)
         """Close these clients when their loop shuts down, if no one did before.
 
         ``asyncio.run()`` (any loop's ``shutdown_asyncgens()``) closes every async
@@ -218,7 +224,6 @@ class Transport:
         s = self.settings
         args: dict[str, Any] = {
             "headers": {"User-Agent": s.user_agent, "Accept-Encoding": "identity"},
-            "cookies": _guards.NoCookies(),
             "verify": self._tls.get(),
             "limits": httpx.Limits(max_connections=s.max_connections, max_keepalive_connections=s.max_connections),
             **s.extra_httpx_args,
@@ -255,17 +260,45 @@ class Transport:
     def sync_storage(self) -> httpx.Client:
         return self._sync(signed=False)
 
-    def _loop_client(self, *, signed: bool) -> httpx.AsyncClient:
-        """The running loop's client, made if missing."""
+    def _loop_state(self) -> _LoopState:
+        """The running loop's state, made if missing. The caller holds the lock."""
         import asyncio
 
         loop = asyncio.get_running_loop()
-        pools = self._pools
-        with pools.lock:
-            state = pools.loops.get(loop)
-            if state is None:
-                state = pools.loops[loop] = _LoopState()
-            return state.clients.get(signed=signed, make=lambda: self._async_client(signed=signed))
+        state = self._pools.loops.get(loop)
+        if state is None:
+            state = self._pools.loops[loop] = _LoopState(self.settings.max_connections)
+        return state
+
+    def _loop_client(self, *, signed: bool) -> httpx.AsyncClient:
+        """The running loop's client, made if missing."""
+        with self._pools.lock:
+            return self._loop_state().clients.get(signed=signed, make=lambda: self._async_client(signed=signed))
+
+    @contextlib.asynccontextmanager
+    async def api_slot(self, pool_timeout: float | None) -> AsyncIterator[None]:
+        """A permit for one gateway request in flight on the running loop, of
+        ``max_connections``: a request waits for one before it is built, not after,
+        holding nothing but its coroutine. Thousands of calls at once otherwise each
+        build their request and reply objects and keep them while aiohttp's pool makes
+        them wait, and the garbage collector's time grows with them. Waiting longer
+        than ``pool_timeout`` is httpx's ``PoolTimeout``: nothing was sent."""
+        import asyncio
+
+        with self._pools.lock:
+            slots = self._loop_state().api_slots
+        if slots.locked():
+            try:
+                async with asyncio.timeout(pool_timeout):
+                    await slots.acquire()
+            except TimeoutError:
+                raise httpx.PoolTimeout(f"no connection was free within {pool_timeout} s") from None
+        else:
+            await slots.acquire()  # free: returns at once
+        try:
+            yield
+        finally:
+            slots.release()
 
     def async_api(self) -> httpx.AsyncClient:
         return self._loop_client(signed=True)

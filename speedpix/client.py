@@ -86,7 +86,8 @@ class Client:
     ``max_connections`` bounds the connections (and requests in flight) per pool.
     ``httpx_args`` go to the httpx clients (e.g. ``{"event_hooks": ...}``, ``proxy``).
     Sync calls go through ``httpx.Client``, async ones through ``httpx.AsyncClient`` on
-    aiohttp (httpx-aiohttp), whatever the environment or ``httpx_args`` say.
+    aiohttp (httpx-aiohttp), whatever the environment or ``httpx_args`` say. They keep
+    and send no cookies.
     """
 
     def __init__(
@@ -127,6 +128,10 @@ class Client:
         transfer = _positive("transfer_timeout", transfer_timeout, allow_none=True)
         if not isinstance(detect_file_paths, bool):
             raise InvalidInputError(f"detect_file_paths must be True or False, got {detect_file_paths!r}")
+        if httpx_args and "cookies" in httpx_args:
+            raise ConfigurationError(
+                "httpx_args cannot set cookies: SpeedPix clients keep and send none (the gateway would not sign them)."
+            )
         self.endpoint = normalise_endpoint(endpoint)
         self._retry_policy = _retry_policy(max_retries, retry_delay)
         self._request_timeout = api_timeout(request_timeout)
