@@ -43,5 +43,7 @@ def test_the_clients_use_it() -> None:
 
     client = speedpix.Client("k", "s", endpoint="https://gw.example/prefix")
     http = client.api.get_httpx_client()
-    assert http.build_request("POST", "/scc/comfy_prompt").url == httpx.URL("https://gw.example/prefix/scc/comfy_prompt")
+    assert http.build_request("POST", "/scc/comfy_prompt").url == httpx.URL(
+        "https://gw.example/prefix/scc/comfy_prompt"
+    )
     client.close()
