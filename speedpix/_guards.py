@@ -149,6 +149,9 @@ def exchange(timeout: httpx.Timeout | None, deadline: float | None, attempt: int
         yield current
     finally:
         _current.reset(token)
+        # Callbacks scheduled meanwhile (a new connection's socket reader, for one) keep
+        # a copy of the context, and this Exchange with it, for as long as they live.
+        current.request = current.response = None
 
 
 # ---------------------------------------------------------------- event hooks
@@ -175,8 +178,7 @@ def _on_response(response: httpx.Response, *, api: bool) -> None:
         )
     limit = MAX_API_REPLY_BYTES if api else None
     deadline = current.deadline if current is not None else None
-    if limit is not None or deadline is not None:
-        response.stream = _GuardedStream(response.stream, limit=limit, deadline=deadline)
+    response.stream = _GuardedStream(response.stream, limit=limit, deadline=deadline)
 
 
 Hooks = dict[str, list[Callable[..., Any]]]
@@ -205,7 +207,8 @@ def async_hooks(user: Mapping[str, Iterable[Callable[..., Any]]] | None, *, api:
 
 
 class _GuardedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A reply body that stops at a size limit and at the call's deadline."""
+    """A reply body that stops at a size limit and at the call's deadline, if any, and
+    that lets go of the stream it wraps once closed."""
 
     def __init__(self, inner: Any, *, limit: int | None, deadline: float | None) -> None:
         self._inner = inner
@@ -230,11 +233,18 @@ class _GuardedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
             self._check(chunk)
             yield chunk
 
+    # Once closed, the stream lets go of the one it wraps: httpx's wraps the response
+    # again, and that cycle would otherwise wait for the garbage collector.
     def close(self) -> None:
-        self._inner.close()
+        inner, self._inner = self._inner, _CLOSED
+        inner.close()
 
     async def aclose(self) -> None:
-        await self._inner.aclose()
+        inner, self._inner = self._inner, _CLOSED
+        await inner.aclose()
+
+
+_CLOSED = httpx.ByteStream(b"")
 
 
 def sync_client_class() -> type[httpx.Client]:

@@ -236,18 +236,31 @@ def walk_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
     """
     if not isinstance(value, Mapping):
         raise InvalidInputError(f"input must be a dict of the workflow's inputs, got {type(value).__name__}")
-    pending: list[_Pending] = []
-    seen: dict[tuple[str, Any], int] = {}
-    active: set[int] = set()  # containers on the current path, to refuse cycles
+    walk = _Walk(detect_file_paths)
+    try:
+        planned = walk.walk(value, [])
+    except RecursionError:
+        raise InvalidInputError("input is nested too deeply") from None
+    return InputPlan(value=planned, sources=[], pending=walk.pending)
 
-    def slot_for(kind: str, item: Any, path: list[str]) -> Slot:
+
+class _Walk:
+    """One walk of an input by :func:`walk_inputs`."""
+
+    def __init__(self, detect_file_paths: bool) -> None:
+        self.detect_file_paths = detect_file_paths
+        self.pending: list[_Pending] = []
+        self.seen: dict[tuple[str, Any], int] = {}
+        self.active: set[int] = set()  # containers on the current path, to refuse cycles
+
+    def slot_for(self, kind: str, item: Any, path: list[str]) -> Slot:
         key = (kind, item if kind == "text" else id(item))
-        if key not in seen:
-            seen[key] = len(pending)
-            pending.append(_Pending(kind, item, path))
-        return Slot(seen[key])
+        if key not in self.seen:
+            self.seen[key] = len(self.pending)
+            self.pending.append(_Pending(kind, item, path))
+        return Slot(self.seen[key])
 
-    def walk(item: Any, path: list[str]) -> Any:
+    def walk(self, item: Any, path: list[str]) -> Any:
         if item is None or isinstance(item, bool | int):
             return item
         if isinstance(item, float):
@@ -257,40 +270,40 @@ def walk_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
         if isinstance(item, str):
             if type(item) is not str:  # FileOutput, File-like str subclasses: their URL
                 return str(item)
-            if detect_file_paths and _has_media_name(item):
-                return slot_for("text", item, path)
+            if self.detect_file_paths and _has_media_name(item):
+                return self.slot_for("text", item, path)
             return item
         if isinstance(item, PurePath):
-            return slot_for("path", item, path)
+            return self.slot_for("path", item, path)
         if isinstance(item, bytes | bytearray | memoryview):
-            return slot_for("bytes", item, path)
+            return self.slot_for("bytes", item, path)
         if _is_file_object(item):
-            return slot_for("stream", item, path)
+            return self.slot_for("stream", item, path)
         if is_pil_image(item):
-            return slot_for("image", item, path)
+            return self.slot_for("image", item, path)
         if is_numpy_array(item):
             problem = array_problem(item)
             if problem is not None:
                 raise _fail(path, problem)
-            return slot_for("image", item, path)
+            return self.slot_for("image", item, path)
         access_url = getattr(item, "access_url", None)
         if isinstance(access_url, str):  # an uploaded speedpix File
             return access_url
         if isinstance(item, Mapping | list | tuple):
-            if id(item) in active:
+            if id(item) in self.active:
                 raise _fail(path, "the input contains itself (a cycle)")
-            active.add(id(item))
+            self.active.add(id(item))
             try:
                 if isinstance(item, Mapping):
                     result = {}
                     for key, child in item.items():
                         if not isinstance(key, str):
                             raise _fail(path, f"keys must be strings, got {key!r} ({type(key).__name__})")
-                        result[key] = walk(child, [*path, f"[{key!r}]"])
+                        result[key] = self.walk(child, [*path, f"[{key!r}]"])
                     return result
-                return [walk(child, [*path, f"[{index}]"]) for index, child in enumerate(item)]
+                return [self.walk(child, [*path, f"[{index}]"]) for index, child in enumerate(item)]
             finally:
-                active.discard(id(item))
+                self.active.discard(id(item))
         if isinstance(item, set | frozenset):
             raise _fail(path, "a set is not JSON; use a list")
         raise _fail(
@@ -298,12 +311,6 @@ def walk_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
             f"{type(item).__name__} is not JSON-serialisable; use str, int, float, bool, None, "
             "list, dict, or a file (Path, binary file, bytes, PIL image, uint8 numpy array)",
         )
-
-    try:
-        planned = walk(value, [])
-    except RecursionError:
-        raise InvalidInputError("input is nested too deeply") from None
-    return InputPlan(value=planned, sources=[], pending=pending)
 
 
 def resolve_files(plan: InputPlan) -> InputPlan:
