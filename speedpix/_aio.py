@@ -47,12 +47,16 @@ class _Stream(httpx.AsyncByteStream):
     def __init__(self, inner: Any) -> None:
         self._inner = inner
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        self._chunks = self._inner.__aiter__()
+        return self
+
+    async def __anext__(self) -> bytes:
         try:
-            async for chunk in self._inner:
-                yield chunk
+            chunk: bytes = await self._chunks.__anext__()
         except (httpx.TransportError, aiohttp.ClientError) as error:
             raise _mapped(error) from error
+        return chunk
 
     async def aclose(self) -> None:
         await self._inner.aclose()

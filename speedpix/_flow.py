@@ -22,7 +22,7 @@ import httpx
 
 from speedpix_api.types import Response, Unset
 
-from ._guards import Exchange, deadline_passed, exchange
+from ._guards import Exchange, deadline_passed
 from ._logging import log_attempt, logger
 from ._transport import Transport
 
@@ -228,7 +228,7 @@ def _failed_send(started: float, current: Exchange, error: Exception) -> CallOut
 
 def _sync_send(effect: Send[Any]) -> CallOutcome[Any]:
     started = time.monotonic()
-    with exchange(effect.timeout, effect.deadline, effect.attempt) as current:
+    with Exchange(effect.timeout, effect.deadline, effect.attempt) as current:
         try:
             return _call_outcome(started, current, parsed=effect.call.send())
         except Exception as error:
@@ -273,7 +273,7 @@ def _sync_put(transport: Transport, effect: Put) -> TransferOutcome:
     started = time.monotonic()
     try:
         with (
-            exchange(None, effect.deadline),
+            Exchange(None, effect.deadline),
             transport.sync_storage.stream(
                 "PUT",
                 effect.url,
@@ -366,7 +366,7 @@ async def _async_chunks(source: ChunkSource) -> AsyncIterator[bytes]:
 async def _async_send(transport: Transport, effect: Send[Any]) -> CallOutcome[Any]:
     await transport.prepare_async()
     pool_timeout = effect.timeout.pool if effect.timeout is not None else None
-    with exchange(effect.timeout, effect.deadline, effect.attempt) as current:
+    with Exchange(effect.timeout, effect.deadline, effect.attempt) as current:
         started = time.monotonic()
         try:
             # The deadline as a whole, however slowly a reply trickles in.
@@ -399,7 +399,7 @@ async def _async_put(transport: Transport, effect: Put) -> TransferOutcome:
     started = time.monotonic()
     try:
         storage = await transport.async_storage()
-        with exchange(None, effect.deadline) as current:
+        with Exchange(None, effect.deadline) as current:
             async with (
                 asyncio.timeout(current.remaining()),
                 storage.stream(

@@ -16,12 +16,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import http.cookiejar
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
-from contextvars import ContextVar
-from dataclasses import dataclass
+from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -110,18 +108,34 @@ class RefusedReply(httpx.DecodingError):
     """A reply that the SDK refuses to read: an encoding it did not ask for, or too large."""
 
 
-@dataclass
 class Exchange:
-    """One attempt of a façade call, as its hooks see it."""
+    """One attempt of a façade call, as its hooks see it; ``with Exchange(...)`` runs
+    the attempt inside it (sync and async alike: a context variable follows the calling
+    thread or task)."""
 
-    timeout: httpx.Timeout | None = None
-    deadline: float | None = None  # time.monotonic() value
-    attempt: int = 1
-    request: httpx.Request | None = None
-    response: httpx.Response | None = None
+    __slots__ = ("_token", "attempt", "deadline", "request", "response", "timeout")
+
+    def __init__(self, timeout: httpx.Timeout | None = None, deadline: float | None = None, attempt: int = 1) -> None:
+        self.timeout = timeout
+        self.deadline = deadline  # time.monotonic() value
+        self.attempt = attempt
+        self.request: httpx.Request | None = None
+        self.response: httpx.Response | None = None
+        self._token: Token[Exchange | None] | None = None
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def __enter__(self) -> Exchange:
+        self._token = _current.set(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self._token is not None:
+            _current.reset(self._token)
+        # Callbacks scheduled meanwhile (a new connection's socket reader, for one) keep
+        # a copy of the context, and this Exchange with it, for as long as they live.
+        self.request = self.response = self._token = None
 
 
 _current: ContextVar[Exchange | None] = ContextVar("speedpix_exchange", default=None)
@@ -137,21 +151,6 @@ def deadline_passed() -> bool:
     current = _current.get()
     remaining = current.remaining() if current is not None else None
     return remaining is not None and remaining <= 0
-
-
-@contextlib.contextmanager
-def exchange(timeout: httpx.Timeout | None, deadline: float | None, attempt: int = 1) -> Iterator[Exchange]:
-    """Run one attempt inside an :class:`Exchange` (sync and async alike: a context
-    variable follows the calling thread or task)."""
-    current = Exchange(timeout, deadline, attempt)
-    token = _current.set(current)
-    try:
-        yield current
-    finally:
-        _current.reset(token)
-        # Callbacks scheduled meanwhile (a new connection's socket reader, for one) keep
-        # a copy of the context, and this Exchange with it, for as long as they live.
-        current.request = current.response = None
 
 
 # ---------------------------------------------------------------- event hooks
@@ -228,10 +227,16 @@ class _GuardedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
             self._check(chunk)
             yield chunk
 
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        async for chunk in self._inner:
-            self._check(chunk)
-            yield chunk
+    # An iterator rather than an async generator, as are _aio's: asyncio registers
+    # every async generator it starts, and a request goes through several such layers.
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        self._chunks = self._inner.__aiter__()
+        return self
+
+    async def __anext__(self) -> bytes:
+        chunk: bytes = await self._chunks.__anext__()
+        self._check(chunk)
+        return chunk
 
     # Once closed, the stream lets go of the one it wraps: httpx's wraps the response
     # again, and that cycle would otherwise wait for the garbage collector.

@@ -19,7 +19,7 @@ import os
 import ssl
 import threading
 import weakref
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -154,6 +154,36 @@ class _LoopState:
             await client.aclose()
 
 
+class _APISlot:
+    """A permit for one gateway request in flight on an event loop, of
+    ``max_connections``. A request waits for one before it is built, not after,
+    holding nothing but its coroutine: thousands of calls at once otherwise each build
+    their request and reply objects and keep them while aiohttp's pool makes them wait,
+    and the garbage collector's time grows with them. Waiting longer than
+    ``pool_timeout`` is httpx's ``PoolTimeout``: nothing was sent."""
+
+    __slots__ = ("_pool_timeout", "_slots")
+
+    def __init__(self, slots: asyncio.Semaphore, pool_timeout: float | None) -> None:
+        self._slots = slots
+        self._pool_timeout = pool_timeout
+
+    async def __aenter__(self) -> None:
+        if not self._slots.locked():
+            await self._slots.acquire()  # free: returns at once
+            return
+        import asyncio
+
+        try:
+            async with asyncio.timeout(self._pool_timeout):
+                await self._slots.acquire()
+        except TimeoutError:
+            raise httpx.PoolTimeout(f"no connection was free within {self._pool_timeout} s") from None
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self._slots.release()
+
+
 class _Pools:
     """The connections of one Transport, kept apart from it so that a finalizer can
     close them once the Transport is collected: left to the garbage collector, each
@@ -275,30 +305,11 @@ class Transport:
         with self._pools.lock:
             return self._loop_state().clients.get(signed=signed, make=lambda: self._async_client(signed=signed))
 
-    @contextlib.asynccontextmanager
-    async def api_slot(self, pool_timeout: float | None) -> AsyncIterator[None]:
-        """A permit for one gateway request in flight on the running loop, of
-        ``max_connections``: a request waits for one before it is built, not after,
-        holding nothing but its coroutine. Thousands of calls at once otherwise each
-        build their request and reply objects and keep them while aiohttp's pool makes
-        them wait, and the garbage collector's time grows with them. Waiting longer
-        than ``pool_timeout`` is httpx's ``PoolTimeout``: nothing was sent."""
-        import asyncio
-
+    def api_slot(self, pool_timeout: float | None) -> _APISlot:
+        """``async with``: one of the running loop's permits for a gateway request (see
+        :class:`_APISlot`)."""
         with self._pools.lock:
-            slots = self._loop_state().api_slots
-        if slots.locked():
-            try:
-                async with asyncio.timeout(pool_timeout):
-                    await slots.acquire()
-            except TimeoutError:
-                raise httpx.PoolTimeout(f"no connection was free within {pool_timeout} s") from None
-        else:
-            await slots.acquire()  # free: returns at once
-        try:
-            yield
-        finally:
-            slots.release()
+            return _APISlot(self._loop_state().api_slots, pool_timeout)
 
     def async_api(self) -> httpx.AsyncClient:
         return self._loop_client(signed=True)
