@@ -12,6 +12,8 @@
 - A sync reply that was already buffered before its request was written (a second reply
   appended to the previous one) is refused, and its connection closed (:mod:`._sync`):
   httpcore would take it as the reply. aiohttp (:mod:`._aio`) closes such connections itself.
+- The clients keep and send no cookies (:class:`LeanClient`, the base of both client
+  classes): a cookie the gateway set would ride along with later requests, unsigned.
 """
 
 from __future__ import annotations
