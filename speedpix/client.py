@@ -14,6 +14,7 @@ import httpx
 from ._header_values import check_header_values
 from ._logging import configure_from_env
 from ._pickling import ClientConfig, restore_client
+from ._polling import EstimateTrust
 from ._retry import DEFAULT_MAX_RETRIES, INITIAL_DELAY, MAX_DELAY, CallSettings, RetryPolicy
 from ._transport import DEFAULT_TRANSFER_TIMEOUT, Transport, TransportSettings, api_timeout
 from ._version import USER_AGENT
@@ -139,6 +140,7 @@ class Client:
             DEFAULT_TRANSFER_TIMEOUT if transfer is None else httpx.Timeout(transfer, connect=min(transfer, 10.0))
         )
         self._detect_file_paths = detect_file_paths
+        self._estimate_trust = EstimateTrust()
         # What a pickle of this client holds: see _pickling.
         self._config = ClientConfig(
             app_key=app_key, app_secret=app_secret, endpoint=self.endpoint, timeout=timeout, user_agent=user_agent,

@@ -29,7 +29,7 @@ from ._flow import Blocking, Call, Flow, Notify, Parallel, Sleep
 from ._header_values import check_header_values
 from ._inputs import check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
 from ._logging import logger
-from ._polling import PollState, next_poll
+from ._polling import PollState, estimate_confirmed, next_poll
 from ._retry import CallSettings, may_have_run
 from .errors import (
     APIError,
@@ -87,8 +87,10 @@ class Prediction:
         estimated_duration: float | None = None,
         invoke_id: str | None = None,
         answered_at: float | None = None,
+        workflow_id: str | None = None,
     ) -> None:
         self._client = client
+        self._workflow_id = workflow_id  # whose estimates this task's polls confirm (EstimateTrust)
         self.id = id
         self.status = normalise_status(status)
         self.progress: float | None = None
@@ -197,6 +199,7 @@ class Prediction:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         shift = time.monotonic() - state.pop("_pickled_at")
+        state.setdefault("_workflow_id", None)
         self.__dict__.update(state)
         self._answered_at += shift
         self._observed_at += shift
@@ -262,8 +265,9 @@ class Prediction:
         self, settings: CallSettings, polling_interval: float | None, on_progress: ProgressCallback | None
     ) -> Flow[Prediction]:
         polls = misses = 0
-        last_missed = False
+        last_missed = probe_skipped = False
         interval: float | None = None
+        trust = self._client._estimate_trust
         while not self.done:
             now = time.monotonic()
             state = PollState(
@@ -279,6 +283,7 @@ class Prediction:
                 last_interval=interval,
                 misses=misses,
                 last_missed=last_missed,
+                probe_skipped=probe_skipped,
             )
             interval, aimed = next_poll(state, fixed_interval=polling_interval, listening=on_progress is not None)
             aimed = aimed and self._aim_at_result
@@ -288,13 +293,29 @@ class Prediction:
                     raise self._wait_timeout_error()
                 interval = min(interval, remaining)
             yield Sleep(interval)
+            # The probe, on the schedule's own terms (no fixed interval, no listener).
+            probing = polls == 0 and not aimed and not probe_skipped and polling_interval is None and not on_progress
+            if probing and trust.skips_probe(self._workflow_id):
+                probe_skipped = True  # decided now, not when planned: trust may have come meanwhile
+                continue
             try:
                 if aimed:
                     last_missed = not (yield from self._finish_flow(settings, on_progress))
                     misses += last_missed
+                    if last_missed:
+                        trust.record(self._workflow_id, confirmed=False)
                 else:
                     last_missed = False
                     yield from self._reload_flow(settings, on_progress)
+                    if probing:
+                        answer = PollState(
+                            status=self.status,
+                            polls=1,
+                            eta=self.eta,
+                            elapsed=self._eta_elapsed,
+                            estimated_total=self.estimated_duration,
+                        )
+                        trust.record(self._workflow_id, confirmed=estimate_confirmed(answer))
             except APITimeoutError as error:
                 # The last poll, cut short by the wait's own deadline: that is the wait
                 # timing out, not the server failing.
@@ -474,6 +495,7 @@ def create_flow(
         estimated_duration=float(estimate) if isinstance(estimate, int | float) else None,
         invoke_id=reply.api_invoke_id,
         answered_at=reply.answered_at,
+        workflow_id=workflow_id,
     )
     logger.debug("submitted task %s (workflow %s)", prediction.id, workflow_id)
     return prediction
