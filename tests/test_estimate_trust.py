@@ -21,15 +21,13 @@ from speedpix.testing import Emulator
 TASK_PATHS = ("/scc/comfy_get_progress", "/scc/comfy_get_result")
 
 
-@pytest.fixture(scope="module")
-def emu() -> Iterator[Emulator]:
-    with Emulator() as emulator:
-        yield emulator
+@pytest.fixture
+def emu(speedpix_emulator_session: Emulator) -> Emulator:
+    return speedpix_emulator_session  # the plugin's shared emulator, reset for this test
 
 
 @pytest.fixture
 def client(emu: Emulator) -> Iterator[Client]:
-    emu.reset()
     with emu.client() as c:
         yield c
 
