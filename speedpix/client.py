@@ -131,7 +131,8 @@ class Client:
             raise InvalidInputError(f"detect_file_paths must be True or False, got {detect_file_paths!r}")
         if httpx_args and "cookies" in httpx_args:
             raise ConfigurationError(
-                "httpx_args cannot set cookies: SpeedPix clients keep and send none (the gateway would not sign them)."
+                "httpx_args cannot set cookies: SpeedPix clients keep and send none (the gateway would not sign "
+                "them). Remove 'cookies' from httpx_args."
             )
         self.endpoint = normalise_endpoint(endpoint)
         self._retry_policy = _retry_policy(max_retries, retry_delay)
