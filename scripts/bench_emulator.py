@@ -118,7 +118,7 @@ def _load_worker(
 def _signed_post(endpoint: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
     import httpx
 
-    from speedpix._signing import signature_headers
+    from speedpix._core.signing import signature_headers
 
     raw = json.dumps(body).encode()
     headers, _ = signature_headers(

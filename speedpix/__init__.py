@@ -41,7 +41,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._display import show
+    from ._flows.preview import show
     from .client import DEFAULT_ENDPOINT, Client
     from .files import File
     from .output import FileNode, FileOutput
@@ -58,7 +58,7 @@ _LAZY = {
     "FileOutput": ".output",
     "Prediction": ".predictions",
     "ProgressDisplay": ".progress",
-    "show": "._display",
+    "show": "._flows.preview",
 }
 
 
@@ -114,7 +114,7 @@ _default_lock = threading.Lock()
 
 def _new_lock_in_child() -> None:
     # A thread of the parent may have held it at fork(); the child's client is its own
-    # anyway (speedpix._forksafe drops what it inherited).
+    # anyway (speedpix._wire.forksafe drops what it inherited).
     global _default_lock
     _default_lock = threading.Lock()
 

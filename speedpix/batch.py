@@ -72,11 +72,11 @@ from typing import TYPE_CHECKING, Any, Final, TextIO, cast
 
 from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
-from ._adaptive import AdaptiveLimit
-from ._inputs import _has_media_name, is_media_file_path
-from ._logging import logger
-from ._retry import RetryPolicy, retry_delay
-from .errors import InvalidInputError, PredictionTimeoutError, RateLimitError
+from ._core.adaptive import AdaptiveLimit
+from ._core.errors import InvalidInputError, PredictionTimeoutError, RateLimitError
+from ._core.inputs import _has_media_name, is_media_file_path
+from ._core.logging import logger
+from ._core.retry import RetryPolicy, retry_delay
 from .predictions import check_request_options
 
 if TYPE_CHECKING:
@@ -710,7 +710,7 @@ class _Runner:
             self.journal.update(job.id, state=FAILED, error=reason, error_code=prediction.error_code)
             self.emit("failed", job, prediction.id, reason)
             return
-        from ._progress import save_outputs
+        from ._apps.progress import save_outputs
 
         try:
             saved = save_outputs(prediction.output, self.out_dir / job.id)

@@ -356,7 +356,7 @@ def _client(args: argparse.Namespace, **options: Any) -> Client:
 
 
 def _progress(args: argparse.Namespace) -> Any:
-    from ._progress import ProgressDisplay
+    from ._apps.progress import ProgressDisplay
 
     return ProgressDisplay(sys.stderr, enabled=not getattr(args, "quiet", False))
 
@@ -369,7 +369,7 @@ class _Interrupted(Exception):
 
 def _finish(prediction: Prediction, args: argparse.Namespace, display: Any, *, waited: bool = True) -> int:
     """Report a prediction: print or save its output; the exit code."""
-    from ._progress import describe, save_outputs
+    from ._apps.progress import describe, save_outputs
 
     display.finish()
     out_dir: str | None = args.output_dir
@@ -586,7 +586,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     except ImportError as error:
         _err(f"error: {_one_line(error)}")
         return EXIT_USAGE
-    from ._progress import ProgressDisplay
+    from ._apps.progress import ProgressDisplay
     from .client import Client
 
     target = Path(args.output).expanduser()
@@ -624,7 +624,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _exit_code(error: BaseException) -> int:
-    from .errors import (
+    from ._core.errors import (
         APIConnectionError,
         APIError,
         InvalidInputError,
@@ -645,7 +645,7 @@ def _exit_code(error: BaseException) -> int:
 
 
 def _report_error(error: BaseException, args: argparse.Namespace) -> int:
-    from .errors import PredictionTimeoutError
+    from ._core.errors import PredictionTimeoutError
 
     code = _exit_code(error)
     task_id = getattr(error, "task_id", None)
@@ -697,7 +697,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "batch": cmd_batch,
         "demo": cmd_demo,
     }[args.command]
-    from .errors import SpeedPixException
+    from ._core.errors import SpeedPixException
 
     try:
         return handler(args)

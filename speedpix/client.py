@@ -11,14 +11,14 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import httpx
 
-from ._header_values import check_header_values
-from ._logging import configure_from_env
-from ._pickling import ClientConfig, restore_client
-from ._polling import EstimateTrust
-from ._retry import DEFAULT_MAX_RETRIES, INITIAL_DELAY, MAX_DELAY, CallSettings, RetryPolicy
-from ._transport import DEFAULT_TRANSFER_TIMEOUT, Transport, TransportSettings, api_timeout
+from ._core.errors import ConfigurationError, InvalidInputError, PredictionError
+from ._core.header_values import check_header_values
+from ._core.logging import configure_from_env
+from ._core.polling import EstimateTrust
+from ._core.retry import DEFAULT_MAX_RETRIES, INITIAL_DELAY, MAX_DELAY, CallSettings, RetryPolicy
+from ._flows.pickling import ClientConfig, restore_client
 from ._version import USER_AGENT
-from .errors import ConfigurationError, InvalidInputError, PredictionError
+from ._wire.connections import DEFAULT_TRANSFER_TIMEOUT, Transport, TransportSettings, api_timeout
 
 # What calls need is imported by the first call: `from speedpix import Client` stays
 # close to the cost of `import httpx` (the generated models, attrs and asyncio are not).
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from speedpix_api import Client as GeneratedClient
     from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
-    from ._flow import Flow
+    from ._wire.drivers import Flow
     from .files import Files
     from .predictions import Prediction, Predictions, ProgressCallback
 
@@ -188,7 +188,7 @@ class Client:
         or ``await ....asyncio(client=client.api, ...)``: it uses this client's connections
         (the running loop's, when async), before and after ``close()``.
         """
-        from ._lowlevel import SignedAPIClient
+        from ._wire.lowlevel import SignedAPIClient
 
         return SignedAPIClient(self._transport)
 
@@ -260,12 +260,12 @@ class Client:
         )
 
     def _run_sync(self, flow: Flow[T]) -> T:
-        from ._flow import run_sync
+        from ._wire.drivers import run_sync
 
         return run_sync(flow, self._transport)
 
     async def _run_async(self, flow: Flow[T]) -> T:
-        from ._flow import run_async
+        from ._wire.drivers import run_async
 
         return await run_async(flow, self._transport)
 

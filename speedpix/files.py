@@ -11,12 +11,12 @@ from speedpix_api import Client as GeneratedClient
 from speedpix_api.models import UploadSignRequest
 from speedpix_api.types import Unset
 
-from ._api import UPLOAD_SIGN, api_call, present
-from ._flow import Blocking, Flow, Put
-from ._inputs import FileSource, file_source
-from ._retry import CallSettings
-from ._transfers import transfer_flow
-from .errors import MalformedResponseError
+from ._core.errors import MalformedResponseError
+from ._core.inputs import FileSource, file_source
+from ._core.retry import CallSettings
+from ._flows.calls import UPLOAD_SIGN, api_call, present
+from ._flows.transfers import transfer_flow
+from ._wire.drivers import Blocking, Flow, Put
 
 if TYPE_CHECKING:
     from .client import Client

@@ -9,7 +9,7 @@ constant memory, written atomically. A result node that is a dict with a ``url``
 Output URLs are presigned storage links: they are fetched without gateway credentials,
 following same-scheme redirects but never from https to http. The name a file is saved
 under inside a folder comes from outside (the URL, the node's ``filename``), so it is
-reduced to one plain file name (:mod:`speedpix._names`): nothing is written outside the
+reduced to one plain file name (:mod:`speedpix._core.names`): nothing is written outside the
 folder given.
 """
 
@@ -26,7 +26,11 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._flow import (
+from ._core.errors import FileTransferError, InvalidInputError, SpeedPixException
+from ._core.names import first_safe_name, url_name
+from ._core.retry import CallSettings, RetryPolicy
+from ._flows.transfers import Route, delivers, transfer_flow
+from ._wire.drivers import (
     TRANSFER_FAILURES,
     Blocking,
     Flow,
@@ -37,15 +41,11 @@ from ._flow import (
     run_sync,
     sync_body_head,
 )
-from ._names import first_safe_name, url_name
-from ._retry import CallSettings, RetryPolicy
-from ._transfers import Route, delivers, transfer_flow
-from .errors import FileTransferError, InvalidInputError, SpeedPixException
 
 if TYPE_CHECKING:
     import PIL.Image
 
-    from ._transport import Transport
+    from ._wire.connections import Transport
 
 __all__ = ["FileNode", "FileOutput"]
 
@@ -134,7 +134,7 @@ class _AtomicFileSink:
 def save_target(path: object, name: str) -> Path:
     """Where ``save(path)`` writes: ``path`` itself, or ``path/name`` when ``path`` is a
     folder (an existing one, or one written with a trailing separator). ``name`` is safe
-    (see :mod:`speedpix._names`). Refuses, before any request, a target that could not
+    (see :mod:`speedpix._core.names`). Refuses, before any request, a target that could not
     be written: a folder, or a path under a file."""
     if path is None:
         return Path(name)
@@ -202,8 +202,8 @@ def _default_transport() -> Transport:
     """Storage-only transport for a FileOutput made outside a client (no credentials)."""
     global _DEFAULT_TRANSPORT
     if _DEFAULT_TRANSPORT is None:
-        from ._transport import DEFAULT_TRANSFER_TIMEOUT, Transport, TransportSettings, api_timeout
         from ._version import USER_AGENT
+        from ._wire.connections import DEFAULT_TRANSFER_TIMEOUT, Transport, TransportSettings, api_timeout
 
         _DEFAULT_TRANSPORT = Transport(
             TransportSettings(
@@ -258,7 +258,7 @@ class FileOutput(str):
         return f"FileOutput({self.url!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        from ._pickling import reduce_output
+        from ._flows.pickling import reduce_output
 
         return reduce_output(self)  # its download settings, never credentials
 
@@ -349,27 +349,27 @@ class FileOutput(str):
 
     def to_pil(self) -> PIL.Image.Image:
         """The file as a ``PIL.Image`` (needs Pillow: ``pip install 'speedpix[images]'``)."""
-        from ._images import to_pil
+        from ._core.images import to_pil
 
         return to_pil(self)
 
     async def async_to_pil(self) -> PIL.Image.Image:
-        from ._images import async_to_pil
+        from ._core.images import async_to_pil
 
         return await async_to_pil(self)
 
     def _repr_png_(self) -> bytes | None:
-        from ._display import repr_png
+        from ._flows.preview import repr_png
 
         return repr_png(self)
 
     def _repr_jpeg_(self) -> bytes | None:
-        from ._display import repr_jpeg
+        from ._flows.preview import repr_jpeg
 
         return repr_jpeg(self)
 
     def _repr_html_(self) -> str | None:
-        from ._display import repr_html
+        from ._flows.preview import repr_html
 
         return repr_html(self)
 
@@ -419,17 +419,17 @@ class FileNode(dict[str, Any]):
         return await self.file.async_to_pil()
 
     def _repr_png_(self) -> bytes | None:
-        from ._display import repr_png
+        from ._flows.preview import repr_png
 
         return repr_png(self)
 
     def _repr_jpeg_(self) -> bytes | None:
-        from ._display import repr_jpeg
+        from ._flows.preview import repr_jpeg
 
         return repr_jpeg(self)
 
     def _repr_html_(self) -> str | None:
-        from ._display import repr_html
+        from ._flows.preview import repr_html
 
         return repr_html(self)
 

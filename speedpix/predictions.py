@@ -24,14 +24,7 @@ from speedpix_api.models import (
 )
 from speedpix_api.types import Unset
 
-from ._api import PROGRESS, RESULT, SUBMIT, Reply, api_call, present
-from ._flow import Blocking, Call, Flow, Notify, Parallel, Sleep
-from ._header_values import check_header_values
-from ._inputs import check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
-from ._logging import logger
-from ._polling import PollState, estimate_confirmed, next_poll
-from ._retry import CallSettings, may_have_run
-from .errors import (
+from ._core.errors import (
     APIError,
     APITimeoutError,
     InvalidInputError,
@@ -41,6 +34,13 @@ from .errors import (
     ServerError,
     SpeedPixException,
 )
+from ._core.header_values import check_header_values
+from ._core.inputs import check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
+from ._core.logging import logger
+from ._core.polling import PollState, estimate_confirmed, next_poll
+from ._core.retry import CallSettings, may_have_run
+from ._flows.calls import PROGRESS, RESULT, SUBMIT, Reply, api_call, present
+from ._wire.drivers import Blocking, Call, Flow, Notify, Parallel, Sleep
 from .files import upload_flow
 from .output import wrap_output
 

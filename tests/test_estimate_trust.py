@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from speedpix import Client
-from speedpix._polling import TRUST_AFTER, VERIFY_EVERY, EstimateTrust, PollState, estimate_confirmed, next_poll
+from speedpix._core.polling import TRUST_AFTER, VERIFY_EVERY, EstimateTrust, PollState, estimate_confirmed, next_poll
 from speedpix.testing import Emulator
 
 TASK_PATHS = ("/scc/comfy_get_progress", "/scc/comfy_get_result")

@@ -1,7 +1,7 @@
 """The generated low-level client (``speedpix_api``) against recorded traffic.
 
 Every cassette under ``tests/cassettes/`` is played back through the generated
-operations, with :class:`speedpix._signing.GatewaySigner` attached as the httpx auth,
+operations, with :class:`speedpix._core.signing.GatewaySigner` attached as the httpx auth,
 exactly as the façade wires it. Each test checks three things:
 
 - the parsed model, field by field (including ``UNSET`` for missing fields and
@@ -38,7 +38,7 @@ from vcr.cassette import Cassette
 from vcr.errors import CannotOverwriteExistingCassetteException
 
 import speedpix_api
-from speedpix._signing import GatewaySigner
+from speedpix._core.signing import GatewaySigner
 from speedpix_api import errors
 from speedpix_api.api.files import sp_create_temp_file_upload_sign
 from speedpix_api.api.predictions import comfy_get_progress, comfy_get_result, comfy_prompt

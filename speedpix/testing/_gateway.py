@@ -2,7 +2,7 @@
 
 Pure functions over the request as received (method, path, query, headers, raw body)
 so every refusal rule can be unit-tested without a server. The string-to-sign is
-rebuilt here independently of ``speedpix._signing``: the emulator must follow the
+rebuilt here independently of ``speedpix._core.signing``: the emulator must follow the
 gateway's rules, not the client's, or a client bug would sign and verify the same
 wrong string and go unnoticed.
 """

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from speedpix._signing import signature_headers
+from speedpix._core.signing import signature_headers
 from speedpix.testing import Emulator
 
 

@@ -242,7 +242,7 @@ def test_every_response_carries_a_unique_request_id(emu: Emulator, http: httpx.C
 
 
 def _signed(emu: Emulator, raw: bytes, *, secret: str | None = None) -> tuple[dict[str, str], str]:
-    from speedpix._signing import signature_headers
+    from speedpix._core.signing import signature_headers
 
     return signature_headers(
         app_key=emu.app_key,

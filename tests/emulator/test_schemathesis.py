@@ -19,7 +19,7 @@ from schemathesis.core.parameters import ParameterLocation
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import negative_data_rejection
 
-from speedpix._signing import signature_headers
+from speedpix._core.signing import signature_headers
 from speedpix.testing import Emulator
 
 SPEC = Path(__file__).resolve().parents[2] / "openapi" / "speedpix.yaml"

@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from speedpix._signing import signature_headers
+from speedpix._core.signing import signature_headers
 from speedpix.testing import Emulator
 from speedpix.testing._server import MAX_HEAD_BYTES
 

@@ -16,8 +16,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import speedpix
-from speedpix._names import MAX_NAME_BYTES, first_safe_name, safe_name, url_name
-from speedpix._progress import save_outputs
+from speedpix._apps.progress import save_outputs
+from speedpix._core.names import MAX_NAME_BYTES, first_safe_name, safe_name, url_name
 
 from ._server import HostileServer, Reply
 from .conftest import MODES, PNG, call, output_node, tree

@@ -9,7 +9,8 @@ from urllib.parse import urlsplit
 import pytest
 
 import speedpix
-from speedpix import Client, FileNode, FileOutput, _display
+from speedpix import Client, FileNode, FileOutput
+from speedpix._flows import preview as _display
 from speedpix.testing import Emulator
 
 from .conftest import gets, image_bytes, serve

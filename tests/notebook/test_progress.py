@@ -8,7 +8,7 @@ import pytest
 
 import speedpix
 from speedpix import Client, Prediction
-from speedpix._display import progress_bundle
+from speedpix._flows.preview import progress_bundle
 from speedpix.progress import ProgressDisplay
 
 

@@ -33,8 +33,8 @@ from speedpix import (
     SignatureError,
     SpeedPixException,
 )
-from speedpix._api import gateway_error
-from speedpix._signing import signature_headers
+from speedpix._core.signing import signature_headers
+from speedpix._flows.calls import gateway_error
 from speedpix.testing import Emulator
 from speedpix.testing._workflows import demo_echo, demo_txt2img
 
@@ -334,8 +334,8 @@ def test_replayed_nonce_is_cured_by_signing_anew(
     used = str(uuid.uuid4())
     assert httpx.post(emu.endpoint + "/scc/comfy_get_progress", content=b"{}", headers=_signed(emu, b"{}", used))
     nonces = iter([used])
-    real = speedpix._signing.new_nonce
-    monkeypatch.setattr("speedpix._signing.new_nonce", lambda: next(nonces, None) or real())
+    real = speedpix._core.signing.new_nonce
+    monkeypatch.setattr("speedpix._core.signing.new_nonce", lambda: next(nonces, None) or real())
     client = emu.client(**FAST)
     output = drive(
         mode,

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from speedpix import InvalidInputError
-from speedpix._inputs import Slot, fill_slots, plan_inputs
-from speedpix._signing import signature_headers
+from speedpix._core.inputs import Slot, fill_slots, plan_inputs
+from speedpix._core.signing import signature_headers
 from speedpix.testing import Emulator
 
 pytestmark = pytest.mark.timeout(60)

@@ -1,4 +1,4 @@
-"""The pure retry policy (:mod:`speedpix._retry`) and the error classification that feeds it.
+"""The pure retry policy (:mod:`speedpix._core.retry`) and the error classification that feeds it.
 
 Which failures are transient for a repeatable call (progress, result, upload sign,
 storage transfers) and for a task submission; how long to wait (exponential backoff
@@ -14,8 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from speedpix._api import gateway_error, transport_error
-from speedpix._retry import (
+from speedpix._core.retry import (
     DEFAULT_MAX_RETRIES,
     INITIAL_DELAY,
     MAX_DELAY,
@@ -25,6 +24,7 @@ from speedpix._retry import (
     parse_retry_after,
     retry_delay,
 )
+from speedpix._flows.calls import gateway_error, transport_error
 from speedpix.errors import (
     APIConnectionError,
     APIError,

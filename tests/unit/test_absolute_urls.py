@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from speedpix._guards import AbsoluteURLs
+from speedpix._wire.guards import AbsoluteURLs
 
 BASES = ["http://127.0.0.1:8080", "https://gw.example/prefix", "https://gw.example/prefix/", "http://[::1]:9/a/b"]
 URLS = ["/scc/comfy_prompt", "scc/comfy_get_result", "/x?a=1&b=%20", "/sp%20ace/ü", "https://other.example/abs?q=1"]

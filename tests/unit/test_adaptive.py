@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from speedpix._adaptive import AdaptiveLimit
+from speedpix._core.adaptive import AdaptiveLimit
 
 
 def test_starts_at_the_maximum_and_a_throttle_cuts_it() -> None:

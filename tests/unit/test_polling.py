@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from speedpix._polling import (
+from speedpix._core.polling import (
     FINISH_MARGIN,
     LISTENING_FIRST,
     LISTENING_INTERVAL,

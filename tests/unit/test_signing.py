@@ -10,7 +10,7 @@ import uuid
 import httpx
 import pytest
 
-from speedpix._signing import (
+from speedpix._core.signing import (
     STRING_TO_SIGN_EXTENSION,
     GatewaySigner,
     canonical_path,

@@ -108,7 +108,7 @@ def test_a_content_encoding_not_asked_for_is_refused_not_inflated(api: Connect, 
 
 CHILD = """
 import asyncio, json, resource, sys
-import speedpix, speedpix._aio
+import speedpix, speedpix._wire.aio
 
 def peak_kib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -20,11 +20,7 @@ from speedpix_api.api.files import sp_create_temp_file_upload_sign
 from speedpix_api.api.predictions import comfy_get_progress, comfy_get_result, comfy_prompt
 from speedpix_api.types import Response, Unset
 
-from ._flow import Call, CallOutcome, E, Envelope, Flow, Send, Sleep
-from ._logging import logger
-from ._retry import CallSettings, may_have_run, parse_retry_after, retry_delay
-from ._signing import STRING_TO_SIGN_EXTENSION
-from .errors import (
+from .._core.errors import (
     APIConnectionError,
     APIError,
     APITimeoutError,
@@ -38,6 +34,10 @@ from .errors import (
     SignatureError,
     SpeedPixException,
 )
+from .._core.logging import logger
+from .._core.retry import CallSettings, may_have_run, parse_retry_after, retry_delay
+from .._core.signing import STRING_TO_SIGN_EXTENSION
+from .._wire.drivers import Call, CallOutcome, E, Envelope, Flow, Send, Sleep
 
 P = ParamSpec("P")
 T = TypeVar("T")

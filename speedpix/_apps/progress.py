@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from ._mime import SNIFF_BYTES, extension_for, guess_from_name, sniff_content_type
-from ._names import first_safe_name, safe_name
-from .output import FileNode, FileOutput
+from .._core.mime import SNIFF_BYTES, extension_for, guess_from_name, sniff_content_type
+from .._core.names import first_safe_name, safe_name
+from ..output import FileNode, FileOutput
 
 if TYPE_CHECKING:
-    from .predictions import Prediction
+    from ..predictions import Prediction
 
 __all__ = ["OutputFile", "ProgressDisplay", "describe", "iter_output_files", "save_outputs"]
 
@@ -86,7 +86,7 @@ class ProgressDisplay:
         enabled: bool = True,
         notebook: bool | None = None,
     ) -> None:
-        from ._display import NotebookProgress, in_notebook
+        from .._flows.preview import NotebookProgress, in_notebook
 
         in_jupyter = notebook if notebook is not None else stream is None and in_notebook()
         self._notebook = NotebookProgress() if in_jupyter else None

@@ -21,14 +21,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from ._api import transport_error
-from ._flow import Effect, Flow, Sleep, TransferOutcome
-from ._guards import RefusedReply
-from ._retry import parse_retry_after, retry_delay
-from .errors import FileTransferError, SpeedPixException
+from .._core.errors import FileTransferError, SpeedPixException
+from .._core.retry import parse_retry_after, retry_delay
+from .._wire.drivers import Effect, Flow, Sleep, TransferOutcome
+from .._wire.guards import RefusedReply
+from .calls import transport_error
 
 if TYPE_CHECKING:
-    from ._retry import CallSettings
+    from .._core.retry import CallSettings
 
 #: Redirects followed per attempt; one more is a loop.
 MAX_REDIRECTS = 10

@@ -24,7 +24,7 @@ import httpx
 from aiohttp.client_proto import ResponseHandler
 from httpx_aiohttp import AiohttpTransport
 
-from ._guards import LeanClient
+from .guards import LeanClient
 
 
 def _mapped(error: BaseException) -> httpx.TransportError:
@@ -116,7 +116,7 @@ class _Transport(AiohttpTransport):
         # aiohttp has no parameter for its connections' protocol either.
         session.connector._factory = functools.partial(_Protocol, loop=asyncio.get_running_loop())  # type: ignore[union-attr]
         # aiohttp silently repeats a GET or PUT once when a kept-alive connection turns out
-        # closed. Retries are decided in one place (speedpix._retry), the same for sync and
+        # closed. Retries are decided in one place (speedpix._core.retry), the same for sync and
         # async calls; aiohttp has no parameter for this.
         session._retry_connection = False
         return session

@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
-from . import _forksafe, _guards
-from ._signing import GatewaySigner
+from .._core.signing import GatewaySigner
+from . import forksafe as _forksafe
+from . import guards as _guards
 
 if TYPE_CHECKING:
     import asyncio

@@ -25,11 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import IO, Any, Final
 
-from ._flow import CHUNK_SIZE
-from ._header_values import check_header_values
-from ._images import PNG_NAME, array_problem, is_numpy_array, is_pil_image, png_bytes
-from ._mime import SNIFF_BYTES, content_type_for, guess_from_name, is_media_type
+from .._wire.drivers import CHUNK_SIZE
 from .errors import InvalidInputError
+from .header_values import check_header_values
+from .images import PNG_NAME, array_problem, is_numpy_array, is_pil_image, png_bytes
+from .mime import SNIFF_BYTES, content_type_for, guess_from_name, is_media_type
 
 BASE64_LIMIT: Final = 1024 * 1024  # the official SDKs' cap for data URIs: 1 MB of file bytes
 STRATEGIES: Final = ("url", "base64")
@@ -180,7 +180,7 @@ def _source_from_bytes(data: bytes | bytearray | memoryview, label: list[str], n
     head = bytes(view[:SNIFF_BYTES])
     content_type = content_type_for(name, head)
     if name is None:
-        from ._mime import extension_for
+        from .mime import extension_for
 
         name = "file" + extension_for(content_type)
     return FileSource(name=name, size=len(data), content_type=content_type, data=view, label=_where(label))

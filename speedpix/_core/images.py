@@ -17,7 +17,7 @@ from .errors import ConfigurationError, InvalidInputError
 if TYPE_CHECKING:
     from PIL import Image
 
-    from .output import FileOutput
+    from ..output import FileOutput
 
 EXTRA_HINT: Final = "pip install 'speedpix[images]'"
 PNG_NAME: Final = "image.png"
@@ -109,7 +109,7 @@ def open_image(data: bytes, what: str) -> Image.Image:
 
 
 def _cached(file: FileOutput) -> bytes | None:
-    from ._display import cached_bytes
+    from .._flows.preview import cached_bytes
 
     return cached_bytes(file)
 

@@ -256,13 +256,13 @@ _CLOSED = httpx.ByteStream(b"")
 
 def sync_client_class() -> type[httpx.Client]:
     """The sync client class; httpcore is imported the first time a sync client is made."""
-    from ._sync import SyncClient
+    from .sync import SyncClient
 
     return SyncClient
 
 
 def async_client_class() -> type[httpx.AsyncClient]:
     """The async client class; aiohttp is imported the first time async code needs it."""
-    from ._aio import AsyncClient
+    from .aio import AsyncClient
 
     return AsyncClient

@@ -6,7 +6,7 @@ import httpx
 
 from speedpix_api import Client as GeneratedClient
 
-from ._transport import Transport
+from .connections import Transport
 
 
 class SignedAPIClient(GeneratedClient):

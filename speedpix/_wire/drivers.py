@@ -22,9 +22,9 @@ import httpx
 
 from speedpix_api.types import Response, Unset
 
-from ._guards import Exchange, deadline_passed
-from ._logging import log_attempt, logger
-from ._transport import Transport
+from .._core.logging import log_attempt, logger
+from .connections import Transport
+from .guards import Exchange, deadline_passed
 
 T = TypeVar("T")
 Flow = Generator["Effect", Any, T]
@@ -127,7 +127,7 @@ class Put:
 @dataclass(frozen=True)
 class Get:
     """Stream a storage URL (unsigned, redirects not followed) into ``sink`` when its
-    response is the file (:func:`speedpix._transfers.delivers`)."""
+    response is the file (:func:`speedpix._flows.transfers.delivers`)."""
 
     url: str
     sink: Sink
@@ -170,7 +170,7 @@ Effect = Send[Any] | Put | Get | Sleep | Blocking | Parallel | Notify
 class TransferOutcome:
     """What a storage request (:class:`Put`, :class:`Get`) led to: a response, whose body
     went to the sink or whose first bytes are ``body``; or the HTTP library's error that
-    left no usable reply. :func:`speedpix._transfers.verdict` says what it means."""
+    left no usable reply. :func:`speedpix._flows.transfers.verdict` says what it means."""
 
     response: httpx.Response | None = None
     error: Exception | None = None
@@ -290,7 +290,7 @@ def _sync_put(transport: Transport, effect: Put) -> TransferOutcome:
 
 
 def _sync_get(transport: Transport, effect: Get) -> TransferOutcome:
-    from ._transfers import delivers  # that module's flows use this one: imported late
+    from .._flows.transfers import delivers  # that module's flows use this one: imported late
 
     started = time.monotonic()
     sink = effect.sink
@@ -420,7 +420,7 @@ async def _async_put(transport: Transport, effect: Put) -> TransferOutcome:
 
 
 async def _async_get(transport: Transport, effect: Get) -> TransferOutcome:
-    from ._transfers import delivers  # that module's flows use this one: imported late
+    from .._flows.transfers import delivers  # that module's flows use this one: imported late
 
     started = time.monotonic()
     sink = effect.sink

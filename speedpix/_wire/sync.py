@@ -12,7 +12,7 @@ from typing import Any
 import httpcore
 import httpx
 
-from ._guards import LeanClient, current_exchange
+from .guards import LeanClient, current_exchange
 
 
 def _bounded(timeout: float | None, error: type[httpcore.TimeoutException]) -> float | None:

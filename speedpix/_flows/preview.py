@@ -35,11 +35,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote, urlsplit
 
-from ._mime import guess_from_name, sniff_content_type
+from .._core.mime import guess_from_name, sniff_content_type
 
 if TYPE_CHECKING:
-    from .output import FileNode, FileOutput
-    from .predictions import Prediction
+    from ..output import FileNode, FileOutput
+    from ..predictions import Prediction
 
 MAX_INLINE_BYTES: Final = 10 * 1024 * 1024
 #: How long a failed fetch is remembered (so one display does not try once per formatter).
@@ -205,7 +205,7 @@ def fetched(file: FileOutput, holder: object, cap: int) -> Fetched:
 
 def preview(obj: FileOutput | FileNode, *, max_bytes: int = MAX_INLINE_BYTES) -> Preview:
     """What ``obj`` displays as, fetching it when it may be an image."""
-    from .output import FileOutput
+    from ..output import FileOutput
 
     node: dict[str, Any] | None = None
     holder: object
@@ -273,8 +273,8 @@ def in_notebook() -> bool:
 
 
 def _files(output: Any) -> list[tuple[str, FileOutput | FileNode]]:
-    from ._progress import iter_output_files
-    from .predictions import Prediction
+    from .._apps.progress import iter_output_files
+    from ..predictions import Prediction
 
     if isinstance(output, Prediction):
         output = output.output
@@ -347,7 +347,7 @@ class NotebookProgress:
         self._last_time = 0.0
 
     def update(self, prediction: Prediction, elapsed: float) -> None:
-        from ._progress import describe
+        from .._apps.progress import describe
 
         line = describe(prediction)
         now = time.monotonic()

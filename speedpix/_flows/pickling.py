@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from ._retry import RetryPolicy
+from .._core.retry import RetryPolicy
 
 if TYPE_CHECKING:
-    from ._transport import Transport
-    from .client import Client
-    from .output import FileOutput
+    from .._wire.connections import Transport
+    from ..client import Client
+    from ..output import FileOutput
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ class ClientConfig:
 
 def restore_client(config: ClientConfig) -> Client:
     """The client a pickle of one made with ``config`` unpickles to."""
-    from .client import Client
+    from ..client import Client
 
     client = Client(**config.arguments())
     return client if config.retry_throttled else client.with_options(retry_throttled=False)
@@ -96,7 +96,7 @@ class StorageConfig:
         with _storage_lock:
             transport = _storage_transports.get(self)
             if transport is None:
-                from ._transport import Transport, TransportSettings, api_timeout
+                from .._wire.connections import Transport, TransportSettings, api_timeout
 
                 connect, read, write, pool = self.transfer_timeout
                 transport = Transport(
@@ -127,7 +127,7 @@ def reduce_output(output: FileOutput) -> tuple[Any, ...]:
 
 
 def restore_output(url: str, task_id: str | None, retry: RetryPolicy, storage: StorageConfig | None) -> FileOutput:
-    from .output import FileOutput
+    from ..output import FileOutput
 
     transport = storage.transport() if storage is not None else None
     return FileOutput(url, transport=transport, retry=retry, task_id=task_id)

@@ -1,0 +1,1 @@
+"""speedpix._flows"""
