@@ -77,7 +77,7 @@ from ._core.errors import InvalidInputError, PredictionTimeoutError, RateLimitEr
 from ._core.inputs import _has_media_name, is_media_file_path
 from ._core.logging import logger
 from ._core.retry import RetryPolicy, retry_delay
-from .predictions import check_request_options
+from ._core.validate import request_options
 
 if TYPE_CHECKING:
     from .client import Client
@@ -248,7 +248,7 @@ def _check_job(data: Any, line: int, *, detect_file_paths: bool = True) -> Job:
         {key: value for key, value in data.items() if key in ComfyPromptRequestOptions.__optional_keys__},
     )
     try:
-        check_request_options(options)  # the checks create() makes, before anything is submitted
+        request_options(options)  # the checks create() makes, before anything is submitted
     except InvalidInputError as error:
         raise ValueError(str(error)) from None
     return Job(
@@ -867,7 +867,7 @@ def run_batch(
         raise InvalidInputError(f"concurrency must be an integer >= 1, got {concurrency!r}")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0):
         raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
-    jobs = load_jobs(jobs_path_or_iterable, detect_file_paths=client._detect_file_paths)
+    jobs = load_jobs(jobs_path_or_iterable, detect_file_paths=client.detect_file_paths)
     directory = Path(out_dir)
     try:
         directory.mkdir(parents=True, exist_ok=True)

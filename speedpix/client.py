@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, Unpack
 
 import httpx
 
+from ._core import validate
 from ._core.errors import ConfigurationError, InvalidInputError, PredictionError
-from ._core.header_values import check_header_values
 from ._core.logging import configure_from_env
 from ._core.polling import EstimateTrust
 from ._core.retry import DEFAULT_MAX_RETRIES, INITIAL_DELAY, MAX_DELAY, CallSettings, RetryPolicy
+from ._core.validate import DEFAULT_ENDPOINT, check_header_values
 from ._flows.pickling import ClientConfig, restore_client
 from ._version import USER_AGENT
 from ._wire.connections import DEFAULT_TRANSFER_TIMEOUT, Transport, TransportSettings, api_timeout
@@ -32,35 +33,10 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-DEFAULT_ENDPOINT = "https://openai.edu-aliyun.com"
+__all__ = ["DEFAULT_ENDPOINT", "Client"]
+
 #: How long ``run()``/``wait()`` wait for a task when the caller gives no ``timeout``.
 DEFAULT_WAIT_TIMEOUT = 30 * 60.0
-
-
-def _positive(name: str, value: object, *, allow_none: bool = False) -> float | None:
-    if value is None and allow_none:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or value != value:
-        raise InvalidInputError(f"{name} must be a positive number of seconds, got {value!r}")
-    return float(value)
-
-
-def normalise_endpoint(endpoint: str) -> str:
-    """``https://host[:port][/prefix]`` from what a user typed; a bare host gets ``https://``."""
-    if not isinstance(endpoint, str) or not endpoint.strip():
-        raise ConfigurationError(f"endpoint must be a URL like {DEFAULT_ENDPOINT!r}, got {endpoint!r}")
-    text = endpoint.strip()
-    if "://" not in text:
-        text = "https://" + text  # the original README's SPEEDPIX_ENDPOINT="your-endpoint.com"
-    try:
-        url = httpx.URL(text)
-    except httpx.InvalidURL as error:
-        raise ConfigurationError(f"endpoint {endpoint!r} is not a valid URL: {error}") from None
-    if url.scheme not in ("http", "https") or not url.host or " " in text:
-        raise ConfigurationError(f"endpoint must be an http(s) URL like {DEFAULT_ENDPOINT!r}, got {endpoint!r}")
-    if url.query or url.fragment:
-        raise ConfigurationError(f"endpoint must not have a query or fragment, got {endpoint!r}")
-    return str(url).rstrip("/")
 
 
 def _retry_policy(max_retries: object, retry_delay: object) -> RetryPolicy:
@@ -123,10 +99,10 @@ class Client:
             raise ConfigurationError("app_key and app_secret must be strings")
         check_header_values(error=ConfigurationError, app_key=app_key, user_agent=user_agent)
         endpoint = endpoint or os.environ.get("SPEEDPIX_ENDPOINT") or DEFAULT_ENDPOINT
-        request_timeout = _positive("timeout", timeout)
+        request_timeout = validate.positive("timeout", timeout)
         assert request_timeout is not None
-        self._wait_timeout = _positive("wait_timeout", wait_timeout, allow_none=True)
-        transfer = _positive("transfer_timeout", transfer_timeout, allow_none=True)
+        self._wait_timeout = validate.positive("wait_timeout", wait_timeout, allow_none=True)
+        transfer = validate.positive("transfer_timeout", transfer_timeout, allow_none=True)
         if not isinstance(detect_file_paths, bool):
             raise InvalidInputError(f"detect_file_paths must be True or False, got {detect_file_paths!r}")
         if httpx_args and "cookies" in httpx_args:
@@ -134,7 +110,7 @@ class Client:
                 "httpx_args cannot set cookies: SpeedPix clients keep and send none (the gateway would not sign "
                 "them). Remove 'cookies' from httpx_args."
             )
-        self.endpoint = normalise_endpoint(endpoint)
+        self.endpoint = validate.endpoint(endpoint)
         self._retry_policy = _retry_policy(max_retries, retry_delay)
         self._request_timeout = api_timeout(request_timeout)
         self._transfer_timeout = (
@@ -174,6 +150,11 @@ class Client:
     @property
     def app_key(self) -> str:
         return self._transport.settings.app_key
+
+    @property
+    def detect_file_paths(self) -> bool:
+        """Whether a plain string naming an existing media file is uploaded as that file."""
+        return self._detect_file_paths
 
     def __repr__(self) -> str:
         return f"Client(endpoint={self.endpoint!r}, app_key={self.app_key!r}, app_secret=<hidden>)"
@@ -239,18 +220,18 @@ class Client:
             retry_throttled=clone._config.retry_throttled,
         )
         if timeout is not None:
-            seconds = _positive("timeout", timeout)
+            seconds = validate.positive("timeout", timeout)
             assert seconds is not None
             clone._request_timeout = api_timeout(seconds)
         if wait_timeout is not None:
-            clone._wait_timeout = _positive("wait_timeout", wait_timeout)
+            clone._wait_timeout = validate.positive("wait_timeout", wait_timeout)
         for bound in ("predictions", "files"):  # made anew, for the clone
             clone.__dict__.pop(bound, None)
         return clone
 
     def _call_settings(self, timeout: float | None, *, wait: bool = False) -> CallSettings:
         """Settings of one façade call; ``timeout`` bounds it as a whole (retries included)."""
-        overall = _positive("timeout", timeout, allow_none=True)
+        overall = validate.positive("timeout", timeout, allow_none=True)
         if overall is None and wait:
             overall = self._wait_timeout
         return CallSettings(
@@ -311,7 +292,7 @@ class Client:
         if not isinstance(wait, bool):
             raise InvalidInputError(f"wait must be True or False, got {wait!r}")
         if polling_interval is not None:
-            _positive("polling_interval", polling_interval)
+            validate.positive("polling_interval", polling_interval)
         if on_progress is not None and not callable(on_progress):
             raise InvalidInputError("on_progress must be a callable taking the Prediction")
         from .predictions import create_flow

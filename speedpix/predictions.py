@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final, TypeVar, Unpack, cast
+from typing import TYPE_CHECKING, Any, Final, TypeVar, Unpack
 
 from speedpix_api.api.predictions import ComfyPromptRequestOptions
 from speedpix_api.models import (
@@ -24,21 +24,21 @@ from speedpix_api.models import (
 )
 from speedpix_api.types import Unset
 
+from ._core import validate
 from ._core.errors import (
     APIError,
     APITimeoutError,
-    InvalidInputError,
     MalformedResponseError,
     PredictionTimeoutError,
     RateLimitError,
     ServerError,
     SpeedPixException,
 )
-from ._core.header_values import check_header_values
 from ._core.inputs import check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
 from ._core.logging import logger
 from ._core.polling import PollState, estimate_confirmed, next_poll
 from ._core.retry import CallSettings, may_have_run
+from ._core.validate import check_header_values
 from ._flows.calls import PROGRESS, RESULT, SUBMIT, Reply, api_call, present
 from ._wire.drivers import Blocking, Call, Flow, Notify, Parallel, Sleep
 from .files import upload_flow
@@ -348,7 +348,7 @@ class Prediction:
         the server's estimates; ``polling_interval`` fixes the interval instead.
         """
         settings = self._client._call_settings(timeout, wait=True)
-        _check_interval(polling_interval)
+        validate.positive("polling_interval", polling_interval, allow_none=True)
         return self._client._run_sync(self._wait_flow(settings, polling_interval, on_progress))
 
     async def async_wait(
@@ -358,7 +358,7 @@ class Prediction:
         on_progress: ProgressCallback | None = None,
     ) -> Prediction:
         settings = self._client._call_settings(timeout, wait=True)
-        _check_interval(polling_interval)
+        validate.positive("polling_interval", polling_interval, allow_none=True)
         return await self._client._run_async(self._wait_flow(settings, polling_interval, on_progress))
 
     def reload(self) -> Prediction:
@@ -374,50 +374,6 @@ class Prediction:
             "The SpeedPix API has no cancel endpoint: a submitted task runs to its end. "
             "Stop waiting instead (wait(timeout=...)); the task id stays valid for predictions.get()."
         )
-
-
-def _check_interval(polling_interval: object) -> None:
-    if polling_interval is not None and (
-        isinstance(polling_interval, bool) or not isinstance(polling_interval, int | float) or not polling_interval > 0
-    ):
-        raise InvalidInputError(f"polling_interval must be a positive number of seconds, got {polling_interval!r}")
-
-
-def _check_flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool):
-        raise InvalidInputError(f"{name} must be True or False, got {value!r}")
-    return value
-
-
-def _check_id(name: str, value: object, *, optional: bool = False) -> str | None:
-    if value is None and optional:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise InvalidInputError(f"{name} must be a non-empty string, got {value!r}")
-    return value
-
-
-def check_request_options(options: ComfyPromptRequestOptions) -> ComfyPromptRequestOptions:
-    """The optional request fields to send: the caller's, checked, with the defaults."""
-    known = ComfyPromptRequestOptions.__optional_keys__
-    # None means "not given", as for the other keyword arguments.
-    options = cast(ComfyPromptRequestOptions, {key: value for key, value in options.items() if value is not None})
-    unknown = sorted(set(options) - known)
-    if unknown:
-        raise InvalidInputError(
-            f"unknown option(s) {', '.join(map(repr, unknown))}: the comfy_prompt request takes "
-            + ", ".join(sorted(known))
-        )
-    alias_id = _check_id("alias_id", options.get("alias_id"), optional=True)
-    version_id = _check_id("version_id", options.get("version_id"), optional=True)
-    if alias_id is not None and version_id is not None:
-        raise InvalidInputError("give alias_id or version_id, not both (alias_id defaults to 'main')")
-    fields: ComfyPromptRequestOptions = {"randomise_seeds": False, "return_temp_files": False, **options}
-    _check_flag("randomise_seeds", fields["randomise_seeds"])
-    _check_flag("return_temp_files", fields["return_temp_files"])
-    if version_id is None:
-        fields["alias_id"] = alias_id or "main"
-    return fields
 
 
 T = TypeVar("T")
@@ -473,10 +429,10 @@ def create_flow(
     options: ComfyPromptRequestOptions,
 ) -> Flow[Prediction]:
     """Validate, send the input files, then submit the task."""
-    _check_id("workflow_id", workflow_id)
-    _check_id("resource_config_id", resource_config_id, optional=True)
+    validate.identifier("workflow_id", workflow_id)
+    validate.identifier("resource_config_id", resource_config_id, optional=True)
     check_header_values(resource_config_id=resource_config_id)
-    fields = check_request_options(options)
+    fields = validate.request_options(options)
     strategy = check_strategy(file_encoding_strategy)
     walked = walk_inputs({} if input is None else input, detect_file_paths=client._detect_file_paths)
     # Only inputs that may hold files need the file system, off the event loop.
@@ -552,9 +508,9 @@ class Predictions:
 
     def get(self, prediction_id: str) -> Prediction:
         """The task with this id, in its current state (with its output if it finished)."""
-        _check_id("prediction_id", prediction_id)
+        validate.identifier("prediction_id", prediction_id)
         return Prediction(self._client, prediction_id, status="unknown").reload()
 
     async def async_get(self, prediction_id: str) -> Prediction:
-        _check_id("prediction_id", prediction_id)
+        validate.identifier("prediction_id", prediction_id)
         return await Prediction(self._client, prediction_id, status="unknown").async_reload()

@@ -27,9 +27,9 @@ from typing import IO, Any, Final
 
 from .._wire.drivers import CHUNK_SIZE
 from .errors import InvalidInputError
-from .header_values import check_header_values
 from .images import PNG_NAME, array_problem, is_numpy_array, is_pil_image, png_bytes
 from .mime import SNIFF_BYTES, content_type_for, guess_from_name, is_media_type
+from .validate import check_header_values
 
 BASE64_LIMIT: Final = 1024 * 1024  # the official SDKs' cap for data URIs: 1 MB of file bytes
 STRATEGIES: Final = ("url", "base64")

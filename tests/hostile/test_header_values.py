@@ -14,7 +14,7 @@ import pytest
 
 import speedpix
 from speedpix import ConfigurationError, InvalidInputError
-from speedpix._core.header_values import MAX_HEADER_VALUE, check_header_values
+from speedpix._core.validate import MAX_HEADER_VALUE, check_header_values
 
 from ._server import HostileServer
 from .conftest import FAST, MODES, call

@@ -25,7 +25,8 @@ def test_import_speedpix_loads_none_of_them_nor_the_display_code() -> None:
     code = """
         import sys
         import speedpix
-        lazy = [m for m in ("speedpix._flows.preview", "speedpix._core.images", "speedpix.progress") if m in sys.modules]
+        lazy = ("speedpix._flows.preview", "speedpix._core.images", "speedpix.progress")
+        lazy = [m for m in lazy if m in sys.modules]
         assert not lazy, lazy
     """
     assert _loaded_after(code) == []
