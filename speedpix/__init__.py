@@ -41,7 +41,7 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
-    from ._flows.preview import show
+    from ._apps.notebook import show
     from .client import DEFAULT_ENDPOINT, Client
     from .files import File
     from .output import FileNode, FileOutput
@@ -58,7 +58,7 @@ _LAZY = {
     "FileOutput": ".output",
     "Prediction": ".predictions",
     "ProgressDisplay": ".progress",
-    "show": "._flows.preview",
+    "show": "._apps.notebook",
 }
 
 

@@ -74,7 +74,7 @@ from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
 from ._core.adaptive import AdaptiveLimit
 from ._core.errors import InvalidInputError, PredictionTimeoutError, RateLimitError
-from ._core.inputs import _has_media_name, is_media_file_path
+from ._core.inputs import has_media_name, is_media_file_path
 from ._core.logging import logger
 from ._core.retry import RetryPolicy, retry_delay
 from ._core.validate import request_options
@@ -181,7 +181,7 @@ def _file_problems(value: Any, where: str, *, detect_file_paths: bool) -> Iterat
     elif isinstance(value, list):
         for index, child in enumerate(value):
             yield from _file_problems(child, f"{where}[{index}]", detect_file_paths=detect_file_paths)
-    elif isinstance(value, str) and detect_file_paths and _has_media_name(value) and not is_media_file_path(value):
+    elif isinstance(value, str) and detect_file_paths and has_media_name(value) and not is_media_file_path(value):
         quoted = json.dumps(value, ensure_ascii=False)
         yield (
             f"{where}: {quoted} looks like a media file name but no such file exists (relative paths are read "

@@ -294,7 +294,7 @@ def test_cancel_says_the_api_has_none(client: Client) -> None:
 
 
 def test_status_spellings_are_normalised() -> None:
-    from speedpix.predictions import normalise_status
+    from speedpix._core.replies import normalise_status
 
     assert normalise_status("successed") == "succeeded"
     assert normalise_status("cancelled") == "canceled"
@@ -313,8 +313,8 @@ def test_max_retries_per_call_and_with_options(mode: str, client: Client, emu: E
     with pytest.raises(speedpix.ServerError) as caught:
         call(mode, fast.with_options(max_retries=0), "run", "demo-txt2img", {"prompt": "r"})
     assert caught.value.task_id and caught.value.status_code == 503
-    assert fast.with_options(timeout=5)._retry_policy.initial_delay == 0.01
-    assert client._retry_policy.initial_delay != 0.01  # the original is unchanged
+    assert fast.with_options(timeout=5)._config.retry_policy.initial_delay == 0.01
+    assert client._config.retry_policy.initial_delay != 0.01  # the original is unchanged
 
 
 @pytest.mark.parametrize("mode", MODES)

@@ -86,7 +86,7 @@ class ProgressDisplay:
         enabled: bool = True,
         notebook: bool | None = None,
     ) -> None:
-        from .._flows.preview import NotebookProgress, in_notebook
+        from .notebook import NotebookProgress, in_notebook
 
         in_jupyter = notebook if notebook is not None else stream is None and in_notebook()
         self._notebook = NotebookProgress() if in_jupyter else None

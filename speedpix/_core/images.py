@@ -17,7 +17,6 @@ from .errors import ConfigurationError, InvalidInputError
 if TYPE_CHECKING:
     from PIL import Image
 
-    from ..output import FileOutput
 
 EXTRA_HINT: Final = "pip install 'speedpix[images]'"
 PNG_NAME: Final = "image.png"
@@ -106,26 +105,3 @@ def open_image(data: bytes, what: str) -> Image.Image:
             "use .read() or .save() for other files"
         ) from None
     return image
-
-
-def _cached(file: FileOutput) -> bytes | None:
-    from .._flows.preview import cached_bytes
-
-    return cached_bytes(file)
-
-
-def to_pil(file: FileOutput) -> Image.Image:
-    pillow()  # before downloading: a missing extra is said at once
-    data = _cached(file)
-    return open_image(data if data is not None else file.read(), file.filename)
-
-
-async def async_to_pil(file: FileOutput) -> Image.Image:
-    import asyncio
-
-    pillow()
-    data = _cached(file)
-    if data is None:
-        data = await file.async_read()
-    # Decoding is CPU work: off the event loop.
-    return await asyncio.to_thread(open_image, data, file.filename)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import IO, Any, Final
 
-from .._wire.drivers import CHUNK_SIZE
+from .effects import CHUNK_SIZE
 from .errors import InvalidInputError
 from .images import PNG_NAME, array_problem, is_numpy_array, is_pil_image, png_bytes
 from .mime import SNIFF_BYTES, content_type_for, guess_from_name, is_media_type
@@ -96,7 +96,7 @@ def _fail(path: list[str], problem: str) -> InvalidInputError:
     return InvalidInputError(f"{_where(path)}: {problem}")
 
 
-def _has_media_name(text: str) -> bool:
+def has_media_name(text: str) -> bool:
     """The part of the rule for plain strings that needs no file system: the name."""
     if not text or len(text) > 4096 or "\x00" in text or text.startswith(("http://", "https://", "data:")):
         return False
@@ -105,7 +105,7 @@ def _has_media_name(text: str) -> bool:
 
 def is_media_file_path(text: str) -> bool:
     """The rule for plain strings: an existing regular file whose name says image/audio/video."""
-    if not _has_media_name(text):
+    if not has_media_name(text):
         return False
     try:
         return stat.S_ISREG(os.stat(text).st_mode)
@@ -270,7 +270,7 @@ class _Walk:
         if isinstance(item, str):
             if type(item) is not str:  # FileOutput, File-like str subclasses: their URL
                 return str(item)
-            if self.detect_file_paths and _has_media_name(item):
+            if self.detect_file_paths and has_media_name(item):
                 return self.slot_for("text", item, path)
             return item
         if isinstance(item, PurePath):

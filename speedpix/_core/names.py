@@ -70,3 +70,17 @@ def first_safe_name(*candidates: object) -> str:
         if isinstance(candidate, str) and (name := safe_name(candidate)):
             return name
     return FALLBACK_NAME
+
+
+def shown_url(url: object, *, path_only: bool = False) -> str:
+    """``url`` fit for a message or a log line: no credentials, no query (presigned URLs
+    carry their signature there), no fragment; with ``path_only``, its path alone. The
+    one redaction of URLs in the SDK."""
+    try:
+        parts = urlsplit(str(url))
+    except ValueError:
+        return "<an invalid URL>"
+    if path_only:
+        return parts.path or "/"
+    host = parts.netloc.rpartition("@")[2]
+    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else parts.path

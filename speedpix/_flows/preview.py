@@ -24,10 +24,9 @@ the file just to print its URL.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import html
-import importlib
-import sys
 import time
 import weakref
 from collections.abc import Iterator
@@ -35,11 +34,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote, urlsplit
 
+from .._core.images import open_image, pillow
 from .._core.mime import guess_from_name, sniff_content_type
+from .._core.names import shown_url
 
 if TYPE_CHECKING:
-    from ..output import FileNode, FileOutput
-    from ..predictions import Prediction
+    from PIL.Image import Image
+
+    from .outputs import FileNode, FileOutput
 
 MAX_INLINE_BYTES: Final = 10 * 1024 * 1024
 #: How long a failed fetch is remembered (so one display does not try once per formatter).
@@ -99,18 +101,13 @@ class Preview:
             )
             return f'<div class="speedpix-{self.kind}">{player}</div>'
         reason = html.escape(self.reason or "not shown inline")
-        shown = html.escape(_without_query(self.url))
+        shown = html.escape(shown_url(self.url))
         return (
             f'<div class="speedpix-note" style="font-size:90%;overflow-wrap:anywhere">'
             f'<a href="{url}" target="_blank" rel="noopener noreferrer">{shown}</a><br/>'
             f'<span style="opacity:.75">{reason} (the link expires; <code>.save()</code> the file to keep it)</span>'
             "</div>"
         )
-
-
-def _without_query(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else url.split("?", 1)[0]
 
 
 def _file_name(url: str) -> str:
@@ -170,7 +167,7 @@ def _fetch(file: FileOutput, cap: int) -> Fetched:
 def _reason(error: BaseException, url: str) -> str:
     message = str(error) or type(error).__name__
     query = urlsplit(url).query
-    message = message.replace(url, _without_query(url))
+    message = message.replace(url, shown_url(url))
     if query:
         message = message.replace(query, "…")
     return f"could not fetch it: {message}"
@@ -205,17 +202,15 @@ def fetched(file: FileOutput, holder: object, cap: int) -> Fetched:
 
 def preview(obj: FileOutput | FileNode, *, max_bytes: int = MAX_INLINE_BYTES) -> Preview:
     """What ``obj`` displays as, fetching it when it may be an image."""
-    from ..output import FileOutput
-
     node: dict[str, Any] | None = None
     holder: object
-    if isinstance(obj, FileOutput):
+    if isinstance(obj, str):  # a FileOutput (a FileNode is a dict)
         file, holder = obj, obj
     else:
         node = obj
         file = obj.file
         # Keep the bytes on the URL's FileOutput when there is one: node and URL share them.
-        holder = obj["url"] if isinstance(obj.get("url"), FileOutput) else obj
+        holder = file if file is obj.get("url") else obj
     url = file.url
     name = node["filename"] if node is not None and isinstance(node.get("filename"), str) else _file_name(url)
     hinted, kind = type_hint(url, node)
@@ -260,130 +255,19 @@ def cached_bytes(obj: FileOutput) -> bytes | None:
     return cached.data if cached is not None else None
 
 
-# ---------------------------------------------------------------- speedpix.show
+# ---------------------------------------------------------------- PIL images
 
 
-def in_notebook() -> bool:
-    """Whether this runs in a Jupyter kernel (IPython with a kernel attached). Never
-    imports IPython: it is loaded already in a kernel."""
-    ipython = sys.modules.get("IPython")
-    get_ipython = getattr(ipython, "get_ipython", None)
-    shell = get_ipython() if callable(get_ipython) else None
-    return getattr(shell, "kernel", None) is not None
+def to_pil(file: FileOutput) -> Image:
+    pillow()  # before downloading: a missing extra is said at once
+    data = cached_bytes(file)
+    return open_image(data if data is not None else file.read(), file.filename)
 
 
-def _files(output: Any) -> list[tuple[str, FileOutput | FileNode]]:
-    from .._apps.progress import iter_output_files
-    from ..predictions import Prediction
-
-    if isinstance(output, Prediction):
-        output = output.output
-    items: list[tuple[str, FileOutput | FileNode]] = []
-    for item in iter_output_files(output):
-        keys = [str(key) for key in item.keys if key != "url"]
-        items.append((" / ".join(keys) or item.file.filename, item.node if item.node is not None else item.file))
-    return items
-
-
-def gallery_html(output: Any, *, max_bytes: int = MAX_INLINE_BYTES) -> str:
-    """Every file of ``output`` as a tile of a wrapping grid: images inline, players for
-    video and audio, a note for the rest."""
-    tiles = []
-    for label, obj in _files(output):
-        shown = preview(obj, max_bytes=max_bytes)
-        tiles.append(
-            '<figure style="margin:0;width:200px;display:flex;flex-direction:column;gap:4px">'
-            f"{shown.html(standalone=False)}"
-            f'<figcaption style="font-size:85%;opacity:.8;word-break:break-all">{html.escape(label)}</figcaption>'
-            "</figure>"
-        )
-    if not tiles:
-        return '<div class="speedpix-gallery"><em>no files in this output</em></div>'
-    return (
-        '<div class="speedpix-gallery" style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
-        + "".join(tiles)
-        + "</div>"
-    )
-
-
-def gallery_text(output: Any) -> str:
-    lines = [f"{label}: {obj.url if hasattr(obj, 'url') else obj}" for label, obj in _files(output)]
-    return "\n".join(lines) or "no files in this output"
-
-
-def show(output: Any, *, max_bytes: int = MAX_INLINE_BYTES) -> None:
-    """Show every file of a ``run()`` output (a dict or list of outputs, a ``Prediction``,
-    or one ``FileOutput``/``FileNode``) as a small gallery in Jupyter; elsewhere, print
-    one line per file.
-
-    Images are fetched (at most ``max_bytes`` each, without credentials); videos and
-    audio play from their links, which expire. Never raises for a file it cannot fetch.
-    """
-    if not in_notebook():
-        print(gallery_text(output))
-        return
-    bundle = {"text/html": gallery_html(output, max_bytes=max_bytes), "text/plain": gallery_text(output)}
-    _ipython_display()(bundle, raw=True)
-
-
-# ---------------------------------------------------------------- progress in a notebook
-
-
-def _ipython_display() -> Any:
-    return importlib.import_module("IPython.display").display
-
-
-class NotebookProgress:
-    """One output of the cell, updated in place (IPython's ``display_id``): a ``<progress>``
-    bar and the task's line. Works in every Jupyter frontend and in saved notebooks,
-    unlike a widget, whose state a saved or exported notebook does not show."""
-
-    #: Seconds between updates that change only the elapsed time.
-    MIN_INTERVAL: Final = 1.0
-
-    def __init__(self) -> None:
-        self._handle: Any = None
-        self._last_line: str | None = None
-        self._last_time = 0.0
-
-    def update(self, prediction: Prediction, elapsed: float) -> None:
-        from .._apps.progress import describe
-
-        line = describe(prediction)
-        now = time.monotonic()
-        if line == self._last_line and now - self._last_time < self.MIN_INTERVAL:
-            return
-        self._last_line, self._last_time = line, now
-        self._show(progress_bundle(prediction, describe(prediction, elapsed=elapsed)))
-
-    def message(self, text: str) -> None:
-        _ipython_display()({"text/plain": text}, raw=True)
-
-    def _show(self, bundle: dict[str, str]) -> None:
-        try:
-            if self._handle is None:
-                self._handle = _ipython_display()(bundle, raw=True, display_id=True)
-            else:
-                self._handle.update(bundle, raw=True)
-        except Exception:  # a broken frontend must not fail the task: progress is best-effort
-            self._handle = None
-
-
-def progress_bundle(prediction: Prediction, line: str) -> dict[str, str]:
-    """The text/plain and text/html of a progress line (pure)."""
-    status = prediction.status
-    if status == "running" and prediction.progress is not None:
-        bar = f'<progress value="{prediction.progress:.3f}" max="1" style="width:12em"></progress>'
-    elif status == "succeeded":
-        bar = '<progress value="1" max="1" style="width:12em"></progress>'
-    elif prediction.done:
-        bar = "<span>✗</span>" if status == "failed" else ""
-    else:
-        bar = '<progress max="1" style="width:12em"></progress>'  # indeterminate while queued
-    return {
-        "text/plain": line,
-        "text/html": (
-            '<div class="speedpix-progress" style="display:flex;gap:.6em;align-items:center;font-family:monospace">'
-            f"{bar}<span>{html.escape(line)}</span></div>"
-        ),
-    }
+async def async_to_pil(file: FileOutput) -> Image:
+    pillow()
+    data = cached_bytes(file)
+    if data is None:
+        data = await file.async_read()
+    # Decoding is CPU work: off the event loop.
+    return await asyncio.to_thread(open_image, data, file.filename)

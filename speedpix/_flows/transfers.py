@@ -1,230 +1,240 @@
-"""Storage transfers (upload PUTs, output GETs): what their outcomes mean, in one place.
+"""Storage transfers as flows: uploads (sign, then PUT) and downloads (GET into a sink).
 
-The drivers send each storage request as it is, without letting httpx follow redirects,
-and :func:`verdict`, one pure function, reads the outcome: the transfer is done, or it
-goes on at a redirect's target, or it failed with this typed error (which the retry
-policy may repeat). :func:`transfer_flow` applies it, for the sync and async drivers
-alike, and for uploads and downloads alike.
-
-Why redirects are followed here and not by httpx: an https link redirected to plain
-http must be refused (the file could be read or changed on the way), an upload's body
-must be sent again from its first byte, and a redirect loop must end in a typed error.
+:func:`transfer_flow` is the one redirect-and-retry loop, for uploads and downloads,
+sync and async: the drivers send each storage request as it is, and
+:func:`speedpix._core.storage.verdict` says what its outcome means. Downloads go to a
+sink: memory (``read()``), a file written atomically (``save()``), or, for chunk
+iteration, nowhere (:func:`open_flow` hands the open response to the caller).
 """
 
 from __future__ import annotations
 
-import re
+import contextlib
+import io
+import os
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from pathlib import Path
+from typing import Any
 
 import httpx
 
-from .._core.errors import FileTransferError, SpeedPixException
-from .._core.retry import parse_retry_after, retry_delay
-from .._wire.drivers import Effect, Flow, Sleep, TransferOutcome
-from .._wire.guards import RefusedReply
-from .calls import transport_error
+from speedpix_api import Client as GeneratedClient
+from speedpix_api.models import UploadSignRequest
+from speedpix_api.types import Unset
 
-if TYPE_CHECKING:
-    from .._core.retry import CallSettings
-
-#: Redirects followed per attempt; one more is a loop.
-MAX_REDIRECTS = 10
-# What a successful transfer is. A download must be answered 200 with the file: a 203,
-# 204 or 206 has none of it, or not all of it. An upload may be answered 201 or 204.
-SUCCESS = {"GET": frozenset({200}), "PUT": frozenset({200, 201, 204})}
-# Redirects followed: for an upload, only those that keep the method and the body.
-FOLLOWED = {"GET": frozenset({301, 302, 303, 307, 308}), "PUT": frozenset({307, 308})}
+from .._core.effects import Blocking, Effect, Flow, Get, Put, Sleep
+from .._core.errors import FileTransferError, InvalidInputError, MalformedResponseError, SpeedPixException
+from .._core.inputs import FileSource, file_source
+from .._core.names import shown_url
+from .._core.replies import present, text
+from .._core.retry import CallSettings, retry_delay
+from .._core.storage import Route
+from .calls import UPLOAD_SIGN, api_call
+from .handle import Handle
 
 
 @dataclass(frozen=True)
-class Follow:
-    """Go on at ``url`` (a redirect's target)."""
+class File:
+    """An uploaded file. ``str(file)`` and ``file.url`` are its ``access_url``, ready for inputs."""
 
-    url: str
+    access_url: str
+    name: str
+    content_type: str
+    size: int
+    object_key: str | None = None
+    path: str | None = None
+    expire_time: int | str | None = None
+
+    @property
+    def url(self) -> str:
+        return self.access_url
+
+    def __str__(self) -> str:
+        return self.access_url
 
 
-def delivers(method: str, status: int) -> bool:
-    """Whether a response with ``status`` completes the transfer (a GET's body is the file)."""
-    return status in SUCCESS[method]
+class MemorySink:
+    blocking = False
+
+    def __init__(self) -> None:
+        self.buffer = io.BytesIO()
+
+    def open(self) -> None:
+        self.buffer = io.BytesIO()
+
+    def write(self, chunk: bytes) -> None:
+        self.buffer.write(chunk)
+
+    def commit(self) -> None:
+        pass
+
+    def discard(self) -> None:
+        self.buffer = io.BytesIO()
 
 
-def shown(url: str | httpx.URL) -> str:
-    """``url`` fit for a message: no credentials, no query (presigned URLs carry their
-    signature there), no fragment."""
+class AtomicFileSink:
+    """Writes to a temporary file beside the target and renames it into place on success,
+    so a failed or interrupted download never leaves a truncated file under the real name
+    (nor its temporary file: it is removed on every failure). A file system failure is a
+    FileTransferError naming the target."""
+
+    blocking = True
+
+    def __init__(self, target: Path, *, task_id: str | None = None) -> None:
+        self.target = target
+        self.task_id = task_id
+        self._file: Any = None
+
+    def open(self) -> None:
+        self.discard()
+        try:
+            self.target.parent.mkdir(parents=True, exist_ok=True)
+            part = self.target.parent / f".{self.target.name}.{secrets.token_hex(6)}.part"
+            # "x": created exclusively, mode 0o666 less the process umask, as any new file.
+            self._file = open(part, "xb")  # noqa: SIM115 (closed in commit/discard)
+        except OSError as error:
+            raise self._failed(error) from None
+
+    def write(self, chunk: bytes) -> None:
+        try:
+            self._file.write(chunk)
+        except OSError as error:
+            self.discard()
+            raise self._failed(error) from None
+
+    def commit(self) -> None:
+        try:
+            self._file.close()
+            os.replace(self._file.name, self.target)
+        except OSError as error:
+            self.discard()
+            raise self._failed(error) from None
+        self._file = None
+
+    def discard(self) -> None:
+        if self._file is not None:
+            file, self._file = self._file, None
+            with contextlib.suppress(OSError):  # closing flushes, which fails on a full disk
+                file.close()
+            with contextlib.suppress(OSError):
+                Path(file.name).unlink(missing_ok=True)
+
+    def _failed(self, error: OSError) -> FileTransferError:
+        reason = error.strerror or str(error) or type(error).__name__
+        return FileTransferError(
+            f"saving to {self.target} failed: {reason}. Check that its folder is writable and has "
+            "free space, or save somewhere else.",
+            task_id=self.task_id,
+        )
+
+
+def save_target(path: object, name: str) -> Path:
+    """Where ``save(path)`` writes: ``path`` itself, or ``path/name`` when ``path`` is a
+    folder (an existing one, or one written with a trailing separator). ``name`` is safe
+    (see :mod:`speedpix._core.names`). Refuses, before any request, a target that could not
+    be written: a folder, or a path under a file."""
+    if path is None:
+        return Path(name)
+    if not isinstance(path, str | os.PathLike):
+        raise InvalidInputError(f"save() takes a file or folder path, got {type(path).__name__}")
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        raise InvalidInputError("save() takes a str or os.PathLike[str] path, not bytes")
+    if "\x00" in text:
+        raise InvalidInputError(f"cannot save to {text!r}: a path cannot contain a NUL character")
+    target = Path(text)
+    if text.endswith(("/", os.sep)) or _probe(text, target.is_dir):
+        target = target / name
+    if _probe(text, target.is_dir):
+        raise InvalidInputError(
+            f"cannot save to {target}: it is a folder. Give a file name, or remove or rename that folder."
+        )
+    for parent in target.parents:
+        if _probe(text, parent.exists):
+            if not _probe(text, parent.is_dir):
+                raise InvalidInputError(f"cannot save to {target}: {parent} is a file, not a folder.")
+            break
+    return target
+
+
+def _probe(text: str, check: Callable[[], bool]) -> bool:
     try:
-        parts = urlsplit(str(url))
-    except ValueError:
-        return "<an invalid URL>"
-    host = parts.netloc.rpartition("@")[2]
-    return f"{parts.scheme}://{host}{parts.path}" if parts.scheme else parts.path
+        return check()
+    except (OSError, ValueError) as error:  # e.g. a NUL in the path, a folder we may not read
+        raise InvalidInputError(f"cannot save to {text!r}: {error}") from None
 
 
-def url_problem(url: str | httpx.URL) -> str | None:
-    """Why ``url`` cannot be fetched (``"is not an http(s) URL"``...), or None."""
-    try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, ValueError) as error:
-        return f"is not valid ({error})"
-    if parsed.scheme not in ("http", "https"):
-        return "is not an http(s) URL"
-    if not parsed.host:
-        return "has no host"
-    if parsed.port is not None and not 0 < parsed.port < 65536:
-        return f"has no valid port ({parsed.port})"
-    return None
+def download_flow(
+    url: str, sink: Any, settings: CallSettings, timeout: httpx.Timeout, *, task_id: str | None = None
+) -> Flow[httpx.Response | None]:
+    """Stream ``url`` into ``sink``; with no sink, return the response open (its body
+    unread: the caller streams it, then closes it)."""
+
+    def get(current: str, attempt: int) -> Get:
+        return Get(current, sink, settings.attempt_timeout(timeout), attempt, settings.deadline)
+
+    what = f"downloading {shown_url(url, path_only=True)}"
+    response: httpx.Response | None = yield from transfer_flow("GET", url, get, settings, what=what, task_id=task_id)
+    return response
 
 
-def verdict(
-    method: str, url: str, outcome: TransferOutcome, *, hops: int, what: str, task_id: str | None
-) -> Follow | SpeedPixException | None:
-    """None when the transfer succeeded, :class:`Follow` to go on at a redirect's target,
-    else the typed error. ``hops`` counts the redirects followed so far."""
-    if outcome.error is not None:
-        return _failure(outcome.error, what=what, task_id=task_id)
-    response = outcome.response
-    assert response is not None
-    status = response.status_code
-    if status in SUCCESS[method]:
-        return None
-    if status in FOLLOWED[method]:
-        return _redirect(url, response, hops=hops, what=what, task_id=task_id)
-    return _refusal(method, response, outcome.body, what=what, task_id=task_id)
+def save_flow(
+    url: str,
+    path: object,
+    name: str,
+    settings: CallSettings,
+    timeout: httpx.Timeout,
+    *,
+    task_id: str | None = None,
+) -> Flow[Path]:
+    target: Path = yield Blocking(lambda: save_target(path, name))
+    yield from download_flow(url, AtomicFileSink(target, task_id=task_id), settings, timeout, task_id=task_id)
+    return target
 
 
-def _failure(error: Exception, *, what: str, task_id: str | None) -> SpeedPixException:
-    if isinstance(error, httpx.RemoteProtocolError) and "location header" in str(error):
-        # httpx reads a redirect's Location even when not following it, and says so
-        # only in its message: not a network failure, not worth repeating.
-        return FileTransferError(f"{what}: redirected to an invalid URL ({error})", task_id=task_id)
-    if isinstance(error, httpx.TransportError):
-        return transport_error(error, what=what, task_id=task_id)
-    if isinstance(error, RefusedReply):  # an encoding we did not ask for (see _guards)
-        return FileTransferError(f"{what}: {error}; nothing was saved.", task_id=task_id)
-    if isinstance(error, httpx.DecodingError):
-        return FileTransferError(
-            f"{what}: the storage server sent a body that does not decode as its Content-Encoding "
-            f"header says ({error}); nothing was saved. The file was damaged at its source or on the "
-            "way: try again later, and if it persists, the server behind the URL is at fault.",
-            task_id=task_id,
+def upload_flow(
+    api: GeneratedClient, source: FileSource, settings: CallSettings, transfer_timeout: httpx.Timeout
+) -> Flow[File]:
+    """Ask for a presigned URL, then stream the file to it (from its start on each retry)."""
+    request = UploadSignRequest(original_filename=source.name, content_type=source.content_type, size=source.size)
+    reply = yield from api_call(UPLOAD_SIGN(client=api, body=request), settings)
+    data = present(reply.envelope.data)
+    upload_url, access_url = text(data.upload_url), text(data.access_url)
+    if not upload_url or not access_url:
+        raise MalformedResponseError(
+            "sp_create_temp_file_upload_sign returned no uploadUrl/accessUrl.",
+            request_id=reply.request_id,
+            api_invoke_id=reply.api_invoke_id,
         )
-    return FileTransferError(f"{what} failed: {type(error).__name__}: {error}", task_id=task_id)
+    # The PUT must carry the Content-Type that was signed, and a length: presigned
+    # storage URLs refuse chunked uploads.
+    headers = {"Content-Type": source.content_type, "Content-Length": str(source.size)}
+
+    def put(url: str, attempt: int) -> Put:
+        return Put(url, source, headers, settings.attempt_timeout(transfer_timeout), attempt, settings.deadline)
+
+    yield from transfer_flow("PUT", upload_url, put, settings, what=f"uploading {source.name}")
+    expire = data.expire_time
+    return File(
+        access_url=access_url,
+        name=source.name,
+        content_type=source.content_type,
+        size=source.size,
+        object_key=text(data.object_key),
+        path=text(data.path),
+        expire_time=None if isinstance(expire, Unset) else expire,
+    )
 
 
-def _redirect(
-    url: str, response: httpx.Response, *, hops: int, what: str, task_id: str | None
-) -> Follow | FileTransferError:
-    status = response.status_code
-    common: dict[str, Any] = {"status_code": status, "task_id": task_id}
-    location = response.headers.get("location")
-    if not location:
-        return FileTransferError(f"{what}: redirected (HTTP {status}) without a Location header.", **common)
-    try:
-        target = httpx.URL(url).join(location)
-    except (httpx.InvalidURL, ValueError):
-        return FileTransferError(f"{what}: redirected (HTTP {status}) to an invalid URL.", **common)
-    problem = url_problem(target)
-    if problem is not None:
-        return FileTransferError(f"{what}: redirected (HTTP {status}) to a URL that {problem}.", **common)
-    if httpx.URL(url).scheme == "https" and target.scheme == "http":
-        return FileTransferError(
-            f"{what}: refused a redirect from {shown(url)} to {shown(target)}: it leaves HTTPS for "
-            "plain HTTP, where the file could be read or altered on the way. The storage host is "
-            "misconfigured; ask for an https link.",
-            **common,
-        )
-    if hops >= MAX_REDIRECTS:
-        return FileTransferError(
-            f"{what}: redirected more than {MAX_REDIRECTS} times (the last from {shown(url)} to "
-            f"{shown(target)}): the storage host sends it round in a loop.",
-            **common,
-        )
-    return Follow(str(target))
-
-
-_CODE = re.compile(rb"<Code>\s*([A-Za-z0-9_.-]{1,64})\s*</Code>")
-_MESSAGE = re.compile(rb"<Message>([^<]{1,300})</Message>")
-
-
-def _storage_detail(body: bytes) -> str:
-    """`` (Code: Message)`` from an OSS/S3 error document, else ``""``."""
-    code = _CODE.search(body)
-    if code is None:
-        return ""
-    detail = code.group(1).decode()
-    message = _MESSAGE.search(body)
-    if message is not None:
-        text = " ".join(message.group(1).decode("utf-8", "replace").split())
-        if text.isprintable():
-            detail += f": {text}"
-    return f" ({detail})"
-
-
-def _refusal(
-    method: str, response: httpx.Response, body: bytes, *, what: str, task_id: str | None
-) -> FileTransferError:
-    """The error of a response that neither completes nor redirects the transfer.
-
-    Always a FileTransferError, so one except clause catches every failed transfer;
-    the retry policy repeats the ones whose status says "try again" (408, 429, 5xx).
-    """
-    status = response.status_code
-    common: dict[str, Any] = {
-        "status_code": status,
-        "request_id": response.headers.get("x-oss-request-id") or response.headers.get("x-ca-request-id"),
-        "retry_after": parse_retry_after(response.headers.get("retry-after")),
-        "task_id": task_id,
-    }
-    detail = _storage_detail(body)
-    if 200 <= status < 300:
-        expected = " or ".join(str(s) for s in sorted(SUCCESS[method]))
-        return FileTransferError(
-            f"{what}: storage answered HTTP {status} where a complete transfer is answered {expected}; "
-            "nothing was transferred. The server behind the URL is at fault.",
-            **common,
-        )
-    if 300 <= status < 400:
-        return FileTransferError(f"{what}: storage answered a redirect (HTTP {status}) that is not followed.", **common)
-    if status == 429:
-        return FileTransferError(f"{what}: storage rate limited (HTTP 429){detail}.", **common)
-    if status >= 500:
-        return FileTransferError(f"{what}: storage error (HTTP {status}){detail}.", **common)
-    if status == 404 and method == "GET":
-        return FileTransferError(
-            f"{what}: not found (HTTP 404). Output URLs are time-limited: download results soon "
-            "after the task finishes, or fetch the task again with predictions.get(task_id).",
-            **common,
-        )
-    return FileTransferError(f"{what}: refused by storage (HTTP {status}){detail}.", **common)
-
-
-@dataclass
-class Route:
-    """One transfer's way through redirects: send to ``url``, then :meth:`step`."""
-
-    method: str
-    url: str
-    what: str
-    task_id: str | None = None
-    hops: int = 0
-
-    def refusal(self) -> FileTransferError | None:
-        """The error to raise instead of sending to ``url``, if it cannot be fetched."""
-        problem = url_problem(self.url)
-        if problem is None:
-            return None
-        return FileTransferError(f"{self.what}: the URL {problem}.", task_id=self.task_id)
-
-    def step(self, outcome: TransferOutcome) -> bool | SpeedPixException:
-        """True: done. False: send again, to the redirect's target (now ``url``). Else the
-        typed error."""
-        step = verdict(self.method, self.url, outcome, hops=self.hops, what=self.what, task_id=self.task_id)
-        if isinstance(step, Follow):
-            self.url, self.hops = step.url, self.hops + 1
-            return False
-        return True if step is None else step
+def create_file_flow(
+    handle: Handle, file: Any, timeout: float | None, filename: str | None, content_type: str | None
+) -> Flow[File]:
+    """``files.create()``: read what ``file`` is (off the event loop), then upload it."""
+    settings = handle.settings(timeout)
+    source = yield Blocking(lambda: file_source(file, label=[], name=filename, content_type=content_type))
+    return (yield from upload_flow(handle.api, source, settings, handle.config.transfer_timeouts))
 
 
 def transfer_flow(
@@ -235,10 +245,10 @@ def transfer_flow(
     *,
     what: str,
     task_id: str | None = None,
-) -> Flow[None]:
+) -> Flow[Any]:
     """Send ``send(url, attempt)`` until the transfer is done: follow redirects, and retry
     what the retry policy allows (from the original URL: a redirect's target may have
-    been short-lived)."""
+    been short-lived). Returns the last response (closed, unless the GET had no sink)."""
     attempt = 0
     while True:
         attempt += 1
@@ -248,9 +258,10 @@ def transfer_flow(
             raise refusal
         step: bool | SpeedPixException = False
         while step is False:
-            step = route.step((yield send(route.url, attempt)))
+            outcome = yield send(route.url, attempt)
+            step = route.step(outcome)
         if step is True:
-            return
+            return outcome.response
         assert isinstance(step, SpeedPixException)
         delay = retry_delay(step, attempt=attempt, idempotent=True, policy=settings.retry)
         if delay is None or not settings.allows_sleep(delay):

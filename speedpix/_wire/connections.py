@@ -25,34 +25,13 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
+from .._core.config import Config
 from .._core.signing import GatewaySigner
 from . import forksafe as _forksafe
 from . import guards as _guards
 
 if TYPE_CHECKING:
     import asyncio
-
-# Storage transfers can be long: a generous read/write timeout applies per chunk, not to
-# the whole transfer, so a 1 GB video is fine as long as bytes keep moving.
-DEFAULT_TRANSFER_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=120.0, pool=60.0)
-
-
-def api_timeout(seconds: float) -> httpx.Timeout:
-    """The gateway timeout for a ``timeout=`` in seconds: connecting gets at most 10 s."""
-    return httpx.Timeout(seconds, connect=min(seconds, 10.0))
-
-
-@dataclass(frozen=True)
-class TransportSettings:
-    endpoint: str
-    app_key: str
-    app_secret: str = field(repr=False)
-    timeout: httpx.Timeout
-    transfer_timeout: httpx.Timeout
-    user_agent: str
-    verify: bool | str
-    max_connections: int = 100
-    extra_httpx_args: dict[str, Any] = field(default_factory=dict)
 
 
 class _TLSContext:
@@ -240,10 +219,10 @@ _closing: set[asyncio.Task[None]] = set()  # the loop keeps only weak references
 class Transport:
     """The httpx clients of one SpeedPix client, made on first use; thread-safe."""
 
-    def __init__(self, settings: TransportSettings) -> None:
-        self.settings = settings
-        self.signer = GatewaySigner(settings.app_key, settings.app_secret)
-        self._tls = _TLSContext(settings.verify)
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.signer = GatewaySigner(config.app_key, config.app_secret)
+        self._tls = _TLSContext(config.verify)
         self._pools = _Pools()
         # A client dropped without close(), as in the README's examples, still closes
         # its connections; so does one alive at exit (the module-level default client).
@@ -252,19 +231,19 @@ class Transport:
     # ------------------------------------------------------------ client arguments
 
     def _common_args(self, *, signed: bool) -> dict[str, Any]:
-        s = self.settings
+        c = self.config
         args: dict[str, Any] = {
-            "headers": {"User-Agent": s.user_agent, "Accept-Encoding": "identity"},
+            "headers": {"User-Agent": c.agent, "Accept-Encoding": "identity"},
             "verify": self._tls.get(),
-            "limits": httpx.Limits(max_connections=s.max_connections, max_keepalive_connections=s.max_connections),
-            **s.extra_httpx_args,
+            "limits": httpx.Limits(max_connections=c.max_connections, max_keepalive_connections=c.max_connections),
+            **(c.httpx_args or {}),
         }
         if signed:
-            args.update(base_url=s.endpoint, timeout=s.timeout, auth=self.signer, follow_redirects=False)
+            args.update(base_url=c.endpoint, timeout=c.request_timeout, auth=self.signer, follow_redirects=False)
         else:
             # Presigned storage URLs may redirect (e.g. to a CDN); following is safe because
             # nothing secret is attached to these requests.
-            args.update(timeout=s.transfer_timeout, follow_redirects=True)
+            args.update(timeout=c.transfer_timeouts, follow_redirects=True)
         return args
 
     def _sync_client(self, *, signed: bool) -> httpx.Client:
@@ -298,7 +277,7 @@ class Transport:
         loop = asyncio.get_running_loop()
         state = self._pools.loops.get(loop)
         if state is None:
-            state = self._pools.loops[loop] = _LoopState(self.settings.max_connections)
+            state = self._pools.loops[loop] = _LoopState(self.config.max_connections)
         return state
 
     def _loop_client(self, *, signed: bool) -> httpx.AsyncClient:

@@ -1,11 +1,7 @@
-"""One logic, two drivers.
-
-Every behaviour of the SDK (an API call with its retries, an upload, waiting for a task)
-is written once, as a generator that yields *effects* — "send this request", "sleep this
-long", "run these flows side by side" — and receives their outcomes. :func:`run_sync`
-and :func:`run_async` carry the effects out, with blocking and with asyncio I/O. They
-hold no decisions: what to retry, how long to sleep and what to upload are decided in
-the flows, by pure functions, identically for both.
+"""The two drivers: :func:`run_sync` and :func:`run_async` carry out the effects a flow
+yields (:mod:`speedpix._core.effects`) with blocking and with asyncio I/O, and hand
+each outcome back. They hold no decisions: what to retry, how long to sleep and what
+to upload are decided in the flows, identically for both.
 """
 
 from __future__ import annotations
@@ -14,179 +10,38 @@ import asyncio
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Generator, Iterator, Sequence
-from dataclasses import dataclass
-from typing import Any, Generic, Protocol, TypeVar
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
 
 import httpx
 
-from speedpix_api.types import Response, Unset
-
+from .._core.effects import (
+    CHUNK_SIZE,
+    ERROR_BODY_LIMIT,
+    Blocking,
+    CallOutcome,
+    ChunkSource,
+    Flow,
+    Get,
+    Notify,
+    Parallel,
+    Put,
+    Send,
+    Sink,
+    Sleep,
+    TransferOutcome,
+)
 from .._core.logging import log_attempt, logger
+from .._core.names import shown_url
+from .._core.storage import delivers
 from .connections import Transport
 from .guards import Exchange, deadline_passed
 
 T = TypeVar("T")
-Flow = Generator["Effect", Any, T]
 
-# Bytes per read or write when streaming files: bounded memory, few system calls.
-CHUNK_SIZE = 1024 * 1024
-
-
-class ChunkSource(Protocol):
-    """A file to upload, readable from its start as often as needed (for retries)."""
-
-    def iter_chunks(self) -> Iterator[bytes]: ...
-
-
-class Sink(Protocol):
-    """Where a download goes. ``blocking`` sinks are written off the event loop."""
-
-    blocking: bool
-
-    def open(self) -> None: ...
-    def write(self, chunk: bytes) -> None: ...
-    def commit(self) -> None: ...
-    def discard(self) -> None: ...
-
-
-class Envelope(Protocol):
-    """What every response model of the spec has: the business gateway's envelope."""
-
-    @property
-    def status(self) -> int: ...
-    @property
-    def api_invoke_id(self) -> str | Unset | None: ...
-    @property
-    def err_code(self) -> str | Unset | None: ...
-    @property
-    def err_message(self) -> str | Unset | None: ...
-    @property
-    def sub_err_code(self) -> str | Unset | None: ...
-    @property
-    def sub_err_message(self) -> str | Unset | None: ...
-    @property
-    def data(self) -> object: ...
-
-
-E = TypeVar("E", bound=Envelope)
-
-
-@dataclass(frozen=True)
-class Call(Generic[E]):
-    """One gateway call, ready to send (and to send again): a generated operation's
-    public function bound to its arguments, for each driver (see ``_api.Operation``)."""
-
-    name: str
-    idempotent: bool
-    send: Callable[[], Response[E]]
-    asend: Callable[[], Awaitable[Response[E]]]
-
-
-@dataclass(frozen=True)
-class CallOutcome(Generic[E]):
-    """What one attempt of a :class:`Call` led to.
-
-    ``parsed`` is the generated layer's answer; ``response`` the HTTP response it came
-    from, kept also when the generated parser failed on it (``parse_error``); ``error``
-    an httpx error that left no usable response. ``sent_at``/``received_at`` are
-    ``time.monotonic()`` values around the attempt.
-    """
-
-    parsed: Response[E] | None = None
-    response: httpx.Response | None = None
-    error: httpx.HTTPError | None = None
-    parse_error: Exception | None = None
-    sent_at: float = 0.0
-    received_at: float = 0.0
-
-
-@dataclass(frozen=True)
-class Send(Generic[E]):
-    """Make one attempt of a signed gateway call, within its timeout and the deadline."""
-
-    call: Call[E]
-    timeout: httpx.Timeout
-    deadline: float | None
-    attempt: int
-
-
-@dataclass(frozen=True)
-class Put:
-    """Stream a file to a presigned upload URL (unsigned, redirects not followed), within
-    the call's deadline if it has one."""
-
-    url: str
-    source: ChunkSource
-    headers: dict[str, str]
-    timeout: httpx.Timeout
-    attempt: int
-    deadline: float | None = None
-
-
-@dataclass(frozen=True)
-class Get:
-    """Stream a storage URL (unsigned, redirects not followed) into ``sink`` when its
-    response is the file (:func:`speedpix._flows.transfers.delivers`)."""
-
-    url: str
-    sink: Sink
-    timeout: httpx.Timeout
-    attempt: int
-
-
-@dataclass(frozen=True)
-class Sleep:
-    seconds: float
-
-
-@dataclass(frozen=True)
-class Blocking:
-    """Run a blocking function (file I/O): inline when sync, in a worker thread when async."""
-
-    fn: Callable[[], Any]
-
-
-@dataclass(frozen=True)
-class Parallel:
-    """Run flows side by side (at most ``limit`` at once when async; in order when sync)."""
-
-    flows: Sequence[Flow[Any]]
-    limit: int = 8
-
-
-@dataclass(frozen=True)
-class Notify:
-    """Call a user callback; an async callback is awaited by the async driver."""
-
-    callback: Callable[[Any], Any]
-    argument: Any
-
-
-Effect = Send[Any] | Put | Get | Sleep | Blocking | Parallel | Notify
-
-
-@dataclass(frozen=True)
-class TransferOutcome:
-    """What a storage request (:class:`Put`, :class:`Get`) led to: a response, whose body
-    went to the sink or whose first bytes are ``body``; or the HTTP library's error that
-    left no usable reply. :func:`speedpix._flows.transfers.verdict` says what it means."""
-
-    response: httpx.Response | None = None
-    error: Exception | None = None
-    body: bytes = b""
-
-
-# Bytes kept of a storage response that is not the file (an error document is < 1 KiB):
-# a hostile server's endless error body is never read into memory.
-ERROR_BODY_LIMIT = 8 * 1024
 # What the HTTP library raises for a storage request that got no usable reply; the
 # drivers hand each to the flow as an outcome, never as a raw exception.
 TRANSFER_FAILURES = (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, UnicodeError)
-
-
-def _path_of(url: str | httpx.URL) -> str:
-    return httpx.URL(url).path
 
 
 # ---------------------------------------------------------------- sync driver
@@ -244,7 +99,7 @@ def _log_transfer(method: str, effect: Put | Get, started: float, outcome: Trans
         headers = response.headers if response is not None else httpx.Headers()
         log_attempt(
             method=method,
-            path=_path_of(effect.url),
+            path=shown_url(effect.url, path_only=True),
             attempt=effect.attempt,
             duration=time.monotonic() - started,
             status=response.status_code if response is not None else None,
@@ -290,26 +145,32 @@ def _sync_put(transport: Transport, effect: Put) -> TransferOutcome:
 
 
 def _sync_get(transport: Transport, effect: Get) -> TransferOutcome:
-    from .._flows.transfers import delivers  # that module's flows use this one: imported late
-
     started = time.monotonic()
     sink = effect.sink
     try:
-        with transport.sync_storage.stream(
-            "GET", effect.url, timeout=effect.timeout, follow_redirects=False
-        ) as response:
-            if not delivers("GET", response.status_code):
-                outcome = TransferOutcome(response=response, body=sync_body_head(response))
-            else:
-                sink.open()
-                try:
-                    for chunk in response.iter_bytes(CHUNK_SIZE):
-                        sink.write(chunk)
-                    sink.commit()
-                except BaseException:
-                    sink.discard()
-                    raise
-                outcome = TransferOutcome(response=response)
+        with Exchange(None, effect.deadline):
+            storage = transport.sync_storage
+            request = storage.build_request("GET", effect.url, timeout=effect.timeout)
+            response = storage.send(request, stream=True, follow_redirects=False)
+            handed_over = False
+            try:
+                if not delivers("GET", response.status_code):
+                    outcome = TransferOutcome(response=response, body=sync_body_head(response))
+                elif sink is None:
+                    outcome, handed_over = TransferOutcome(response=response), True
+                else:
+                    sink.open()
+                    try:
+                        for chunk in response.iter_bytes(CHUNK_SIZE):
+                            sink.write(chunk)
+                        sink.commit()
+                    except BaseException:
+                        sink.discard()
+                        raise
+                    outcome = TransferOutcome(response=response)
+            finally:
+                if not handed_over:
+                    response.close()
     except TRANSFER_FAILURES as error:
         outcome = TransferOutcome(error=error)
     return _log_transfer("GET", effect, started, outcome)
@@ -420,31 +281,46 @@ async def _async_put(transport: Transport, effect: Put) -> TransferOutcome:
 
 
 async def _async_get(transport: Transport, effect: Get) -> TransferOutcome:
-    from .._flows.transfers import delivers  # that module's flows use this one: imported late
-
     started = time.monotonic()
     sink = effect.sink
     try:
         storage = await transport.async_storage()
-        async with storage.stream("GET", effect.url, timeout=effect.timeout, follow_redirects=False) as response:
-            if not delivers("GET", response.status_code):
-                outcome = TransferOutcome(response=response, body=await async_body_head(response))
-            else:
-                await asyncio.to_thread(sink.open) if sink.blocking else sink.open()
+        with Exchange(None, effect.deadline) as current:
+            async with asyncio.timeout(current.remaining()):
+                request = storage.build_request("GET", effect.url, timeout=effect.timeout)
+                response = await storage.send(request, stream=True, follow_redirects=False)
+                handed_over = False
                 try:
-                    async for chunk in response.aiter_bytes(CHUNK_SIZE):
-                        if sink.blocking:
-                            await asyncio.to_thread(sink.write, chunk)
-                        else:
-                            sink.write(chunk)
-                    await asyncio.to_thread(sink.commit) if sink.blocking else sink.commit()
-                except BaseException:
-                    sink.discard()
-                    raise
-                outcome = TransferOutcome(response=response)
+                    if not delivers("GET", response.status_code):
+                        outcome = TransferOutcome(response=response, body=await async_body_head(response))
+                    elif sink is None:
+                        outcome, handed_over = TransferOutcome(response=response), True
+                    else:
+                        await _async_fill(sink, response)
+                        outcome = TransferOutcome(response=response)
+                finally:
+                    if not handed_over:
+                        await response.aclose()
+    except TimeoutError:  # the call's deadline
+        outcome = TransferOutcome(error=httpx.ReadTimeout("the call's timeout passed during the download"))
     except TRANSFER_FAILURES as error:
         outcome = TransferOutcome(error=error)
     return _log_transfer("GET", effect, started, outcome)
+
+
+async def _async_fill(sink: Sink, response: httpx.Response) -> None:
+    """Stream ``response`` into ``sink``; a blocking sink is written off the event loop."""
+    await asyncio.to_thread(sink.open) if sink.blocking else sink.open()
+    try:
+        async for chunk in response.aiter_bytes(CHUNK_SIZE):
+            if sink.blocking:
+                await asyncio.to_thread(sink.write, chunk)
+            else:
+                sink.write(chunk)
+        await asyncio.to_thread(sink.commit) if sink.blocking else sink.commit()
+    except BaseException:
+        sink.discard()
+        raise
 
 
 async def _async_parallel(effect: Parallel, transport: Transport) -> list[Any]:

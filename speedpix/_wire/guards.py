@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from .._core.effects import RefusedReply
+
 if TYPE_CHECKING:
     from httpx._client import BaseClient as _HTTPXClient  # what LeanClient's super() is
 else:
@@ -104,10 +106,6 @@ class LeanClient(_HTTPXClient):
     @cookies.setter
     def cookies(self, cookies: object) -> None:
         raise TypeError(NoCookies.REFUSAL)
-
-
-class RefusedReply(httpx.DecodingError):
-    """A reply that the SDK refuses to read: an encoding it did not ask for, or too large."""
 
 
 class Exchange:

@@ -15,7 +15,7 @@ class SignedAPIClient(GeneratedClient):
     ``close()`` or ``fork()``. It is ``client.api``, and what the façade's calls use."""
 
     def __init__(self, transport: Transport) -> None:
-        super().__init__(base_url=transport.settings.endpoint, raise_on_unexpected_status=False)
+        super().__init__(base_url=transport.config.endpoint, raise_on_unexpected_status=False)
         self._transport = transport
 
     def get_httpx_client(self) -> httpx.Client:

@@ -10,6 +10,7 @@ import pytest
 
 import speedpix
 from speedpix import Client, FileNode, FileOutput
+from speedpix._apps import notebook
 from speedpix._flows import preview as _display
 from speedpix.testing import Emulator
 
@@ -183,13 +184,13 @@ def test_gallery_shows_every_file_with_its_label(emu: Emulator, client: Client) 
     png, gif = image_bytes("PNG"), image_bytes("GIF")
     first = {"images": serve(emu, client, png, "a.png"), "text": "hello"}
     second = {"frames": [serve(emu, client, gif, "b.gif"), serve(emu, client, b"\x00" * 10, "c.mp4")]}
-    html = _display.gallery_html({"first": first, "second": second})
+    html = notebook.gallery_html({"first": first, "second": second})
     assert _data_uri_bytes(html, "image/png") == png
     assert _data_uri_bytes(html, "image/gif") == gif
     assert "<video" in html
     for label in ("first / images", "second / frames / 0", "second / frames / 1"):
         assert f">{label}</figcaption>" in html
-    assert _display.gallery_html({"text": "no files"}).count("no files in this output") == 1
+    assert notebook.gallery_html({"text": "no files"}).count("no files in this output") == 1
 
 
 def test_show_outside_a_notebook_prints_one_line_per_file(

@@ -8,12 +8,12 @@ import pytest
 
 import speedpix
 from speedpix import Client, Prediction
-from speedpix._flows.preview import progress_bundle
+from speedpix._apps.notebook import progress_bundle
 from speedpix.progress import ProgressDisplay
 
 
 def _prediction(client: Client, status: str, progress: float | None = None) -> Prediction:
-    prediction = Prediction(client, "task-1", status=status)
+    prediction = Prediction(client._handle, "task-1", status=status)
     prediction.progress = progress
     return prediction
 

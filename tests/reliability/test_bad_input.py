@@ -260,7 +260,7 @@ ASYNC_CASES = [
 
 
 def _created(client: speedpix.Client) -> speedpix.Prediction:
-    return speedpix.Prediction(client, "task-that-does-not-exist")
+    return speedpix.Prediction(client._handle, "task-that-does-not-exist")
 
 
 @pytest.mark.parametrize(("name", "action", "words"), ASYNC_CASES, ids=[c[0] for c in ASYNC_CASES])

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from speedpix._core.replies import gateway_error, transport_error
 from speedpix._core.retry import (
     DEFAULT_MAX_RETRIES,
     INITIAL_DELAY,
@@ -24,7 +25,6 @@ from speedpix._core.retry import (
     parse_retry_after,
     retry_delay,
 )
-from speedpix._flows.calls import gateway_error, transport_error
 from speedpix.errors import (
     APIConnectionError,
     APIError,

@@ -69,8 +69,8 @@ def test_nothing_shows_the_secret_or_a_signature(
     objects: list[Any] = [
         client,
         client.api,
-        client._transport.signer,
-        client._transport.settings,
+        client._handle.transport.signer,
+        client._handle.config,
         prediction,
         uploaded,
         output,
@@ -152,8 +152,8 @@ def test_tls_is_verified_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SPEEDPIX_ENDPOINT", raising=False)
     client = speedpix.Client("key", "secret")
     assert client.endpoint.startswith("https://")
-    transport = client._transport
-    assert transport.settings.verify is True
+    transport = client._handle.transport
+    assert transport.config.verify is True
     for http in (transport.sync_api, transport.sync_storage):
         for context in _ssl_contexts(http):
             assert context.verify_mode == ssl.CERT_REQUIRED

@@ -56,8 +56,8 @@ def test_client_pickle_keeps_retry_options(emu: Emulator) -> None:
 
 def test_copy_shares_connections_deepcopy_does_not(emu: Emulator) -> None:
     client = emu.client()
-    assert copy.copy(client)._transport is client._transport  # with_options relies on it
-    assert copy.deepcopy(client)._transport is not client._transport
+    assert copy.copy(client)._handle.transport is client._handle.transport  # with_options relies on it
+    assert copy.deepcopy(client)._handle.transport is not client._handle.transport
 
 
 def test_prediction_unpickles_and_waits(emu: Emulator) -> None:

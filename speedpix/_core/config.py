@@ -1,0 +1,136 @@
+"""A client's configuration: one record, checked once.
+
+:class:`Config` is what a :class:`~speedpix.Client` was made with — its constructor's
+arguments, the credentials and endpoint resolved from the environment once — and
+everything derived from it (timeouts, the retry policy) is read off it. It is also
+what a pickled client is (an unpickled one does not read the environment again), and
+what its connections are built from. ``repr`` leaves the secret out.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from .._version import USER_AGENT
+from . import validate
+from .errors import ConfigurationError, InvalidInputError
+from .retry import DEFAULT_MAX_RETRIES, INITIAL_DELAY, MAX_DELAY, RetryPolicy
+
+#: How long ``run()``/``wait()`` wait for a task when the caller gives no ``timeout``.
+DEFAULT_WAIT_TIMEOUT = 30 * 60.0
+# Storage transfers can be long: a generous read/write timeout applies per chunk, not to
+# the whole transfer, so a 1 GB video is fine as long as bytes keep moving.
+DEFAULT_TRANSFER_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=120.0, pool=60.0)
+
+
+def api_timeout(seconds: float) -> httpx.Timeout:
+    """The gateway timeout for a ``timeout=`` in seconds: connecting gets at most 10 s."""
+    return httpx.Timeout(seconds, connect=min(seconds, 10.0))
+
+
+@dataclass(frozen=True)
+class Config:
+    app_key: str
+    app_secret: str = field(repr=False)
+    endpoint: str = validate.DEFAULT_ENDPOINT
+    timeout: float = 30.0
+    user_agent: str | None = None
+    max_retries: int = DEFAULT_MAX_RETRIES
+    retry_delay: float = INITIAL_DELAY
+    wait_timeout: float | None = DEFAULT_WAIT_TIMEOUT
+    transfer_timeout: float | None = None
+    detect_file_paths: bool = True
+    verify: bool | str = True
+    max_connections: int = 100
+    httpx_args: dict[str, Any] | None = field(default=None, repr=False, compare=False)
+    # Not a constructor argument: set by with_options().
+    retry_throttled: bool = True
+
+    @classmethod
+    def resolve(cls, **arguments: Any) -> Config:
+        """The configuration of ``Client(**arguments)``: credentials and endpoint from the
+        environment where not given, every value checked (typed errors, before any request)."""
+        app_key = arguments.get("app_key")
+        app_secret = arguments.get("app_secret")
+        app_key = app_key if app_key is not None else os.environ.get("SPEEDPIX_APP_KEY")
+        app_secret = app_secret if app_secret is not None else os.environ.get("SPEEDPIX_APP_SECRET")
+        if not app_key:
+            raise ConfigurationError(
+                "Missing app key: pass app_key=... or set the SPEEDPIX_APP_KEY environment variable."
+            )
+        if not app_secret:
+            raise ConfigurationError(
+                "Missing app secret: pass app_secret=... or set the SPEEDPIX_APP_SECRET environment variable."
+            )
+        if not isinstance(app_key, str) or not isinstance(app_secret, str):
+            raise ConfigurationError("app_key and app_secret must be strings")
+        endpoint = arguments.get("endpoint") or os.environ.get("SPEEDPIX_ENDPOINT") or validate.DEFAULT_ENDPOINT
+        config = cls(**{**arguments, "app_key": app_key, "app_secret": app_secret, "endpoint": endpoint})
+        config.check()
+        return dataclasses.replace(config, endpoint=validate.endpoint(endpoint))
+
+    def check(self) -> None:
+        validate.check_header_values(error=ConfigurationError, app_key=self.app_key, user_agent=self.user_agent)
+        validate.positive("timeout", self.timeout)
+        validate.positive("wait_timeout", self.wait_timeout, allow_none=True)
+        validate.positive("transfer_timeout", self.transfer_timeout, allow_none=True)
+        validate.count("max_retries", self.max_retries)
+        delay = self.retry_delay
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY:
+            raise InvalidInputError(f"retry_delay must be a number of seconds from 0 to {MAX_DELAY}, got {delay!r}")
+        validate.flag("detect_file_paths", self.detect_file_paths)
+        validate.flag("retry_throttled", self.retry_throttled)
+        if self.httpx_args and "cookies" in self.httpx_args:
+            raise ConfigurationError(
+                "httpx_args cannot set cookies: SpeedPix clients keep and send none (the gateway would not sign "
+                "them). Remove 'cookies' from httpx_args."
+            )
+
+    def replace(self, **changes: Any) -> Config:
+        """This configuration with the values in ``changes`` that are not None, checked."""
+        config = dataclasses.replace(self, **{name: value for name, value in changes.items() if value is not None})
+        config.check()
+        return config
+
+    def arguments(self) -> dict[str, Any]:
+        """The constructor's arguments that make this configuration."""
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "retry_throttled"}
+
+    def storage_only(self) -> Config:
+        """The settings an output is downloaded with: no credentials, no gateway."""
+        return Config(
+            app_key="",
+            app_secret="",
+            user_agent=self.user_agent,
+            max_retries=self.max_retries,
+            retry_delay=self.retry_delay,
+            transfer_timeout=self.transfer_timeout,
+            verify=self.verify,
+            max_connections=self.max_connections,
+        )
+
+    # ------------------------------------------------------------ derived
+
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            max_retries=self.max_retries, initial_delay=float(self.retry_delay), retry_throttled=self.retry_throttled
+        )
+
+    @property
+    def request_timeout(self) -> httpx.Timeout:
+        return api_timeout(self.timeout)
+
+    @property
+    def transfer_timeouts(self) -> httpx.Timeout:
+        seconds = self.transfer_timeout
+        return DEFAULT_TRANSFER_TIMEOUT if seconds is None else httpx.Timeout(seconds, connect=min(seconds, 10.0))
+
+    @property
+    def agent(self) -> str:
+        return self.user_agent or USER_AGENT

@@ -1,0 +1,185 @@
+"""The effect vocabulary: what a flow asks its driver to do.
+
+One logic, two drivers.
+
+Every behaviour of the SDK (an API call with its retries, an upload, waiting for a task)
+is written once, as a generator that yields *effects* — "send this request", "sleep this
+long", "run these flows side by side" — and receives their outcomes. :func:`run_sync`
+and :func:`run_async` carry the effects out, with blocking and with asyncio I/O. They
+hold no decisions: what to retry, how long to sleep and what to upload are decided in
+the flows, by pure functions, identically for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
+
+import httpx
+
+from speedpix_api.types import Response, Unset
+
+T = TypeVar("T")
+Flow = Generator["Effect", Any, T]
+
+# Bytes per read or write when streaming files: bounded memory, few system calls.
+CHUNK_SIZE = 1024 * 1024
+
+
+class ChunkSource(Protocol):
+    """A file to upload, readable from its start as often as needed (for retries)."""
+
+    def iter_chunks(self) -> Iterator[bytes]: ...
+
+
+class Sink(Protocol):
+    """Where a download goes. ``blocking`` sinks are written off the event loop."""
+
+    blocking: bool
+
+    def open(self) -> None: ...
+    def write(self, chunk: bytes) -> None: ...
+    def commit(self) -> None: ...
+    def discard(self) -> None: ...
+
+
+class Envelope(Protocol):
+    """What every response model of the spec has: the business gateway's envelope."""
+
+    @property
+    def status(self) -> int: ...
+    @property
+    def api_invoke_id(self) -> str | Unset | None: ...
+    @property
+    def err_code(self) -> str | Unset | None: ...
+    @property
+    def err_message(self) -> str | Unset | None: ...
+    @property
+    def sub_err_code(self) -> str | Unset | None: ...
+    @property
+    def sub_err_message(self) -> str | Unset | None: ...
+    @property
+    def data(self) -> object: ...
+
+
+E = TypeVar("E", bound=Envelope)
+
+
+@dataclass(frozen=True)
+class Call(Generic[E]):
+    """One gateway call, ready to send (and to send again): a generated operation's
+    public function bound to its arguments, for each driver (see ``_api.Operation``)."""
+
+    name: str
+    idempotent: bool
+    send: Callable[[], Response[E]]
+    asend: Callable[[], Awaitable[Response[E]]]
+
+
+@dataclass(frozen=True)
+class CallOutcome(Generic[E]):
+    """What one attempt of a :class:`Call` led to.
+
+    ``parsed`` is the generated layer's answer; ``response`` the HTTP response it came
+    from, kept also when the generated parser failed on it (``parse_error``); ``error``
+    an httpx error that left no usable response. ``sent_at``/``received_at`` are
+    ``time.monotonic()`` values around the attempt.
+    """
+
+    parsed: Response[E] | None = None
+    response: httpx.Response | None = None
+    error: httpx.HTTPError | None = None
+    parse_error: Exception | None = None
+    sent_at: float = 0.0
+    received_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Send(Generic[E]):
+    """Make one attempt of a signed gateway call, within its timeout and the deadline."""
+
+    call: Call[E]
+    timeout: httpx.Timeout
+    deadline: float | None
+    attempt: int
+
+
+@dataclass(frozen=True)
+class Put:
+    """Stream a file to a presigned upload URL (unsigned, redirects not followed), within
+    the call's deadline if it has one."""
+
+    url: str
+    source: ChunkSource
+    headers: dict[str, str]
+    timeout: httpx.Timeout
+    attempt: int
+    deadline: float | None = None
+
+
+@dataclass(frozen=True)
+class Get:
+    """Stream a storage URL (unsigned, redirects not followed) into ``sink`` when its
+    response is the file (:func:`speedpix._core.storage.delivers`); with no sink, hand
+    that response over open, its body unread (the caller reads and closes it)."""
+
+    url: str
+    sink: Sink | None
+    timeout: httpx.Timeout
+    attempt: int
+    deadline: float | None = None
+
+
+@dataclass(frozen=True)
+class Sleep:
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Blocking:
+    """Run a blocking function (file I/O): inline when sync, in a worker thread when async."""
+
+    fn: Callable[[], Any]
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """Run flows side by side (at most ``limit`` at once when async; in order when sync)."""
+
+    flows: Sequence[Flow[Any]]
+    limit: int = 8
+
+
+@dataclass(frozen=True)
+class Notify:
+    """Call a user callback; an async callback is awaited by the async driver."""
+
+    callback: Callable[[Any], Any]
+    argument: Any
+
+
+Effect = Send[Any] | Put | Get | Sleep | Blocking | Parallel | Notify
+
+
+@dataclass(frozen=True)
+class TransferOutcome:
+    """What a storage request (:class:`Put`, :class:`Get`) led to: a response, whose body
+    went to the sink or whose first bytes are ``body``; or the HTTP library's error that
+    left no usable reply. :func:`speedpix._flows.transfers.verdict` says what it means."""
+
+    response: httpx.Response | None = None
+    error: Exception | None = None
+    body: bytes = b""
+
+
+# Bytes kept of a storage response that is not the file (an error document is < 1 KiB):
+# a hostile server's endless error body is never read into memory.
+ERROR_BODY_LIMIT = 8 * 1024
+# Bytes kept of a storage response that is not the file (an error document is < 1 KiB):
+# a hostile server's endless error body is never read into memory.
+ERROR_BODY_LIMIT = 8 * 1024
+
+
+class RefusedReply(httpx.DecodingError):
+    """A reply that the SDK refuses to read: an encoding it did not ask for, or too large."""

@@ -1,0 +1,211 @@
+"""Storage transfers (upload PUTs, output GETs): what their outcomes mean, in one place.
+
+The drivers send each storage request as it is, without letting httpx follow redirects,
+and :func:`verdict`, one pure function, reads the outcome: the transfer is done, or it
+goes on at a redirect's target, or it failed with this typed error (which the retry
+policy may repeat). :func:`speedpix._flows.transfers.transfer_flow` applies it, for the
+sync and async drivers alike, and for uploads and downloads alike.
+
+Why redirects are followed here and not by httpx: an https link redirected to plain
+http must be refused (the file could be read or changed on the way), an upload's body
+must be sent again from its first byte, and a redirect loop must end in a typed error.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .effects import RefusedReply, TransferOutcome
+from .errors import FileTransferError, SpeedPixException
+from .names import shown_url
+from .replies import transport_error
+from .retry import parse_retry_after
+
+#: Redirects followed per attempt; one more is a loop.
+MAX_REDIRECTS = 10
+# What a successful transfer is. A download must be answered 200 with the file: a 203,
+# 204 or 206 has none of it, or not all of it. An upload may be answered 201 or 204.
+SUCCESS = {"GET": frozenset({200}), "PUT": frozenset({200, 201, 204})}
+# Redirects followed: for an upload, only those that keep the method and the body.
+FOLLOWED = {"GET": frozenset({301, 302, 303, 307, 308}), "PUT": frozenset({307, 308})}
+
+
+@dataclass(frozen=True)
+class Follow:
+    """Go on at ``url`` (a redirect's target)."""
+
+    url: str
+
+
+def delivers(method: str, status: int) -> bool:
+    """Whether a response with ``status`` completes the transfer (a GET's body is the file)."""
+    return status in SUCCESS[method]
+
+
+def url_problem(url: str | httpx.URL) -> str | None:
+    """Why ``url`` cannot be fetched (``"is not an http(s) URL"``...), or None."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError) as error:
+        return f"is not valid ({error})"
+    if parsed.scheme not in ("http", "https"):
+        return "is not an http(s) URL"
+    if not parsed.host:
+        return "has no host"
+    if parsed.port is not None and not 0 < parsed.port < 65536:
+        return f"has no valid port ({parsed.port})"
+    return None
+
+
+def verdict(
+    method: str, url: str, outcome: TransferOutcome, *, hops: int, what: str, task_id: str | None
+) -> Follow | SpeedPixException | None:
+    """None when the transfer succeeded, :class:`Follow` to go on at a redirect's target,
+    else the typed error. ``hops`` counts the redirects followed so far."""
+    if outcome.error is not None:
+        return failure(outcome.error, what=what, task_id=task_id)
+    response = outcome.response
+    assert response is not None
+    status = response.status_code
+    if status in SUCCESS[method]:
+        return None
+    if status in FOLLOWED[method]:
+        return _redirect(url, response, hops=hops, what=what, task_id=task_id)
+    return _refusal(method, response, outcome.body, what=what, task_id=task_id)
+
+
+def failure(error: Exception, *, what: str, task_id: str | None) -> SpeedPixException:
+    if isinstance(error, httpx.RemoteProtocolError) and "location header" in str(error):
+        # httpx reads a redirect's Location even when not following it, and says so
+        # only in its message: not a network failure, not worth repeating.
+        return FileTransferError(f"{what}: redirected to an invalid URL ({error})", task_id=task_id)
+    if isinstance(error, httpx.TransportError):
+        return transport_error(error, what=what, task_id=task_id)
+    if isinstance(error, RefusedReply):  # an encoding we did not ask for (see _guards)
+        return FileTransferError(f"{what}: {error}; nothing was saved.", task_id=task_id)
+    if isinstance(error, httpx.DecodingError):
+        return FileTransferError(
+            f"{what}: the storage server sent a body that does not decode as its Content-Encoding "
+            f"header says ({error}); nothing was saved. The file was damaged at its source or on the "
+            "way: try again later, and if it persists, the server behind the URL is at fault.",
+            task_id=task_id,
+        )
+    return FileTransferError(f"{what} failed: {type(error).__name__}: {error}", task_id=task_id)
+
+
+def _redirect(
+    url: str, response: httpx.Response, *, hops: int, what: str, task_id: str | None
+) -> Follow | FileTransferError:
+    status = response.status_code
+    common: dict[str, Any] = {"status_code": status, "task_id": task_id}
+    location = response.headers.get("location")
+    if not location:
+        return FileTransferError(f"{what}: redirected (HTTP {status}) without a Location header.", **common)
+    try:
+        target = httpx.URL(url).join(location)
+    except (httpx.InvalidURL, ValueError):
+        return FileTransferError(f"{what}: redirected (HTTP {status}) to an invalid URL.", **common)
+    problem = url_problem(target)
+    if problem is not None:
+        return FileTransferError(f"{what}: redirected (HTTP {status}) to a URL that {problem}.", **common)
+    if httpx.URL(url).scheme == "https" and target.scheme == "http":
+        return FileTransferError(
+            f"{what}: refused a redirect from {shown_url(url)} to {shown_url(target)}: it leaves HTTPS for "
+            "plain HTTP, where the file could be read or altered on the way. The storage host is "
+            "misconfigured; ask for an https link.",
+            **common,
+        )
+    if hops >= MAX_REDIRECTS:
+        return FileTransferError(
+            f"{what}: redirected more than {MAX_REDIRECTS} times (the last from {shown_url(url)} to "
+            f"{shown_url(target)}): the storage host sends it round in a loop.",
+            **common,
+        )
+    return Follow(str(target))
+
+
+_CODE = re.compile(rb"<Code>\s*([A-Za-z0-9_.-]{1,64})\s*</Code>")
+_MESSAGE = re.compile(rb"<Message>([^<]{1,300})</Message>")
+
+
+def _storage_detail(body: bytes) -> str:
+    """`` (Code: Message)`` from an OSS/S3 error document, else ``""``."""
+    code = _CODE.search(body)
+    if code is None:
+        return ""
+    detail = code.group(1).decode()
+    message = _MESSAGE.search(body)
+    if message is not None:
+        text = " ".join(message.group(1).decode("utf-8", "replace").split())
+        if text.isprintable():
+            detail += f": {text}"
+    return f" ({detail})"
+
+
+def _refusal(
+    method: str, response: httpx.Response, body: bytes, *, what: str, task_id: str | None
+) -> FileTransferError:
+    """The error of a response that neither completes nor redirects the transfer.
+
+    Always a FileTransferError, so one except clause catches every failed transfer;
+    the retry policy repeats the ones whose status says "try again" (408, 429, 5xx).
+    """
+    status = response.status_code
+    common: dict[str, Any] = {
+        "status_code": status,
+        "request_id": response.headers.get("x-oss-request-id") or response.headers.get("x-ca-request-id"),
+        "retry_after": parse_retry_after(response.headers.get("retry-after")),
+        "task_id": task_id,
+    }
+    detail = _storage_detail(body)
+    if 200 <= status < 300:
+        expected = " or ".join(str(s) for s in sorted(SUCCESS[method]))
+        return FileTransferError(
+            f"{what}: storage answered HTTP {status} where a complete transfer is answered {expected}; "
+            "nothing was transferred. The server behind the URL is at fault.",
+            **common,
+        )
+    if 300 <= status < 400:
+        return FileTransferError(f"{what}: storage answered a redirect (HTTP {status}) that is not followed.", **common)
+    if status == 429:
+        return FileTransferError(f"{what}: storage rate limited (HTTP 429){detail}.", **common)
+    if status >= 500:
+        return FileTransferError(f"{what}: storage error (HTTP {status}){detail}.", **common)
+    if status == 404 and method == "GET":
+        return FileTransferError(
+            f"{what}: not found (HTTP 404). Output URLs are time-limited: download results soon "
+            "after the task finishes, or fetch the task again with predictions.get(task_id).",
+            **common,
+        )
+    return FileTransferError(f"{what}: refused by storage (HTTP {status}){detail}.", **common)
+
+
+@dataclass
+class Route:
+    """One transfer's way through redirects: send to ``url``, then :meth:`step`."""
+
+    method: str
+    url: str
+    what: str
+    task_id: str | None = None
+    hops: int = 0
+
+    def refusal(self) -> FileTransferError | None:
+        """The error to raise instead of sending to ``url``, if it cannot be fetched."""
+        problem = url_problem(self.url)
+        if problem is None:
+            return None
+        return FileTransferError(f"{self.what}: the URL {problem}.", task_id=self.task_id)
+
+    def step(self, outcome: TransferOutcome) -> bool | SpeedPixException:
+        """True: done. False: send again, to the redirect's target (now ``url``). Else the
+        typed error."""
+        step = verdict(self.method, self.url, outcome, hops=self.hops, what=self.what, task_id=self.task_id)
+        if isinstance(step, Follow):
+            self.url, self.hops = step.url, self.hops + 1
+            return False
+        return True if step is None else step

@@ -1,0 +1,86 @@
+"""The narrow handle through which resources and flows reach a client.
+
+A :class:`Handle` is a client's configuration, its connections and the estimates it has
+learnt, with the two drivers: the one object ``predictions``, ``files``, a ``Prediction``
+and a ``FileOutput`` hold (as openai-python's resources hold their client). Nothing
+reads a :class:`~speedpix.Client`'s private attributes.
+
+Outputs made or unpickled outside a client download through a storage-only handle
+(:func:`storage_handle`): no credentials, one shared pool per distinct setting.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import weakref
+from functools import cached_property
+from typing import TypeVar
+
+from speedpix_api import Client as GeneratedClient
+
+from .._core import validate
+from .._core.config import Config
+from .._core.effects import Flow
+from .._core.polling import EstimateTrust
+from .._core.retry import CallSettings
+from .._wire import drivers
+from .._wire.connections import Transport
+from .._wire.lowlevel import SignedAPIClient
+
+T = TypeVar("T")
+
+
+class Handle:
+    """A client's configuration and connections, and the drivers that use them."""
+
+    def __init__(self, config: Config, transport: Transport | None = None, trust: EstimateTrust | None = None) -> None:
+        self.config = config
+        self.transport = transport if transport is not None else Transport(config)
+        #: Which workflows' duration estimates have proved right (shared by with_options copies).
+        self.trust = trust if trust is not None else EstimateTrust()
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (Handle, (self.config,))  # its configuration, with fresh connections
+
+    def with_config(self, config: Config) -> Handle:
+        """Other settings on the same connections."""
+        return Handle(config, self.transport, self.trust)
+
+    @cached_property
+    def api(self) -> GeneratedClient:
+        """The generated low-level client on these connections, with signing attached."""
+        return SignedAPIClient(self.transport)
+
+    def settings(self, timeout: float | None = None, *, wait: bool = False) -> CallSettings:
+        """Settings of one call; ``timeout`` bounds it as a whole (retries included)."""
+        overall = validate.positive("timeout", timeout, allow_none=True)
+        if overall is None and wait:
+            overall = self.config.wait_timeout
+        return CallSettings(
+            timeout=self.config.request_timeout,
+            retry=self.config.retry_policy,
+            deadline=None if overall is None else time.monotonic() + overall,
+        )
+
+    def run_sync(self, flow: Flow[T]) -> T:
+        return drivers.run_sync(flow, self.transport)
+
+    async def run_async(self, flow: Flow[T]) -> T:
+        return await drivers.run_async(flow, self.transport)
+
+
+# Kept while some output uses them; a dropped handle's connections close with it.
+_storage: weakref.WeakValueDictionary[Config, Handle] = weakref.WeakValueDictionary()
+_storage_lock = threading.Lock()
+
+
+def storage_handle(config: Config | None = None) -> Handle:
+    """The shared storage-only handle for ``config``'s download settings (default ones
+    for ``None``): the one place a connection pool without credentials is made."""
+    key = (config or Config(app_key="", app_secret="")).storage_only()
+    with _storage_lock:
+        handle = _storage.get(key)
+        if handle is None:
+            handle = _storage[key] = Handle(key)
+        return handle

@@ -1,0 +1,284 @@
+"""Workflow outputs: every URL in a result becomes a :class:`FileOutput`.
+
+A ``FileOutput`` *is* the URL string (so printing, comparing and ``json.dumps`` of an
+output keep working) and can also ``read()`` or ``save()`` the file — streamed, with
+constant memory, written atomically. A result node that is a dict with a ``url`` is a
+:class:`FileNode`, a dict that can ``save()`` too, so both README idioms work:
+``output['images']['url'].save(p)`` and ``output['images'].save(p)``.
+
+Output URLs are presigned storage links: they are fetched without gateway credentials,
+following same-scheme redirects but never from https to http. The name a file is saved
+under inside a folder comes from outside (the URL, the node's ``filename``), so it is
+reduced to one plain file name (:mod:`speedpix._core.names`): nothing is written outside the
+folder given.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from .._core.config import Config
+from .._core.errors import SpeedPixException
+from .._core.names import first_safe_name, safe_name, shown_url, url_name
+from .._core.retry import CallSettings, RetryPolicy
+from .._core.storage import failure
+from .._wire.drivers import TRANSFER_FAILURES
+from .handle import Handle, storage_handle
+from .transfers import MemorySink, download_flow, save_flow
+
+if TYPE_CHECKING:
+    import PIL.Image
+
+
+class FileOutput(str):
+    """A file produced by a workflow. The string value is its (time-limited) URL."""
+
+    _handle: Handle | None
+    #: The task that produced the file (named in download errors), when known.
+    task_id: str | None
+
+    def __new__(cls, url: str, *, task_id: str | None = None) -> FileOutput:
+        self = super().__new__(cls, url)
+        self._handle = None  # set by the client that got it; else the default storage settings
+        self.task_id = task_id
+        return self
+
+    @property
+    def url(self) -> str:
+        return str.__str__(self)
+
+    @property
+    def filename(self) -> str:
+        """The name to save under: the last part of the URL's decoded path, made a plain
+        file name (no folders, no ``..``), else ``"output"``."""
+        return first_safe_name(url_name(self.url))
+
+    def __repr__(self) -> str:
+        return f"FileOutput({self.url!r})"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Its download settings, never credentials (see Config.storage_only).
+        config = self._handle.config.storage_only() if self._handle is not None else None
+        return (_restore, (self.url, self.task_id, config))
+
+    def _parts(self, *, retries: bool = True) -> tuple[Handle, CallSettings, httpx.Timeout]:
+        handle = self._handle or storage_handle()
+        timeout = handle.config.transfer_timeouts
+        retry = handle.config.retry_policy if retries else RetryPolicy(max_retries=0)
+        return handle, CallSettings(timeout=timeout, retry=retry), timeout
+
+    def read(self) -> bytes:
+        """The whole file, in memory. For large files prefer :meth:`save` or iteration."""
+        handle, settings, timeout = self._parts()
+        sink = MemorySink()
+        handle.run_sync(download_flow(self.url, sink, settings, timeout, task_id=self.task_id))
+        return sink.buffer.getvalue()
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """Stream the file to ``path`` (a file, or a folder to save into under
+        :attr:`filename`; default: the current folder) and return where it was written."""
+        return self._save(path, self.filename)
+
+    def _save(self, path: object, name: str) -> Path:
+        handle, settings, timeout = self._parts()
+        return handle.run_sync(save_flow(self.url, path, name, settings, timeout, task_id=self.task_id))
+
+    async def async_read(self) -> bytes:
+        handle, settings, timeout = self._parts()
+        sink = MemorySink()
+        await handle.run_async(download_flow(self.url, sink, settings, timeout, task_id=self.task_id))
+        return sink.buffer.getvalue()
+
+    async def async_save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        return await self._async_save(path, self.filename)
+
+    async def _async_save(self, path: object, name: str) -> Path:
+        handle, settings, timeout = self._parts()
+        return await handle.run_async(save_flow(self.url, path, name, settings, timeout, task_id=self.task_id))
+
+    def iter_bytes(self, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
+        """Stream the file in chunks (no retries: a consumer may have used earlier chunks)."""
+        handle, settings, timeout = self._parts(retries=False)
+        response = handle.run_sync(download_flow(self.url, None, settings, timeout, task_id=self.task_id))
+        assert response is not None
+        try:
+            yield from response.iter_bytes(chunk_size)
+        except TRANSFER_FAILURES as error:
+            raise self._failure(error) from None
+        finally:
+            response.close()
+
+    def __iter__(self) -> Iterator[bytes]:  # type: ignore[override]
+        return self.iter_bytes()
+
+    async def aiter_bytes(self, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
+        handle, settings, timeout = self._parts(retries=False)
+        response = await handle.run_async(download_flow(self.url, None, settings, timeout, task_id=self.task_id))
+        assert response is not None
+        try:
+            async for chunk in response.aiter_bytes(chunk_size):
+                yield chunk
+        except TRANSFER_FAILURES as error:
+            raise self._failure(error) from None
+        finally:
+            await response.aclose()
+
+    def _failure(self, error: Exception) -> SpeedPixException:
+        return failure(error, what=f"downloading {shown_url(self.url, path_only=True)}", task_id=self.task_id)
+
+    def __aiter__(self) -> AsyncIterator[bytes]:
+        return self.aiter_bytes()
+
+    # Images and notebooks (as FileOutput's).
+
+    def to_pil(self) -> PIL.Image.Image:
+        """The file as a ``PIL.Image`` (needs Pillow: ``pip install 'speedpix[images]'``)."""
+        from .preview import to_pil
+
+        return to_pil(self)
+
+    async def async_to_pil(self) -> PIL.Image.Image:
+        from .preview import async_to_pil
+
+        return await async_to_pil(self)
+
+    def _repr_png_(self) -> bytes | None:
+        from .preview import repr_png
+
+        return repr_png(self)
+
+    def _repr_jpeg_(self) -> bytes | None:
+        from .preview import repr_jpeg
+
+        return repr_jpeg(self)
+
+    def _repr_html_(self) -> str | None:
+        from .preview import repr_html
+
+        return repr_html(self)
+
+
+class FileNode(dict[str, Any]):
+    """A result node describing a file (a dict with ``url``, ``type``, ``filename``…).
+
+    It stays a plain dict for reading and JSON, and offers the ``FileOutput`` methods of
+    its ``url``.
+    """
+
+    @property
+    def file(self) -> FileOutput:
+        url = self["url"]
+        return url if isinstance(url, FileOutput) else FileOutput(str(url))
+
+    @property
+    def url(self) -> str:
+        return str(self["url"])
+
+    def read(self) -> bytes:
+        return self.file.read()
+
+    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        """:meth:`FileOutput.save`; into a folder, under :attr:`filename`."""
+        return self.file._save(path, self.filename)
+
+    async def async_read(self) -> bytes:
+        return await self.file.async_read()
+
+    async def async_save(self, path: str | os.PathLike[str] | None = None) -> Path:
+        return await self.file._async_save(path, self.filename)
+
+    @property
+    def filename(self) -> str:
+        """The name to save under: the node's ``filename`` made a plain file name (no
+        folders, no ``..``), else the URL's (see :attr:`FileOutput.filename`)."""
+        return first_safe_name(self.get("filename"), url_name(self.url))
+
+    # Images and notebooks (as FileOutput's).
+
+    def to_pil(self) -> PIL.Image.Image:
+        """The file as a ``PIL.Image`` (needs Pillow: ``pip install 'speedpix[images]'``)."""
+        return self.file.to_pil()
+
+    async def async_to_pil(self) -> PIL.Image.Image:
+        return await self.file.async_to_pil()
+
+    def _repr_png_(self) -> bytes | None:
+        from .preview import repr_png
+
+        return repr_png(self)
+
+    def _repr_jpeg_(self) -> bytes | None:
+        from .preview import repr_jpeg
+
+        return repr_jpeg(self)
+
+    def _repr_html_(self) -> str | None:
+        from .preview import repr_html
+
+        return repr_html(self)
+
+
+def _is_url(value: str) -> bool:
+    return value.startswith(("http://", "https://"))
+
+
+def wrap_output(value: Any, handle: Handle | None, *, task_id: str | None = None) -> Any:
+    """Turn every http(s) URL in ``value`` into a FileOutput (downloading with
+    ``handle``'s settings) and every dict with one under ``url`` into a FileNode;
+    everything else is returned as it is."""
+    if isinstance(value, str):
+        if not _is_url(value):
+            return value
+        file = FileOutput(value, task_id=task_id)
+        file._handle = handle
+        return file
+    if isinstance(value, dict):
+        wrapped = {key: wrap_output(child, handle, task_id=task_id) for key, child in value.items()}
+        url = wrapped.get("url")
+        return FileNode(wrapped) if isinstance(url, FileOutput) else wrapped
+    if isinstance(value, list):
+        return [wrap_output(child, handle, task_id=task_id) for child in value]
+    return value
+
+
+def _restore(url: str, task_id: str | None, config: Config | None) -> FileOutput:
+    file = FileOutput(url, task_id=task_id)
+    file._handle = storage_handle(config) if config is not None else None
+    return file
+
+
+@dataclass(frozen=True)
+class OutputItem:
+    """A file in a task's output: where it is (``keys``) and how to fetch it."""
+
+    keys: tuple[str | int, ...]
+    file: FileOutput
+    node: FileNode | None
+
+    @property
+    def label(self) -> str:
+        """A readable base name: the output key, then the index in a list (``images-0``)."""
+        keys = list(self.keys)
+        if keys and keys[-1] == "url":
+            keys.pop()
+        return first_safe_name("-".join(word for key in keys if (word := safe_name(str(key)))))
+
+
+def iter_output_files(value: Any, keys: tuple[str | int, ...] = ()) -> Iterator[OutputItem]:
+    """Every output file of ``value`` (a task's output), in order."""
+    if isinstance(value, FileNode):
+        yield OutputItem(keys, value.file, value)
+    elif isinstance(value, FileOutput):
+        yield OutputItem(keys, value, None)
+    elif isinstance(value, dict):
+        for key, child in value.items():
+            yield from iter_output_files(child, (*keys, str(key)))
+    elif isinstance(value, list | tuple):
+        for index, child in enumerate(value):
+            yield from iter_output_files(child, (*keys, index))

@@ -1,0 +1,488 @@
+"""Tasks: submit one (:func:`create_flow`), follow it to its end (:class:`Prediction`'s
+flows), and ``run()``'s whole flow (:func:`run_flow`), written once for both drivers.
+
+The SpeedPix API has no cancel endpoint and no webhooks: a task, once submitted, runs to
+its end, and polling is the only way to follow it. :meth:`Prediction.cancel` says so.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from speedpix_api.api.predictions import ComfyPromptRequestOptions
+from speedpix_api.models import (
+    ComfyProgressData,
+    ComfyProgressResponse,
+    ComfyPromptRequest,
+    ComfyPromptRequestInputs,
+    ComfyPromptResponse,
+    ComfyResultData,
+    ComfyResultResponse,
+    TaskIdRequest,
+)
+from speedpix_api.types import Unset
+
+from .._core import validate
+from .._core.effects import Blocking, Call, Flow, Notify, Parallel, Sleep
+from .._core.errors import (
+    APIError,
+    APITimeoutError,
+    InvalidInputError,
+    MalformedResponseError,
+    PredictionError,
+    PredictionTimeoutError,
+    RateLimitError,
+    ServerError,
+    SpeedPixException,
+)
+from .._core.inputs import check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
+from .._core.logging import logger
+from .._core.polling import PollState, estimate_confirmed, next_poll
+from .._core.replies import TERMINAL_STATUSES, Reply, normalise_status, present
+from .._core.retry import CallSettings, may_have_run
+from .._core.validate import check_header_values
+from .calls import PROGRESS, RESULT, SUBMIT, api_call
+from .handle import Handle
+from .outputs import wrap_output
+from .transfers import upload_flow
+
+ProgressCallback = Callable[["Prediction"], Any]
+
+
+def _is_task_failure(error: APIError) -> bool:
+    """Whether a result call's error describes the task (a failed task) rather than the
+    call: throttling, service timeouts, transport and gateway failures stay errors."""
+    return error.status_code == 200 and not isinstance(error, RateLimitError | MalformedResponseError | ServerError)
+
+
+def _value(value: Any) -> Any:
+    return None if isinstance(value, Unset) else value
+
+
+def _datetime_ms(value: Any) -> datetime | None:
+    value = _value(value)
+    return datetime.fromtimestamp(value / 1000, UTC) if isinstance(value, int | float) and value > 0 else None
+
+
+class Prediction:
+    """A workflow task. ``id`` is the server's task id; ``predictions.get(id)`` resumes it."""
+
+    def __init__(
+        self,
+        handle: Handle,
+        id: str,
+        *,
+        status: str = "waiting",
+        estimated_duration: float | None = None,
+        invoke_id: str | None = None,
+        answered_at: float | None = None,
+        workflow_id: str | None = None,
+    ) -> None:
+        self._handle = handle
+        self._workflow_id = workflow_id  # whose estimates this task's polls confirm (EstimateTrust)
+        self.id = id
+        self.status = normalise_status(status)
+        self.progress: float | None = None
+        #: Seconds the server expects the task still needs.
+        self.eta: float | None = estimated_duration
+        self.estimated_duration = estimated_duration
+        #: Tasks ahead of this one in the queue (while ``status == "waiting"``).
+        self.queue_position: int | None = None
+        self.message: str | None = None
+        self.node: dict[str, Any] | None = None
+        self.output: Any = None
+        self.images: Any = None
+        self.error: str | None = None
+        self.error_code: str | None = None
+        self.invoke_id = invoke_id
+        #: The last progress and result data as the generated client parsed them: every
+        #: field of the spec, including ones this class has no attribute for.
+        self.progress_data: ComfyProgressData | None = None
+        self.result_data: ComfyResultData | None = None
+        self.started_at: datetime | None = None
+        self.completed_at: datetime | None = None
+        self.duration_ms: int | None = None
+        # When the server answered the submission (time.monotonic()): its estimates count from then.
+        self._answered_at = self._observed_at = self._created_at = answered_at or time.monotonic()
+        self._eta_elapsed: float | None = None  # seconds from creation to the last ETA
+        self._running_since: float | None = None
+        # The last progress seen while running, as (time, progress), and the progress rate
+        # (per second) measured between the last two such sightings.
+        self._running_sample: tuple[float, float] | None = None
+        self._progress_rate: float | None = None
+        self._aim_at_result = True  # see _finish_flow
+
+    # ------------------------------------------------------------ state
+
+    @property
+    def done(self) -> bool:
+        return self.status in TERMINAL_STATUSES
+
+    def __repr__(self) -> str:
+        parts = [f"id={self.id!r}", f"status={self.status!r}"]
+        if self.progress is not None and not self.done:
+            parts.append(f"progress={self.progress:.0%}")
+        if self.error:
+            parts.append(f"error={self.error!r}")
+        return f"Prediction({', '.join(parts)})"
+
+    def _apply_progress(self, reply: Reply[ComfyProgressResponse]) -> bool:
+        """Take in a progress answer; True when status, progress or queue position changed."""
+        data = self.progress_data = present(reply.envelope.data)
+        before = (self.status, self.progress, self.queue_position)
+        now = self._answered_at = reply.answered_at or time.monotonic()
+        self.status = normalise_status(data.status)
+        progress = _value(data.progress)
+        self.progress = min(max(float(progress), 0.0), 1.0) if isinstance(progress, int | float) else self.progress
+        eta = _value(data.eta_relative)
+        self.eta = float(eta) if isinstance(eta, int | float) else None
+        self._eta_elapsed = now - self._created_at
+        queue = _value(data.last_queue_remaining)
+        self.queue_position = int(queue) if self.status == "waiting" and isinstance(queue, int) else None
+        self.message = _value(data.message)
+        state = _value(data.state)
+        self.node = state.to_dict() if state is not None else None
+        if self.status == "waiting":
+            self._running_since = None
+            self._observed_at = now
+        if self.status == "running" and self.progress is not None:
+            if self._running_sample is not None:
+                then, before_progress = self._running_sample
+                if now > then and self.progress > before_progress:
+                    self._progress_rate = (self.progress - before_progress) / (now - then)
+            self._running_sample = (now, self.progress)
+        if self.status == "running" and self._running_since is None:
+            # It started somewhere between our last sight of it waiting and now.
+            self._running_since = self._observed_at
+        if self.status == "succeeded":
+            self.progress = 1.0
+        return (self.status, self.progress, self.queue_position) != before
+
+    def _apply_result(self, reply: Reply[ComfyResultResponse]) -> None:
+        data = self.result_data = present(reply.envelope.data)
+        self.invoke_id = reply.api_invoke_id or self.invoke_id
+        status = normalise_status(data.status) if not isinstance(data.status, Unset) else self.status
+        self.status = status if status in TERMINAL_STATUSES else self.status
+        self.started_at = _datetime_ms(data.task_begin_time)
+        self.completed_at = _datetime_ms(data.task_end_time)
+        self.duration_ms = _value(data.task_duration)
+        result = _value(data.result)
+        images = _value(data.images)
+        self.images = wrap_output(images, self._handle, task_id=self.id)
+        if result is not None:
+            self.output = wrap_output(result.to_dict(), self._handle, task_id=self.id)
+        elif images:
+            self.output = {"images": self.images}
+
+    def _apply_failure(self, error: APIError) -> None:
+        self.status = "failed"
+        self.error = error.sub_err_message or error.err_message or error.message
+        self.error_code = error.sub_err_code or error.err_code
+        self.invoke_id = error.api_invoke_id or self.invoke_id
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The handle pickles as its client's configuration; the time.monotonic()
+        # stamps are re-based on unpickling, as another machine's clock differs.
+        return {**self.__dict__, "_pickled_at": time.monotonic()}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        shift = time.monotonic() - state.pop("_pickled_at")
+        state.setdefault("_workflow_id", None)
+        self.__dict__.update(state)
+        self._answered_at += shift
+        self._observed_at += shift
+        self._created_at += shift
+        if self._running_since is not None:
+            self._running_since += shift
+        if self._running_sample is not None:
+            self._running_sample = (self._running_sample[0] + shift, self._running_sample[1])
+
+    # ------------------------------------------------------------ flows
+
+    def _result_call(self) -> Call[ComfyResultResponse]:
+        return RESULT(client=self._handle.api, body=TaskIdRequest(task_id=self.id))
+
+    def _result_flow(self, settings: CallSettings) -> Flow[None]:
+        try:
+            reply = yield from api_call(self._result_call(), settings, task_id=self.id)
+        except APIError as error:
+            if not _is_task_failure(error):
+                raise
+            self._apply_failure(error)
+            return
+        self._apply_result(reply)
+
+    def _reload_flow(self, settings: CallSettings, on_progress: ProgressCallback | None = None) -> Flow[Prediction]:
+        reply = yield from api_call(
+            PROGRESS(client=self._handle.api, body=TaskIdRequest(task_id=self.id)), settings, task_id=self.id
+        )
+        changed = self._apply_progress(reply)
+        if self.done:
+            yield from self._result_flow(settings)
+        if changed and on_progress is not None:
+            yield Notify(on_progress, self)
+        return self
+
+    def _finish_flow(self, settings: CallSettings, on_progress: ProgressCallback | None) -> Flow[bool]:
+        """A poll aimed at the expected finish: ask for the result directly (one call
+        when the aim is right). True when the task had finished."""
+        try:
+            reply = yield from api_call(self._result_call(), settings, task_id=self.id)
+        except APIError as error:
+            if not _is_task_failure(error):
+                raise
+            # Whether the service answers a result call for an unfinished task with its
+            # status or with an error is undocumented. An error here may mean either, so
+            # ask the progress endpoint, which is authoritative; if the task was still
+            # running, stop aiming result calls at this task.
+            yield from self._reload_flow(settings, on_progress)
+            self._aim_at_result = self.done
+            return self.done
+        self._apply_result(reply)
+        if not self.done:
+            return False
+        # What a progress poll would have said of a finished task.
+        self.queue_position, self.eta = None, 0.0
+        if self.status == "succeeded":
+            self.progress = 1.0
+        if on_progress is not None:
+            yield Notify(on_progress, self)
+        return True
+
+    def _wait_flow(
+        self, settings: CallSettings, polling_interval: float | None, on_progress: ProgressCallback | None
+    ) -> Flow[Prediction]:
+        polls = misses = 0
+        last_missed = probe_skipped = False
+        interval: float | None = None
+        trust = self._handle.trust
+        while not self.done:
+            now = time.monotonic()
+            state = PollState(
+                status=self.status,
+                polls=polls,
+                eta=self.eta,
+                progress=self.progress,
+                running_for=(self._answered_at - self._running_since) if self._running_since is not None else None,
+                answer_age=max(now - self._answered_at, 0.0),
+                progress_rate=self._progress_rate,
+                elapsed=self._eta_elapsed,
+                estimated_total=self.estimated_duration,
+                last_interval=interval,
+                misses=misses,
+                last_missed=last_missed,
+                probe_skipped=probe_skipped,
+            )
+            interval, aimed = next_poll(state, fixed_interval=polling_interval, listening=on_progress is not None)
+            aimed = aimed and self._aim_at_result
+            remaining = settings.remaining()
+            if remaining is not None:
+                if remaining <= 0:
+                    raise self._wait_timeout_error()
+                interval = min(interval, remaining)
+            yield Sleep(interval)
+            # The probe, on the schedule's own terms (no fixed interval, no listener).
+            probing = polls == 0 and not aimed and not probe_skipped and polling_interval is None and not on_progress
+            if probing and trust.skips_probe(self._workflow_id):
+                probe_skipped = True  # decided now, not when planned: trust may have come meanwhile
+                continue
+            try:
+                if aimed:
+                    last_missed = not (yield from self._finish_flow(settings, on_progress))
+                    misses += last_missed
+                    if last_missed:
+                        trust.record(self._workflow_id, confirmed=False)
+                else:
+                    last_missed = False
+                    yield from self._reload_flow(settings, on_progress)
+                    if probing:
+                        answer = PollState(
+                            status=self.status,
+                            polls=1,
+                            eta=self.eta,
+                            elapsed=self._eta_elapsed,
+                            estimated_total=self.estimated_duration,
+                        )
+                        trust.record(self._workflow_id, confirmed=estimate_confirmed(answer))
+            except APITimeoutError as error:
+                # The last poll, cut short by the wait's own deadline: that is the wait
+                # timing out, not the server failing.
+                remaining = settings.remaining()
+                if remaining is not None and remaining <= 0:
+                    raise self._wait_timeout_error() from error
+                raise
+            polls += 1
+        return self
+
+    def _wait_timeout_error(self) -> PredictionTimeoutError:
+        return PredictionTimeoutError(
+            f"Task {self.id} is still {self.status} after the wait timeout; it keeps running "
+            f"server-side: resume with prediction.wait() or predictions.get({self.id!r}).",
+            prediction=self,
+        )
+
+    # ------------------------------------------------------------ public
+
+    def wait(
+        self,
+        timeout: float | None = None,
+        polling_interval: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Prediction:
+        """Poll until the task finishes and return this prediction (with ``output`` or ``error``).
+
+        ``timeout`` (seconds) bounds the whole wait, retries included, and raises
+        :class:`PredictionTimeoutError`; the task keeps running. By default polls follow
+        the server's estimates; ``polling_interval`` fixes the interval instead.
+        """
+        settings = self._handle.settings(timeout, wait=True)
+        validate.positive("polling_interval", polling_interval, allow_none=True)
+        return self._handle.run_sync(self._wait_flow(settings, polling_interval, on_progress))
+
+    async def async_wait(
+        self,
+        timeout: float | None = None,
+        polling_interval: float | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Prediction:
+        settings = self._handle.settings(timeout, wait=True)
+        validate.positive("polling_interval", polling_interval, allow_none=True)
+        return await self._handle.run_async(self._wait_flow(settings, polling_interval, on_progress))
+
+    def reload(self) -> Prediction:
+        """Fetch the task's current state once (and its result if it has finished)."""
+        return self._handle.run_sync(self._reload_flow(self._handle.settings(None)))
+
+    async def async_reload(self) -> Prediction:
+        return await self._handle.run_async(self._reload_flow(self._handle.settings(None)))
+
+    def cancel(self) -> None:
+        """Not available: the SpeedPix API has no way to cancel a task."""
+        raise NotImplementedError(
+            "The SpeedPix API has no cancel endpoint: a submitted task runs to its end. "
+            "Stop waiting instead (wait(timeout=...)); the task id stays valid for predictions.get()."
+        )
+
+
+T = TypeVar("T")
+
+
+def _in_phase(phase: str, flow: Flow[T]) -> Flow[T]:
+    """Run a step of the creation; an error raised in it says so, and whether a task
+    may exist (see SpeedPixException.phase). The one place that decides it."""
+    try:
+        return (yield from flow)
+    except SpeedPixException as error:
+        if error.phase is None:  # an InvalidInputError is "validating", wherever raised
+            error.phase = phase
+            error.task_may_exist = phase == "submitting" and may_have_run(error)
+        raise
+
+
+def _input_urls(handle: Handle, settings: CallSettings, plan: Any, strategy: str) -> Flow[list[str]]:
+    if not plan.sources:
+        return []
+    if strategy == "base64":
+        check_base64_sizes(plan.sources)
+        urls: list[str] = yield Blocking(lambda: [source.data_uri() for source in plan.sources])
+        return urls
+    files = yield Parallel(
+        [upload_flow(handle.api, source, settings, handle.config.transfer_timeouts) for source in plan.sources]
+    )
+    return [file.access_url for file in files]
+
+
+def _submit(
+    handle: Handle, settings: CallSettings, body: ComfyPromptRequest, resource_config_id: str | None
+) -> Flow[Reply[ComfyPromptResponse]]:
+    submit = SUBMIT(client=handle.api, body=body, x_sp_resource_config_id=resource_config_id or "default")
+    reply = yield from api_call(submit, settings)
+    if not _value(present(reply.envelope.data).task_id):
+        raise MalformedResponseError(
+            "comfy_prompt succeeded but returned no taskId; the task may exist: check the console.",
+            request_id=reply.request_id,
+            api_invoke_id=reply.api_invoke_id,
+        )
+    return reply
+
+
+def create_flow(
+    handle: Handle,
+    settings: CallSettings,
+    *,
+    workflow_id: str,
+    input: Any,
+    resource_config_id: str | None,
+    file_encoding_strategy: str,
+    options: ComfyPromptRequestOptions,
+) -> Flow[Prediction]:
+    """Validate, send the input files, then submit the task."""
+    validate.identifier("workflow_id", workflow_id)
+    validate.identifier("resource_config_id", resource_config_id, optional=True)
+    check_header_values(resource_config_id=resource_config_id)
+    fields = validate.request_options(options)
+    strategy = check_strategy(file_encoding_strategy)
+    walked = walk_inputs({} if input is None else input, detect_file_paths=handle.config.detect_file_paths)
+    # Only inputs that may hold files need the file system, off the event loop.
+    plan = (yield Blocking(lambda: resolve_files(walked))) if walked.pending else walked
+    urls = yield from _in_phase("uploading", _input_urls(handle, settings, plan, strategy))
+    inputs = ComfyPromptRequestInputs.from_dict(fill_slots(plan.value, urls))
+    body = ComfyPromptRequest(workflow_id=workflow_id, inputs=inputs, **fields)
+    reply = yield from _in_phase("submitting", _submit(handle, settings, body, resource_config_id))
+    data = present(reply.envelope.data)
+    task_id = _value(data.task_id)
+    estimate = _value(data.estimated_duration_in_seconds)
+    prediction = Prediction(
+        handle,
+        str(task_id),
+        status=_value(data.status) or "waiting",
+        estimated_duration=float(estimate) if isinstance(estimate, int | float) else None,
+        invoke_id=reply.api_invoke_id,
+        answered_at=reply.answered_at,
+        workflow_id=workflow_id,
+    )
+    logger.debug("submitted task %s (workflow %s)", prediction.id, workflow_id)
+    return prediction
+
+
+def run_flow(
+    handle: Handle,
+    workflow_id: str,
+    input: Any,
+    *,
+    resource_config_id: str | None,
+    file_encoding_strategy: str,
+    wait: bool,
+    timeout: float | None,
+    polling_interval: float | None,
+    on_progress: ProgressCallback | None,
+    options: ComfyPromptRequestOptions,
+) -> Flow[Any]:
+    """``run()``: create the task, then (unless ``wait=False``) wait for its output."""
+    validate.flag("wait", wait)
+    validate.positive("polling_interval", polling_interval, allow_none=True)
+    if on_progress is not None and not callable(on_progress):
+        raise InvalidInputError("on_progress must be a callable taking the Prediction")
+    settings = handle.settings(timeout, wait=wait)
+    prediction = yield from create_flow(
+        handle,
+        settings,
+        workflow_id=workflow_id,
+        input=input,
+        resource_config_id=resource_config_id,
+        file_encoding_strategy=file_encoding_strategy,
+        options=options,
+    )
+    if not wait:
+        return prediction
+    yield from prediction._wait_flow(settings, polling_interval, on_progress)
+    if prediction.status != "succeeded":
+        raise PredictionError(
+            f"Task {prediction.id} {prediction.status}: {prediction.error or 'no error message'}"
+            + (f" ({prediction.error_code})" if prediction.error_code else ""),
+            prediction=prediction,
+        )
+    return prediction.output
