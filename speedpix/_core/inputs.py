@@ -28,7 +28,7 @@ from typing import IO, Any, Final
 from .effects import CHUNK_SIZE
 from .errors import InvalidInputError
 from .images import PNG_NAME, array_problem, is_numpy_array, is_pil_image, png_bytes
-from .mime import SNIFF_BYTES, content_type_for, guess_from_name, is_media_type
+from .mime import SNIFF_BYTES, content_type_for, extension_for, guess_from_name, is_media_type
 from .validate import check_header_values
 
 BASE64_LIMIT: Final = 1024 * 1024  # the official SDKs' cap for data URIs: 1 MB of file bytes
@@ -180,8 +180,6 @@ def _source_from_bytes(data: bytes | bytearray | memoryview, label: list[str], n
     head = bytes(view[:SNIFF_BYTES])
     content_type = content_type_for(name, head)
     if name is None:
-        from .mime import extension_for
-
         name = "file" + extension_for(content_type)
     return FileSource(name=name, size=len(data), content_type=content_type, data=view, label=_where(label))
 

@@ -29,6 +29,7 @@ from .._core.names import first_safe_name, safe_name, shown_url, url_name
 from .._core.retry import CallSettings, RetryPolicy
 from .._core.storage import failure
 from .._wire.drivers import TRANSFER_FAILURES
+from . import preview
 from .handle import Handle, storage_handle
 from .transfers import MemorySink, download_flow, save_flow
 
@@ -36,7 +37,21 @@ if TYPE_CHECKING:
     import PIL.Image
 
 
-class FileOutput(str):
+class _Shown:
+    """What Jupyter calls to show a file inline (see :mod:`.preview`): no credentials are
+    sent, at most 10 MB is fetched, and the bytes are kept for ``to_pil()``."""
+
+    def _repr_png_(self) -> bytes | None:
+        return preview.repr_png(self)  # type: ignore[arg-type]
+
+    def _repr_jpeg_(self) -> bytes | None:
+        return preview.repr_jpeg(self)  # type: ignore[arg-type]
+
+    def _repr_html_(self) -> str | None:
+        return preview.repr_html(self)  # type: ignore[arg-type]
+
+
+class FileOutput(_Shown, str):
     """A file produced by a workflow. The string value is its (time-limited) URL."""
 
     _handle: Handle | None
@@ -135,36 +150,15 @@ class FileOutput(str):
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self.aiter_bytes()
 
-    # Images and notebooks (as FileOutput's).
-
     def to_pil(self) -> PIL.Image.Image:
         """The file as a ``PIL.Image`` (needs Pillow: ``pip install 'speedpix[images]'``)."""
-        from .preview import to_pil
-
-        return to_pil(self)
+        return preview.to_pil(self)
 
     async def async_to_pil(self) -> PIL.Image.Image:
-        from .preview import async_to_pil
-
-        return await async_to_pil(self)
-
-    def _repr_png_(self) -> bytes | None:
-        from .preview import repr_png
-
-        return repr_png(self)
-
-    def _repr_jpeg_(self) -> bytes | None:
-        from .preview import repr_jpeg
-
-        return repr_jpeg(self)
-
-    def _repr_html_(self) -> str | None:
-        from .preview import repr_html
-
-        return repr_html(self)
+        return await preview.async_to_pil(self)
 
 
-class FileNode(dict[str, Any]):
+class FileNode(_Shown, dict[str, Any]):
     """A result node describing a file (a dict with ``url``, ``type``, ``filename``…).
 
     It stays a plain dict for reading and JSON, and offers the ``FileOutput`` methods of
@@ -199,29 +193,12 @@ class FileNode(dict[str, Any]):
         folders, no ``..``), else the URL's (see :attr:`FileOutput.filename`)."""
         return first_safe_name(self.get("filename"), url_name(self.url))
 
-    # Images and notebooks (as FileOutput's).
-
     def to_pil(self) -> PIL.Image.Image:
         """The file as a ``PIL.Image`` (needs Pillow: ``pip install 'speedpix[images]'``)."""
         return self.file.to_pil()
 
     async def async_to_pil(self) -> PIL.Image.Image:
         return await self.file.async_to_pil()
-
-    def _repr_png_(self) -> bytes | None:
-        from .preview import repr_png
-
-        return repr_png(self)
-
-    def _repr_jpeg_(self) -> bytes | None:
-        from .preview import repr_jpeg
-
-        return repr_jpeg(self)
-
-    def _repr_html_(self) -> str | None:
-        from .preview import repr_html
-
-        return repr_html(self)
 
 
 def _is_url(value: str) -> bool:
