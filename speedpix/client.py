@@ -207,7 +207,7 @@ class Client:
         unless ``version_id`` is given —, ``version_id``, ``randomise_seeds``,
         ``return_temp_files``, and any the spec gains).
         """
-        from ._flows.tasks import run_flow  # imported by the first call (see above)
+        from ._flows.submit import run_flow  # imported by the first call (see above)
 
         client = self if max_retries is None else self.with_options(max_retries=max_retries)
         return client._handle.run_sync(
@@ -240,7 +240,7 @@ class Client:
         **options: Unpack[ComfyPromptRequestOptions],
     ) -> Any:
         """Async :meth:`run`; uploads of several input files run concurrently."""
-        from ._flows.tasks import run_flow  # imported by the first call (see above)
+        from ._flows.submit import run_flow  # imported by the first call (see above)
 
         client = self if max_retries is None else self.with_options(max_retries=max_retries)
         return await client._handle.run_async(

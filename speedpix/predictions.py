@@ -12,7 +12,8 @@ from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
 from ._core import validate
 from ._flows.handle import Handle
-from ._flows.tasks import Prediction, ProgressCallback, create_flow
+from ._flows.submit import create_flow
+from ._flows.tasks import Prediction, ProgressCallback
 
 __all__ = ["Prediction", "Predictions", "ProgressCallback"]
 

@@ -57,6 +57,11 @@ def present(value: T | Unset | None) -> T:
     return value
 
 
+def value_of(value: T | Unset | None) -> T | None:
+    """A reply field's value, None where the reply left it out."""
+    return None if isinstance(value, Unset) else value
+
+
 def text(value: object) -> str | None:
     return None if value is None or isinstance(value, Unset) else str(value)
 

@@ -1,5 +1,6 @@
-"""Tasks: submit one (:func:`create_flow`), follow it to its end (:class:`Prediction`'s
-flows), and ``run()``'s whole flow (:func:`run_flow`), written once for both drivers.
+"""A task: :class:`Prediction`, its state as the server reports it, and the flows that
+follow it to its end (reload, wait), written once for both drivers. Submitting one is
+:mod:`.submit`.
 
 The SpeedPix API has no cancel endpoint and no webhooks: a task, once submitted, runs to
 its end, and polling is the only way to follow it. :meth:`Prediction.cancel` says so.
@@ -10,15 +11,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from speedpix_api.api.predictions import ComfyPromptRequestOptions
 from speedpix_api.models import (
     ComfyProgressData,
     ComfyProgressResponse,
-    ComfyPromptRequest,
-    ComfyPromptRequestInputs,
-    ComfyPromptResponse,
     ComfyResultData,
     ComfyResultResponse,
     TaskIdRequest,
@@ -26,28 +23,21 @@ from speedpix_api.models import (
 from speedpix_api.types import Unset
 
 from .._core import validate
-from .._core.effects import Blocking, Call, Flow, Notify, Parallel, Sleep
+from .._core.effects import Call, Flow, Notify, Sleep
 from .._core.errors import (
     APIError,
     APITimeoutError,
-    InvalidInputError,
     MalformedResponseError,
-    PredictionError,
     PredictionTimeoutError,
     RateLimitError,
     ServerError,
-    SpeedPixException,
 )
-from .._core.inputs import check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
-from .._core.logging import logger
 from .._core.polling import PollState, estimate_confirmed, next_poll
-from .._core.replies import TERMINAL_STATUSES, Reply, normalise_status, present
-from .._core.retry import CallSettings, may_have_run
-from .._core.validate import check_header_values
-from .calls import PROGRESS, RESULT, SUBMIT, api_call
+from .._core.replies import TERMINAL_STATUSES, Reply, normalise_status, present, value_of
+from .._core.retry import CallSettings
+from .calls import PROGRESS, RESULT, api_call
 from .handle import Handle
 from .outputs import wrap_output
-from .transfers import upload_flow
 
 ProgressCallback = Callable[["Prediction"], Any]
 
@@ -58,12 +48,8 @@ def _is_task_failure(error: APIError) -> bool:
     return error.status_code == 200 and not isinstance(error, RateLimitError | MalformedResponseError | ServerError)
 
 
-def _value(value: Any) -> Any:
-    return None if isinstance(value, Unset) else value
-
-
 def _datetime_ms(value: Any) -> datetime | None:
-    value = _value(value)
+    value = value_of(value)
     return datetime.fromtimestamp(value / 1000, UTC) if isinstance(value, int | float) and value > 0 else None
 
 
@@ -135,15 +121,15 @@ class Prediction:
         before = (self.status, self.progress, self.queue_position)
         now = self._answered_at = reply.answered_at or time.monotonic()
         self.status = normalise_status(data.status)
-        progress = _value(data.progress)
+        progress = value_of(data.progress)
         self.progress = min(max(float(progress), 0.0), 1.0) if isinstance(progress, int | float) else self.progress
-        eta = _value(data.eta_relative)
+        eta = value_of(data.eta_relative)
         self.eta = float(eta) if isinstance(eta, int | float) else None
         self._eta_elapsed = now - self._created_at
-        queue = _value(data.last_queue_remaining)
+        queue = value_of(data.last_queue_remaining)
         self.queue_position = int(queue) if self.status == "waiting" and isinstance(queue, int) else None
-        self.message = _value(data.message)
-        state = _value(data.state)
+        self.message = value_of(data.message)
+        state = value_of(data.state)
         self.node = state.to_dict() if state is not None else None
         if self.status == "waiting":
             self._running_since = None
@@ -168,9 +154,9 @@ class Prediction:
         self.status = status if status in TERMINAL_STATUSES else self.status
         self.started_at = _datetime_ms(data.task_begin_time)
         self.completed_at = _datetime_ms(data.task_end_time)
-        self.duration_ms = _value(data.task_duration)
-        result = _value(data.result)
-        images = _value(data.images)
+        self.duration_ms = value_of(data.task_duration)
+        result = value_of(data.result)
+        images = value_of(data.images)
         self.images = wrap_output(images, self._handle, task_id=self.id)
         if result is not None:
             self.output = wrap_output(result.to_dict(), self._handle, task_id=self.id)
@@ -365,124 +351,3 @@ class Prediction:
             "The SpeedPix API has no cancel endpoint: a submitted task runs to its end. "
             "Stop waiting instead (wait(timeout=...)); the task id stays valid for predictions.get()."
         )
-
-
-T = TypeVar("T")
-
-
-def _in_phase(phase: str, flow: Flow[T]) -> Flow[T]:
-    """Run a step of the creation; an error raised in it says so, and whether a task
-    may exist (see SpeedPixException.phase). The one place that decides it."""
-    try:
-        return (yield from flow)
-    except SpeedPixException as error:
-        if error.phase is None:  # an InvalidInputError is "validating", wherever raised
-            error.phase = phase
-            error.task_may_exist = phase == "submitting" and may_have_run(error)
-        raise
-
-
-def _input_urls(handle: Handle, settings: CallSettings, plan: Any, strategy: str) -> Flow[list[str]]:
-    if not plan.sources:
-        return []
-    if strategy == "base64":
-        check_base64_sizes(plan.sources)
-        urls: list[str] = yield Blocking(lambda: [source.data_uri() for source in plan.sources])
-        return urls
-    files = yield Parallel(
-        [upload_flow(handle.api, source, settings, handle.config.transfer_timeouts) for source in plan.sources]
-    )
-    return [file.access_url for file in files]
-
-
-def _submit(
-    handle: Handle, settings: CallSettings, body: ComfyPromptRequest, resource_config_id: str | None
-) -> Flow[Reply[ComfyPromptResponse]]:
-    submit = SUBMIT(client=handle.api, body=body, x_sp_resource_config_id=resource_config_id or "default")
-    reply = yield from api_call(submit, settings)
-    if not _value(present(reply.envelope.data).task_id):
-        raise MalformedResponseError(
-            "comfy_prompt succeeded but returned no taskId; the task may exist: check the console.",
-            request_id=reply.request_id,
-            api_invoke_id=reply.api_invoke_id,
-        )
-    return reply
-
-
-def create_flow(
-    handle: Handle,
-    settings: CallSettings,
-    *,
-    workflow_id: str,
-    input: Any,
-    resource_config_id: str | None,
-    file_encoding_strategy: str,
-    options: ComfyPromptRequestOptions,
-) -> Flow[Prediction]:
-    """Validate, send the input files, then submit the task."""
-    validate.identifier("workflow_id", workflow_id)
-    validate.identifier("resource_config_id", resource_config_id, optional=True)
-    check_header_values(resource_config_id=resource_config_id)
-    fields = validate.request_options(options)
-    strategy = check_strategy(file_encoding_strategy)
-    walked = walk_inputs({} if input is None else input, detect_file_paths=handle.config.detect_file_paths)
-    # Only inputs that may hold files need the file system, off the event loop.
-    plan = (yield Blocking(lambda: resolve_files(walked))) if walked.pending else walked
-    urls = yield from _in_phase("uploading", _input_urls(handle, settings, plan, strategy))
-    inputs = ComfyPromptRequestInputs.from_dict(fill_slots(plan.value, urls))
-    body = ComfyPromptRequest(workflow_id=workflow_id, inputs=inputs, **fields)
-    reply = yield from _in_phase("submitting", _submit(handle, settings, body, resource_config_id))
-    data = present(reply.envelope.data)
-    task_id = _value(data.task_id)
-    estimate = _value(data.estimated_duration_in_seconds)
-    prediction = Prediction(
-        handle,
-        str(task_id),
-        status=_value(data.status) or "waiting",
-        estimated_duration=float(estimate) if isinstance(estimate, int | float) else None,
-        invoke_id=reply.api_invoke_id,
-        answered_at=reply.answered_at,
-        workflow_id=workflow_id,
-    )
-    logger.debug("submitted task %s (workflow %s)", prediction.id, workflow_id)
-    return prediction
-
-
-def run_flow(
-    handle: Handle,
-    workflow_id: str,
-    input: Any,
-    *,
-    resource_config_id: str | None,
-    file_encoding_strategy: str,
-    wait: bool,
-    timeout: float | None,
-    polling_interval: float | None,
-    on_progress: ProgressCallback | None,
-    options: ComfyPromptRequestOptions,
-) -> Flow[Any]:
-    """``run()``: create the task, then (unless ``wait=False``) wait for its output."""
-    validate.flag("wait", wait)
-    validate.positive("polling_interval", polling_interval, allow_none=True)
-    if on_progress is not None and not callable(on_progress):
-        raise InvalidInputError("on_progress must be a callable taking the Prediction")
-    settings = handle.settings(timeout, wait=wait)
-    prediction = yield from create_flow(
-        handle,
-        settings,
-        workflow_id=workflow_id,
-        input=input,
-        resource_config_id=resource_config_id,
-        file_encoding_strategy=file_encoding_strategy,
-        options=options,
-    )
-    if not wait:
-        return prediction
-    yield from prediction._wait_flow(settings, polling_interval, on_progress)
-    if prediction.status != "succeeded":
-        raise PredictionError(
-            f"Task {prediction.id} {prediction.status}: {prediction.error or 'no error message'}"
-            + (f" ({prediction.error_code})" if prediction.error_code else ""),
-            prediction=prediction,
-        )
-    return prediction.output
