@@ -710,7 +710,7 @@ class _Runner:
             self.journal.update(job.id, state=FAILED, error=reason, error_code=prediction.error_code)
             self.emit("failed", job, prediction.id, reason)
             return
-        from ._apps.progress import save_outputs
+        from ._apps.saving import save_outputs
 
         try:
             saved = save_outputs(prediction.output, self.out_dir / job.id)

@@ -369,7 +369,8 @@ class _Interrupted(Exception):
 
 def _finish(prediction: Prediction, args: argparse.Namespace, display: Any, *, waited: bool = True) -> int:
     """Report a prediction: print or save its output; the exit code."""
-    from ._apps.progress import describe, save_outputs
+    from ._apps.progress import describe
+    from ._apps.saving import save_outputs
 
     display.finish()
     out_dir: str | None = args.output_dir

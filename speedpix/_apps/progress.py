@@ -1,32 +1,25 @@
-"""Helpers of the command line and the batch runner: a progress display on stderr and
-saving a task's output files under readable names.
-
-Kept apart from :mod:`speedpix.cli` so that :mod:`speedpix.batch` can use them without
-importing the CLI.
+"""Terminal progress of a task: one line about it (``describe``) and a display that
+rewrites it in place on a terminal, writes short lines to a log, or updates a notebook
+cell (``ProgressDisplay``, the public :class:`speedpix.progress.ProgressDisplay`).
 """
 
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from .._core.mime import SNIFF_BYTES, extension_for, guess_from_name, sniff_content_type
-from .._core.names import first_safe_name, safe_name
-from ..output import FileNode, FileOutput
+from .._flows.preview import NotebookProgress, in_notebook
+
+# _flows/preview.py imports iter_output_files from here: drop this once it imports
+# it from .saving (its home).
+from .saving import iter_output_files as iter_output_files
 
 if TYPE_CHECKING:
     from ..predictions import Prediction
 
-__all__ = ["OutputFile", "ProgressDisplay", "describe", "iter_output_files", "save_outputs"]
-
-
-# ---------------------------------------------------------------- progress
+__all__ = ["ProgressDisplay", "describe"]
 
 
 def _seconds(value: float) -> str:
@@ -86,8 +79,6 @@ class ProgressDisplay:
         enabled: bool = True,
         notebook: bool | None = None,
     ) -> None:
-        from .._flows.preview import NotebookProgress, in_notebook
-
         in_jupyter = notebook if notebook is not None else stream is None and in_notebook()
         self._notebook = NotebookProgress() if in_jupyter else None
         self.stream = stream if stream is not None else sys.stderr
@@ -151,93 +142,3 @@ class ProgressDisplay:
             self.stream.flush()
         except (OSError, ValueError):  # a closed or broken stderr must not fail the task
             self.enabled = False
-
-
-# ---------------------------------------------------------------- outputs
-
-
-@dataclass(frozen=True)
-class OutputFile:
-    """A file in a task's output: where it is (``keys``) and how to fetch it."""
-
-    keys: tuple[str | int, ...]
-    file: FileOutput
-    node: FileNode | None
-
-    @property
-    def label(self) -> str:
-        """A readable base name: the output key, then the index in a list (``images-0``)."""
-        keys = list(self.keys)
-        if keys and keys[-1] == "url":
-            keys.pop()
-        return first_safe_name("-".join(word for key in keys if (word := safe_name(str(key)))))
-
-
-def iter_output_files(value: Any, keys: tuple[str | int, ...] = ()) -> Iterator[OutputFile]:
-    """Every output file of ``value`` (a task's output), in order."""
-    if isinstance(value, FileNode):
-        yield OutputFile(keys, value.file, value)
-    elif isinstance(value, FileOutput):
-        yield OutputFile(keys, value, None)
-    elif isinstance(value, dict):
-        for key, child in value.items():
-            yield from iter_output_files(child, (*keys, str(key)))
-    elif isinstance(value, list | tuple):
-        for index, child in enumerate(value):
-            yield from iter_output_files(child, (*keys, index))
-
-
-def _extension(path: Path, item: OutputFile) -> str:
-    """The extension of the saved file: from its content type, sniffed from its first
-    bytes; else from the name or format the result gives; else none."""
-    with path.open("rb") as stream:
-        head = stream.read(SNIFF_BYTES)
-    sniffed = sniff_content_type(head)
-    if sniffed:
-        return extension_for(sniffed)
-    names = []
-    if item.node is not None and isinstance(item.node.get("filename"), str):
-        names.append(item.node["filename"])
-    names.append(item.file.filename)
-    for name in names:
-        guessed = guess_from_name(name)
-        if guessed:
-            extension = extension_for(guessed)
-            if extension:
-                return extension
-    fmt = item.node.get("format") if item.node is not None else None
-    if isinstance(fmt, str) and re.fullmatch(r"[A-Za-z0-9]{1,8}", fmt):
-        return "." + fmt.lower()
-    for name in names:
-        suffix = Path(name).suffix
-        if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix):
-            return suffix.lower()
-    return ""
-
-
-def save_outputs(output: Any, directory: str | os.PathLike[str], *, prefix: str = "") -> list[Path]:
-    """Save every file of a task's output into ``directory`` and return the paths.
-
-    Names are readable and stable: the output key, the index within a list, and the
-    extension of the file's content type (``images.png``, ``images-0.png``…). Each
-    file is downloaded atomically, so an interrupted save never leaves a truncated file
-    under its final name; saving again overwrites.
-    """
-    target_dir = Path(directory)
-    target_dir.mkdir(parents=True, exist_ok=True)
-    used: set[str] = set()
-    saved: list[Path] = []
-    for item in iter_output_files(output):
-        base = prefix + item.label
-        partial = target_dir / f".{base}.part"
-        item.file.save(partial)
-        extension = _extension(partial, item)
-        name, counter = base + extension, 1
-        while name in used:
-            counter += 1
-            name = f"{base}-{counter}{extension}"
-        used.add(name)
-        final = target_dir / name
-        os.replace(partial, final)
-        saved.append(final)
-    return saved
