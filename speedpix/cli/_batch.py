@@ -1,0 +1,83 @@
+"""``speedpix batch``: a jobs file run through :func:`speedpix.batch.run_batch`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING, Any
+
+from ._output import EXIT_INTERRUPTED, EXIT_OK, EXIT_TASK_FAILED, UsageError, err, print_json
+from ._run import make_client
+
+if TYPE_CHECKING:
+    from ..batch import BatchEvent
+
+__all__ = ["cmd_batch"]
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from ..batch import BatchInputError, run_batch  # lazy: keeps `speedpix --help` fast
+
+    status = _BatchStatus(sys.stderr, enabled=not args.quiet)
+    try:
+        with make_client(args, detect_file_paths=not args.strings_as_text) as client:
+            summary = run_batch(
+                sys.stdin if args.jobs == "-" else args.jobs,
+                args.output_dir,
+                client=client,
+                concurrency=args.concurrency,
+                timeout=args.timeout,
+                on_event=status,
+                resubmit_unknown=args.resubmit_unknown,
+                retry_failed=args.retry_failed,
+            )
+    except BatchInputError as error:
+        raise UsageError(str(error)) from None
+    except KeyboardInterrupt:
+        status.finish()
+        status.enabled = False  # workers may still report; the message below is the last word
+        err(
+            "interrupted. Every submitted task is in the journal; rerun the same command to resume "
+            "(nothing is submitted twice)."
+        )
+        return EXIT_INTERRUPTED
+    status.finish()
+    err(summary.count_line())
+    if args.json:
+        print_json(summary.to_dict())
+    else:
+        print(summary.results_path, flush=True)
+    return EXIT_OK if summary.ok else EXIT_TASK_FAILED
+
+
+class _BatchStatus:
+    """Batch progress on stderr: one line per job event (rewritten in place on a terminal)."""
+
+    def __init__(self, stream: Any, *, enabled: bool) -> None:
+        self.stream = stream
+        self.enabled = enabled
+        isatty = getattr(stream, "isatty", None)
+        self.tty = bool(isatty()) if callable(isatty) else False
+        self._live = False
+
+    def __call__(self, event: BatchEvent) -> None:
+        if not self.enabled:
+            return
+        line = event.describe()
+        try:
+            if self.tty and event.kind not in ("failed", "unknown", "skipped"):
+                self.stream.write("\r\x1b[K" + line)
+                self._live = True
+            else:
+                if self._live:
+                    self.stream.write("\n")
+                    self._live = False
+                self.stream.write(line + "\n")
+            self.stream.flush()
+        except (OSError, ValueError):
+            self.enabled = False
+
+    def finish(self) -> None:
+        if self._live:
+            self.stream.write("\n")
+            self._live = False
