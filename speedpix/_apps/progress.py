@@ -15,6 +15,7 @@ from .._flows.preview import NotebookProgress, in_notebook
 # _flows/preview.py imports iter_output_files from here: drop this once it imports
 # it from .saving (its home).
 from .saving import iter_output_files as iter_output_files
+from .terminal import LiveLine
 
 if TYPE_CHECKING:
     from ..predictions import Prediction
@@ -61,7 +62,7 @@ def describe(prediction: Prediction, *, elapsed: float | None = None, bar: bool 
     return " · ".join(parts)
 
 
-class ProgressDisplay:
+class ProgressDisplay(LiveLine):
     """Shows a task's progress on ``stream`` (stderr by default).
 
     On a terminal it is one line rewritten in place (status, queue position, a bar, ETA);
@@ -81,14 +82,8 @@ class ProgressDisplay:
     ) -> None:
         in_jupyter = notebook if notebook is not None else stream is None and in_notebook()
         self._notebook = NotebookProgress() if in_jupyter else None
-        self.stream = stream if stream is not None else sys.stderr
-        if tty is None:
-            isatty = getattr(self.stream, "isatty", None)
-            tty = bool(isatty()) if callable(isatty) else False
-        self.tty = tty
-        self.enabled = enabled
+        super().__init__(stream if stream is not None else sys.stderr, tty=tty, enabled=enabled)
         self._started = time.monotonic()
-        self._live = False  # a line is on screen without its newline
         self._last_key: tuple[Any, ...] | None = None
 
     def __call__(self, prediction: Prediction) -> None:
@@ -103,8 +98,7 @@ class ProgressDisplay:
             return
         if self.tty:
             line = describe(prediction, elapsed=elapsed, bar=True)
-            self._write("\r\x1b[K" + line[: max(self._columns() - 1, 20)])
-            self._live = True
+            self.rewrite(line[: max(self._columns() - 1, 20)])
             return
         decile = int((prediction.progress or 0.0) * 10) if prediction.status == "running" else None
         key = (prediction.status, prediction.queue_position, decile)
@@ -122,23 +116,8 @@ class ProgressDisplay:
 
     def message(self, text: str) -> None:
         """A line of its own (ends the live line first)."""
-        if not self.enabled:
-            return
         if self._notebook is not None:
-            self._notebook.message(text)
+            if self.enabled:
+                self._notebook.message(text)
             return
-        self.finish()
-        self._write(text + "\n")
-
-    def finish(self) -> None:
-        """End the live line, if any, so that what follows starts on a new line."""
-        if self._live:
-            self._write("\n")
-            self._live = False
-
-    def _write(self, text: str) -> None:
-        try:
-            self.stream.write(text)
-            self.stream.flush()
-        except (OSError, ValueError):  # a closed or broken stderr must not fail the task
-            self.enabled = False
+        self.line(text)

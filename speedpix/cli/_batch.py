@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._apps.terminal import LiveLine
 from ._output import EXIT_INTERRUPTED, EXIT_OK, EXIT_TASK_FAILED, UsageError, err, print_json
 from ._run import make_client
 
@@ -50,34 +51,11 @@ def cmd_batch(args: argparse.Namespace) -> int:
     return EXIT_OK if summary.ok else EXIT_TASK_FAILED
 
 
-class _BatchStatus:
+class _BatchStatus(LiveLine):
     """Batch progress on stderr: one line per job event (rewritten in place on a terminal)."""
 
-    def __init__(self, stream: Any, *, enabled: bool) -> None:
-        self.stream = stream
-        self.enabled = enabled
-        isatty = getattr(stream, "isatty", None)
-        self.tty = bool(isatty()) if callable(isatty) else False
-        self._live = False
-
     def __call__(self, event: BatchEvent) -> None:
-        if not self.enabled:
-            return
-        line = event.describe()
-        try:
-            if self.tty and event.kind not in ("failed", "unknown", "skipped"):
-                self.stream.write("\r\x1b[K" + line)
-                self._live = True
-            else:
-                if self._live:
-                    self.stream.write("\n")
-                    self._live = False
-                self.stream.write(line + "\n")
-            self.stream.flush()
-        except (OSError, ValueError):
-            self.enabled = False
-
-    def finish(self) -> None:
-        if self._live:
-            self.stream.write("\n")
-            self._live = False
+        if self.tty and event.kind not in ("failed", "unknown", "skipped"):
+            self.rewrite(event.describe())
+        else:
+            self.line(event.describe())
