@@ -98,13 +98,13 @@ class ProgressDisplay(LiveLine):
             return
         if self.tty:
             line = describe(prediction, elapsed=elapsed, bar=True)
-            self.rewrite(line[: max(self._columns() - 1, 20)])
+            self.rewrite(line, width=max(self._columns() - 1, 20))
             return
         decile = int((prediction.progress or 0.0) * 10) if prediction.status == "running" else None
         key = (prediction.status, prediction.queue_position, decile)
         if key != self._last_key:
             self._last_key = key
-            self._write(describe(prediction, elapsed=elapsed) + "\n")
+            self.line(describe(prediction, elapsed=elapsed))
 
     def _columns(self) -> int:
         """The terminal's width: a line that wraps cannot be rewritten in place."""

@@ -1,10 +1,42 @@
-"""Text on a terminal (or on what stands for one: a log, a pipe)."""
+"""Text on a terminal (or on what stands for one: a log, a pipe). What a server (or a
+hostile emulator) sent never reaches it raw: ``printable`` escapes what could move the
+cursor, erase, recolour or start a line that looks like ours."""
 
 from __future__ import annotations
 
-from typing import TextIO
+import json
+import re
+from typing import Any, TextIO
 
-__all__ = ["LiveLine"]
+__all__ = ["LiveLine", "json_text", "printable"]
+
+# What json.dumps(..., ensure_ascii=False) may leave raw that printable() would escape:
+# DEL, the C1 controls (0x9b is CSI, as ESC [ is), the line and paragraph separators...
+# "\n" is left alone: outside strings it is the layout of indent=; inside, json escaped it.
+_MAYBE_UNPRINTABLE = re.compile(r"[^\n\x20-\x7e]")
+
+
+def printable(text: object) -> str:
+    """``str(text)`` with printable characters (of any script) as they are and every
+    other one escaped as ``repr`` escapes it: CR, LF, tab, ESC and the other C0 and C1
+    controls become ``\\r``, ``\\n``, ``\\t``, ``\\x1b``, ``\\x9b``... One line, inert
+    on a terminal."""
+    text = str(text)
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
+
+
+def json_text(value: Any, **options: Any) -> str:
+    """``json.dumps(value, ensure_ascii=False, **options)``, with what ``printable``
+    would escape written as ``\\uXXXX``: the same JSON, readable in any script, inert
+    on a terminal."""
+
+    def escape(match: re.Match[str]) -> str:
+        char = match.group()
+        return char if char.isprintable() else json.dumps(char)[1:-1]
+
+    return _MAYBE_UNPRINTABLE.sub(escape, json.dumps(value, ensure_ascii=False, **options))
 
 
 class LiveLine:
@@ -21,17 +53,18 @@ class LiveLine:
         self.enabled = enabled
         self._live = False  # a line is on screen without its newline
 
-    def rewrite(self, text: str) -> None:
-        """Show ``text`` as the live line, in place of the one before (terminals only)."""
+    def rewrite(self, text: str, *, width: int | None = None) -> None:
+        """Show ``printable(text)`` (its first ``width`` characters) as the live line,
+        in place of the one before (terminals only)."""
         if self.enabled:
-            self._write("\r\x1b[K" + text)
+            self._write("\r\x1b[K" + printable(text)[:width])
             self._live = True
 
     def line(self, text: str) -> None:
-        """A line of its own (ends the live line first)."""
+        """``printable(text)`` on a line of its own (ends the live line first)."""
         if self.enabled:
             self.finish()
-            self._write(text + "\n")
+            self._write(printable(text) + "\n")
 
     def finish(self) -> None:
         """End the live line, if any, so that what follows starts on a new line."""

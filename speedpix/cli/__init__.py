@@ -32,6 +32,7 @@ from ._output import (
     UsageError,
     err,
     print_json,
+    printable,
     resume_line,
 )
 from ._parser import build_parser
@@ -59,15 +60,19 @@ def _report_error(error: BaseException, args: argparse.Namespace) -> int:
     task_id = getattr(error, "task_id", None)
     out_dir = getattr(args, "output_dir", None)
     if isinstance(error, PredictionTimeoutError) and task_id:
-        message = (
-            f"task {task_id} is still running after the timeout; it keeps running server-side.\n"
-            f"resume with: {resume_line(task_id, out_dir)}"
-        )
-    else:
-        message = str(error) if not isinstance(error, OSError) else f"{error.strerror or error}: {error.filename or ''}"
+        lines = [
+            f"task {task_id} is still running after the timeout; it keeps running server-side.",
+            f"resume with: {resume_line(task_id, out_dir)}",
+        ]
+    elif isinstance(error, OSError):
+        lines = [f"{error.strerror or error}: {error.filename or ''}"]
+    elif isinstance(error, UsageError):  # the CLI's own words (a jobs file's problems: one a line)
+        lines = str(error).split("\n")
+    else:  # the service's words may be in it: one line, whatever they hold
+        lines = [str(error)]
     if getattr(args, "json", False):
-        print_json({"task_id": task_id, "status": "error", "exit_code": code, "error": message})
-    err(f"error: {message}")
+        print_json({"task_id": task_id, "status": "error", "exit_code": code, "error": "\n".join(lines)})
+    err("error: " + "\n".join(printable(line) for line in lines))
     return code
 
 
@@ -75,7 +80,7 @@ def _report_interrupt(interrupt: Interrupted, args: argparse.Namespace) -> int:
     task_id = interrupt.task_id
     if task_id:
         line = resume_line(task_id, getattr(args, "output_dir", None))
-        err(f"\ninterrupted: task {task_id} keeps running server-side (the API cannot cancel tasks).")
+        err(f"\ninterrupted: task {printable(task_id)} keeps running server-side (the API cannot cancel tasks).")
         err(f"resume with: {line}")
     else:
         line = None

@@ -7,7 +7,7 @@ import sys
 from typing import TYPE_CHECKING
 
 from .._apps.terminal import LiveLine
-from ._output import EXIT_INTERRUPTED, EXIT_OK, EXIT_TASK_FAILED, UsageError, err, print_json
+from ._output import EXIT_INTERRUPTED, EXIT_OK, EXIT_TASK_FAILED, UsageError, err, print_json, printable
 from ._run import make_client
 
 if TYPE_CHECKING:
@@ -43,16 +43,17 @@ def cmd_batch(args: argparse.Namespace) -> int:
         )
         return EXIT_INTERRUPTED
     status.finish()
-    err(summary.count_line())
+    err(printable(summary.count_line()))
     if args.json:
         print_json(summary.to_dict())
     else:
-        print(summary.results_path, flush=True)
+        print(printable(summary.results_path), flush=True)
     return EXIT_OK if summary.ok else EXIT_TASK_FAILED
 
 
 class _BatchStatus(LiveLine):
-    """Batch progress on stderr: one line per job event (rewritten in place on a terminal)."""
+    """Batch progress on stderr: one line per job event (rewritten in place on a
+    terminal), ``printable`` as every LiveLine's."""
 
     def __call__(self, event: BatchEvent) -> None:
         if self.tty and event.kind not in ("failed", "unknown", "skipped"):

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ._output import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, err
+from ._output import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, err, printable
 from ._parser import DEFAULT_DEMO_OUTPUT
 from ._run import listener
 
@@ -20,7 +20,7 @@ def _missing_extra(error: ImportError) -> int:
     message = text[0] if text else type(error).__name__
     if "testing" not in message:
         message = f"{message} (speedpix emulator needs the 'testing' extra: pip install '.[testing]' in its clone)"
-    err(f"error: {message}")
+    err(f"error: {printable(message)}")
     return EXIT_USAGE
 
 
@@ -69,10 +69,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
             prediction.wait(timeout=60, on_progress=listener(display))
             display.finish()
             if prediction.status != "succeeded":
-                err(f"error: demo task {prediction.status}: {prediction.error}")
+                err(f"error: demo task {printable(prediction.status)}: {printable(prediction.error)}")
                 return EXIT_TASK_FAILED
             if target.parent != Path():
                 target.parent.mkdir(parents=True, exist_ok=True)
             saved = prediction.output["images"].save(target)
-    print(saved, flush=True)
+    print(printable(saved), flush=True)
     return EXIT_OK

@@ -1,13 +1,18 @@
 """What every command shares: the exit codes, the command-line error, and writing to
-stdout and stderr."""
+stdout and stderr.
+
+Text from the service (task ids, statuses, error messages, URLs, file names) goes
+through ``printable`` (JSON through ``json_text``) before it reaches either stream:
+never raw to a terminal."""
 
 from __future__ import annotations
 
-import json
 import os
 import shlex
 import sys
 from typing import Any
+
+from .._apps.terminal import json_text, printable
 
 __all__ = [
     "EXIT_API",
@@ -22,6 +27,7 @@ __all__ = [
     "err",
     "json_default",
     "print_json",
+    "printable",
     "resume_line",
 ]
 
@@ -55,6 +61,7 @@ class Interrupted(Exception):
 
 
 def err(text: str) -> None:
+    """A message of ours on stderr; what it quotes from the service is ``printable`` already."""
     print(text, file=sys.stderr, flush=True)
 
 
@@ -65,12 +72,12 @@ def json_default(value: object) -> Any:
 
 
 def print_json(obj: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(obj, ensure_ascii=False, default=json_default) + "\n")
+    sys.stdout.write(json_text(obj, default=json_default) + "\n")
     sys.stdout.flush()
 
 
 def resume_line(task_id: str, out_dir: str | None) -> str:
-    line = f"speedpix get {task_id} --wait"
+    line = f"speedpix get {printable(task_id)} --wait"
     if out_dir:
-        line += f" -o {shlex.quote(out_dir)}"
+        line += f" -o {printable(shlex.quote(out_dir))}"
     return line

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._output import EXIT_OK, EXIT_TASK_FAILED, Interrupted, UsageError, err, json_default, print_json, resume_line
+from .._apps.terminal import json_text
+from ._output import (
+    EXIT_OK,
+    EXIT_TASK_FAILED,
+    Interrupted,
+    UsageError,
+    err,
+    json_default,
+    print_json,
+    printable,
+    resume_line,
+)
 from ._parser import parse_input, parse_options
 
 if TYPE_CHECKING:
@@ -70,24 +80,25 @@ def _finish(prediction: Prediction, args: argparse.Namespace, display: ProgressD
             print_json(result)
         elif out_dir:
             for path in files:
-                print(path, flush=True)
+                print(printable(path), flush=True)
             if not files:
-                err(f"task {prediction.id} succeeded; its output has no files.")
+                err(f"task {printable(prediction.id)} succeeded; its output has no files.")
         else:
-            print(json.dumps(prediction.output, ensure_ascii=False, indent=2, default=json_default), flush=True)
+            print(json_text(prediction.output, indent=2, default=json_default), flush=True)
         return EXIT_OK
     if prediction.done:
-        code = f" ({prediction.error_code})" if prediction.error_code else ""
+        code = f" ({printable(prediction.error_code)})" if prediction.error_code else ""
         if args.json:
             print_json(result)
-        err(f"error: task {prediction.id} {prediction.status}: {prediction.error or 'no error message'}{code}")
+        error = printable(prediction.error or "no error message")
+        err(f"error: task {printable(prediction.id)} {printable(prediction.status)}: {error}{code}")
         return EXIT_TASK_FAILED
     # Not finished (only without --wait).
     if args.json:
         result.update(progress=prediction.progress, queue_position=prediction.queue_position, eta=prediction.eta)
         print_json(result)
     else:
-        print(describe(prediction), flush=True)
+        print(printable(describe(prediction)), flush=True)
         err(f"follow it with: {resume_line(prediction.id, out_dir)}")
     return EXIT_OK
 
@@ -158,7 +169,7 @@ def cmd_upload(args: argparse.Namespace) -> int:
                 {"path": str(path), "access_url": file.access_url, "content_type": file.content_type, "size": file.size}
             )
             if not args.json:
-                print(file.access_url, flush=True)
+                print(printable(file.access_url), flush=True)
     if args.json:
         print_json({"files": uploaded})
     return EXIT_OK
