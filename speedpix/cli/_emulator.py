@@ -45,7 +45,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from ..testing import Emulator  # lazy: needs the 'testing' extra
     except ImportError as error:
         return _missing_extra(error)
-    from .._apps.progress import ProgressDisplay  # lazy: keeps `speedpix --help` fast
+    # Lazy (both): keeps `speedpix --help` fast.
+    from .._apps.progress import ProgressDisplay
     from ..client import Client
 
     target = Path(args.output).expanduser()

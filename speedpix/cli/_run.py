@@ -60,7 +60,8 @@ def listener(display: ProgressDisplay) -> ProgressDisplay | None:
 
 def _finish(prediction: Prediction, args: argparse.Namespace, display: ProgressDisplay) -> int:
     """Report a prediction: print or save its output; the exit code."""
-    from .._apps.progress import describe  # lazy: keeps `speedpix --help` fast
+    # Lazy (both): keeps `speedpix --help` fast.
+    from .._apps.progress import describe
     from .._apps.saving import save_outputs
 
     display.finish()
