@@ -10,6 +10,6 @@ with a progress bar, updated in place (no widget library needed).
 
 from __future__ import annotations
 
-from ._apps.progress import ProgressDisplay, describe
+from ._apps.progress import ProgressDisplay
 
-__all__ = ["ProgressDisplay", "describe"]
+__all__ = ["ProgressDisplay"]

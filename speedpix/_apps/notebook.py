@@ -12,7 +12,7 @@ from typing import Any, Final
 from .._flows.outputs import FileNode, FileOutput, iter_output_files
 from .._flows.preview import MAX_INLINE_BYTES, preview
 from .._flows.tasks import Prediction
-from .progress import describe
+from .terminal import describe
 
 # ---------------------------------------------------------------- speedpix.show
 

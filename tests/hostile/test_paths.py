@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import speedpix
-from speedpix._apps.progress import save_outputs
+from speedpix._apps.saving import save_outputs
 from speedpix._core.names import MAX_NAME_BYTES, first_safe_name, safe_name, url_name
 
 from ._server import HostileServer, Reply

@@ -1,0 +1,73 @@
+"""Saving a task's output files into a folder, under readable, stable names.
+
+Used by ``speedpix run -o`` and :mod:`speedpix.batch`; kept apart from the CLI so that
+the batch runner can use it without importing the CLI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+from .._core.mime import SNIFF_BYTES, extension_for, guess_from_name, sniff_content_type
+from .._flows.outputs import OutputItem, iter_output_files
+
+__all__ = ["OutputItem", "iter_output_files", "save_outputs"]
+
+
+def _extension(path: Path, item: OutputItem) -> str:
+    """The extension of the saved file: from its content type, sniffed from its first
+    bytes; else from the name or format the result gives; else none."""
+    with path.open("rb") as stream:
+        head = stream.read(SNIFF_BYTES)
+    sniffed = sniff_content_type(head)
+    if sniffed:
+        return extension_for(sniffed)
+    names = []
+    if item.node is not None and isinstance(item.node.get("filename"), str):
+        names.append(item.node["filename"])
+    names.append(item.file.filename)
+    for name in names:
+        guessed = guess_from_name(name)
+        if guessed:
+            extension = extension_for(guessed)
+            if extension:
+                return extension
+    fmt = item.node.get("format") if item.node is not None else None
+    if isinstance(fmt, str) and re.fullmatch(r"[A-Za-z0-9]{1,8}", fmt):
+        return "." + fmt.lower()
+    for name in names:
+        suffix = Path(name).suffix
+        if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix):
+            return suffix.lower()
+    return ""
+
+
+def save_outputs(output: Any, directory: str | os.PathLike[str], *, prefix: str = "") -> list[Path]:
+    """Save every file of a task's output into ``directory`` and return the paths.
+
+    Names are readable and stable: the output key, the index within a list, and the
+    extension of the file's content type (``images.png``, ``images-0.png``…). Each
+    file is downloaded atomically, so an interrupted save never leaves a truncated file
+    under its final name; saving again overwrites.
+    """
+    target_dir = Path(directory)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    used: set[str] = set()
+    saved: list[Path] = []
+    for item in iter_output_files(output):
+        base = prefix + item.label
+        partial = target_dir / f".{base}.part"
+        item.file.save(partial)
+        extension = _extension(partial, item)
+        name, counter = base + extension, 1
+        while name in used:
+            counter += 1
+            name = f"{base}-{counter}{extension}"
+        used.add(name)
+        final = target_dir / name
+        os.replace(partial, final)
+        saved.append(final)
+    return saved

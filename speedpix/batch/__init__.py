@@ -1,0 +1,146 @@
+"""Crash-safe batches: run many jobs, kill the process at any moment, run it again.
+
+::
+
+    from speedpix import Client
+    from speedpix.batch import run_batch
+
+    summary = run_batch("jobs.jsonl", "out", client=Client(), concurrency=4)
+    print(summary.count_line())
+
+Each line of the jobs file is ``{"id": "...", "workflow_id": "...", "input": {...}}``
+with optional ``resource_config_id`` and any optional field of the API spec's
+``comfy_prompt`` request (``alias_id``, ``version_id``, ``randomise_seeds``, ...).
+
+**Files in inputs.** ``{"$file": "photos/17.jpg"}`` in place of a value is a local file
+(relative paths are read from the current directory), uploaded before its job is
+submitted, as ``-i key=@file`` is for ``speedpix run``; ``{"$text": "..."}`` is a string
+sent as it is. A plain string is a file when it names an existing image/audio/video
+file, as everywhere in the SDK; a plain string that *looks* like one (it ends in a media
+extension: ``.jpg``, ``.png``, ``.mp4``…) but names no file is refused, since it is
+most likely a typo that would fail, billed, on the service. Every such problem is
+reported, by line, before anything is submitted. With a client made with
+``detect_file_paths=False`` (``--strings-as-text``) plain strings are always text.
+
+**The journal.** ``DIR/journal.sqlite`` (WAL, ``synchronous=FULL``) has one row per job.
+A job goes ``pending`` → ``submitting`` (committed *before* the task is submitted) →
+``submitted`` with its task id (committed right after) → ``done`` (files saved) or
+``failed``. A rerun therefore never submits a job whose task id is known: it follows the
+task by id; and a finished job is never run again.
+
+**The one ambiguous case.** A job found in ``submitting`` on a rerun was being submitted
+when the process died: the task may or may not exist (the API cannot look tasks up by
+anything but their id). Such a job becomes ``unknown`` and is *not* submitted again,
+because that could pay for it twice; ``resubmit_unknown=True`` (``--resubmit-unknown``)
+submits it anyway. The window is small: the time of one submit call.
+
+Other rules: a job whose submission was refused (bad input, unknown workflow, bad
+credentials…) or whose input files could not be uploaded created no task (the
+creation flow says so: ``SpeedPixException.task_may_exist``) and is retried on the
+next run; a job whose *task* failed
+stays failed unless ``retry_failed=True``; a job whose wait timed out or was cut short
+by a network error is followed again on the next run. Retries of individual calls are
+the client's (its ``max_retries``); there is no second layer here, except for
+throttling, which is the batch's own (below).
+
+**Throttling.** The account's quota is usually the limit, and unpublished. The batch
+starts at ``concurrency`` jobs at once; a submission throttled by the service
+(``RateLimitError``: 403 ``Throttled…``, 429, ``B_API_CauseFlowControl``) lowers it and
+successful ones raise it again, never above ``concurrency`` (AIMD, see ``speedpix._core.adaptive``).
+The throttled job is not failed: it waits (``Retry-After`` if given, else a growing
+delay) and is submitted again; only after 10 throttles in a row it is ``failed``, with
+no task, so the next run submits it. Progress lines and the summary show the
+concurrency in use.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from .._core.errors import InvalidInputError
+from ._jobs import JOURNAL_NAME, RESULTS_NAME, BatchInputError, Job, load_jobs
+from ._journal import Journal, exclusive, job_results, reconcile, write_results
+from ._results import BatchEvent, BatchSummary, JobResult
+from ._runner import Runner
+
+if TYPE_CHECKING:
+    from ..client import Client
+
+__all__ = [
+    "BatchEvent",
+    "BatchInputError",
+    "BatchSummary",
+    "Job",
+    "JobResult",
+    "load_jobs",
+    "run_batch",
+]
+
+
+def run_batch(
+    jobs_path_or_iterable: str | os.PathLike[str] | TextIO | Iterable[str | Mapping[str, Any]],
+    out_dir: str | os.PathLike[str],
+    *,
+    client: Client,
+    concurrency: int = 4,
+    timeout: float | None = None,
+    on_event: Callable[[BatchEvent], Any] | None = None,
+    resubmit_unknown: bool = False,
+    retry_failed: bool = False,
+) -> BatchSummary:
+    """Run every job, at most ``concurrency`` at once; safe to interrupt and run again.
+
+    All jobs are validated before anything is submitted (:class:`BatchInputError`).
+    Outputs are saved under ``out_dir/<job id>/`` and a summary is written to
+    ``out_dir/results.jsonl`` (atomically, at the end, also after Ctrl-C). ``timeout``
+    bounds each job's wait; a job still running then is ``incomplete`` and is followed
+    again by the next run. ``on_event`` receives a :class:`BatchEvent` per change (from
+    worker threads, one at a time). See the module doc for the journal's rules.
+    """
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise InvalidInputError(f"concurrency must be an integer >= 1, got {concurrency!r}")
+    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0):
+        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    jobs = load_jobs(jobs_path_or_iterable, detect_file_paths=client.detect_file_paths)
+    directory = Path(out_dir)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BatchInputError(f"cannot create the output directory {directory}: {error}") from None
+    started = time.monotonic()
+    results_path = directory / RESULTS_NAME
+    with exclusive(directory):
+        journal = Journal(directory / JOURNAL_NAME)
+        interrupted = False
+        try:
+            rows = reconcile(
+                jobs, journal, resubmit_unknown=resubmit_unknown, retry_failed=retry_failed, out_dir=directory
+            )
+            runner = Runner(jobs, directory, journal, client, timeout, on_event, concurrency)
+            threads = runner.start(rows)
+            try:
+                runner.join(threads)
+            except BaseException:
+                interrupted = True  # the workers may still write: the journal stays open
+                raise
+            finally:
+                results = job_results(jobs, journal, directory)
+                write_results(results_path, results)
+        finally:
+            if not interrupted:
+                journal.close()
+    return BatchSummary(
+        results,
+        output_dir=directory,
+        results_path=results_path,
+        journal_path=directory / JOURNAL_NAME,
+        elapsed=time.monotonic() - started,
+        concurrency=runner.gate.limit.current,
+        lowest_concurrency=runner.gate.limit.lowest,
+        max_concurrency=concurrency,
+        throttled=runner.gate.limit.throttled,
+    )

@@ -1,0 +1,248 @@
+"""The jobs file: reading it, validating every line before anything is submitted, and
+turning a job's input into what ``predictions.create`` takes."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, TextIO, cast
+
+from speedpix_api.api.predictions import ComfyPromptRequestOptions
+
+from .._core.errors import InvalidInputError
+from .._core.inputs import has_media_name, is_media_file_path
+from .._core.validate import request_options
+
+__all__ = [
+    "FILE_KEY",
+    "JOURNAL_NAME",
+    "LOCK_NAME",
+    "RESULTS_NAME",
+    "TEXT_KEY",
+    "BatchInputError",
+    "Job",
+    "job_input",
+    "load_jobs",
+]
+
+# The batch's own files in its directory; no job may be named like them (each job's
+# files go to DIR/<job id>/).
+JOURNAL_NAME: Final = "journal.sqlite"
+RESULTS_NAME: Final = "results.jsonl"
+LOCK_NAME: Final = ".batch.lock"
+
+# Besides these, a line may carry any optional field of the spec's comfy_prompt request
+# (ComfyPromptRequestOptions: alias_id, version_id, randomise_seeds, ...).
+_JOB_KEYS: Final = frozenset({"id", "workflow_id", "input", "resource_config_id"})
+_RESERVED_IDS: Final = frozenset({JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm", RESULTS_NAME})
+_BAD_ID: Final = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
+# In a job's input, {"$file": path} is a local file and {"$text": string} a string sent
+# as it is: single-key objects whose "$" keys no workflow input uses.
+FILE_KEY: Final = "$file"
+TEXT_KEY: Final = "$text"
+
+
+class BatchInputError(InvalidInputError):
+    """The jobs file (or the output directory) cannot be used; nothing was submitted."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """One line of the jobs file."""
+
+    id: str
+    workflow_id: str
+    input: dict[str, Any]
+    options: ComfyPromptRequestOptions = field(default_factory=lambda: ComfyPromptRequestOptions())
+    resource_config_id: str | None = None
+    line: int = 0
+
+    def spec(self) -> str:
+        """The job's content, canonical: a rerun compares it with the journal's copy."""
+        data: dict[str, Any] = {"workflow_id": self.workflow_id, "input": self.input, **self.options}
+        if self.resource_config_id is not None:
+            data["resource_config_id"] = self.resource_config_id
+        return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+class _Text(str):
+    """A ``{"$text": ...}`` string: the client sends a ``str`` subclass as text, never as a file."""
+
+
+def _marker(value: dict[str, Any]) -> str | None:
+    """FILE_KEY or TEXT_KEY when ``value`` is one of the two escapes, else None."""
+    keys = {FILE_KEY, TEXT_KEY} & set(value)
+    if not keys:
+        return None
+    if len(value) != 1:
+        raise ValueError(f"{{{next(iter(keys))!r}: ...}} takes no other key, got {sorted(value)}")
+    key = next(iter(keys))
+    if not isinstance(value[key], str) or not value[key]:
+        raise ValueError(f'{{"{key}": ...}} needs a non-empty string, got {value[key]!r}')
+    return key
+
+
+def _file_problems(value: Any, where: str, *, detect_file_paths: bool) -> Iterator[str]:
+    """What is wrong with the files an input names (the file system is read)."""
+    if isinstance(value, dict):
+        try:
+            key = _marker(value)
+        except ValueError as error:
+            yield f"{where}: {error}"
+            return
+        if key == FILE_KEY:
+            path = Path(value[FILE_KEY]).expanduser()
+            if not path.is_file():
+                problem = "is not a regular file" if path.exists() else "no such file"
+                yield f"{where}: {problem}: {value[FILE_KEY]} (relative paths are read from {Path.cwd()})"
+            elif path.stat().st_size == 0:
+                yield f"{where}: {value[FILE_KEY]} is empty (0 bytes)"
+        elif key is None:
+            for name, child in value.items():
+                yield from _file_problems(child, f"{where}[{name!r}]", detect_file_paths=detect_file_paths)
+    elif isinstance(value, list):
+        for index, child in enumerate(value):
+            yield from _file_problems(child, f"{where}[{index}]", detect_file_paths=detect_file_paths)
+    elif isinstance(value, str) and detect_file_paths and has_media_name(value) and not is_media_file_path(value):
+        quoted = json.dumps(value, ensure_ascii=False)
+        yield (
+            f"{where}: {quoted} looks like a media file name but no such file exists (relative paths are read "
+            f'from {Path.cwd()}). For a local file, fix the path or write {{"{FILE_KEY}": {quoted}}}; to send '
+            f'the string as it is, write {{"{TEXT_KEY}": {quoted}}} (or use --strings-as-text)'
+        )
+
+
+def job_input(job: Job) -> dict[str, Any]:
+    """The input to submit for ``job``: ``{"$file": p}`` becomes ``Path(p)``, ``{"$text": s}`` a string
+    sent as text."""
+
+    def decode(value: Any) -> Any:
+        if isinstance(value, dict):
+            key = _marker(value)
+            if key == FILE_KEY:
+                return Path(value[FILE_KEY]).expanduser()
+            if key == TEXT_KEY:
+                return _Text(value[TEXT_KEY])
+            return {name: decode(child) for name, child in value.items()}
+        if isinstance(value, list):
+            return [decode(child) for child in value]
+        return value
+
+    decoded: dict[str, Any] = decode(job.input)
+    return decoded
+
+
+def _non_empty(data: dict[str, Any], key: str, *, required: bool = True) -> Any:
+    """``data[key]``, which must be a non-empty string (or, unless ``required``, absent)."""
+    value = data.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError(f'"{key}" must be a non-empty string' + ("" if required else " when given"))
+    return value
+
+
+def _check_job(data: Any, line: int, *, detect_file_paths: bool = True) -> Job:
+    if not isinstance(data, dict):
+        raise ValueError(f"expected a JSON object, got {type(data).__name__}")
+    allowed = _JOB_KEYS | ComfyPromptRequestOptions.__optional_keys__
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(allowed))})")
+    job_id = _non_empty(data, "id")
+    if (
+        _BAD_ID.search(job_id)
+        or job_id.startswith(".")
+        or job_id != job_id.strip()
+        or len(job_id) > 128
+        or job_id in _RESERVED_IDS
+    ):
+        raise ValueError(
+            f'"id" {job_id!r} cannot name a directory: use at most 128 characters, no leading dot or '
+            'spaces, none of / \\ : * ? " < > |'
+        )
+    workflow_id = _non_empty(data, "workflow_id")
+    inputs = data.get("input", {})
+    if not isinstance(inputs, dict):
+        raise ValueError(f'"input" must be a JSON object, got {type(inputs).__name__}')
+    problems = list(_file_problems(inputs, "input", detect_file_paths=detect_file_paths))
+    if problems:
+        raise ValueError("; ".join(problems))
+    resource_config_id = _non_empty(data, "resource_config_id", required=False)
+    options = cast(
+        ComfyPromptRequestOptions,
+        {key: value for key, value in data.items() if key in ComfyPromptRequestOptions.__optional_keys__},
+    )
+    try:
+        request_options(options)  # the checks create() makes, before anything is submitted
+    except InvalidInputError as error:
+        raise ValueError(str(error)) from None
+    return Job(
+        id=job_id,
+        workflow_id=workflow_id,
+        input=inputs,
+        options=options,
+        resource_config_id=resource_config_id,
+        line=line,
+    )
+
+
+def _lines(source: str | os.PathLike[str] | TextIO | Iterable[Any]) -> Iterator[tuple[int, Any, str]]:
+    """(line number, parsed object or raw line, where) for every non-blank entry."""
+    if isinstance(source, str | os.PathLike):
+        path = Path(source)
+        try:
+            with path.open(encoding="utf-8") as stream:
+                for number, text in enumerate(stream, 1):
+                    if text.strip():
+                        yield number, text, str(path)
+        except FileNotFoundError:
+            raise BatchInputError(f"jobs file not found: {path}") from None
+        except UnicodeDecodeError as error:
+            raise BatchInputError(f"{path}: not UTF-8 text ({error.reason})") from None
+        except IsADirectoryError:
+            raise BatchInputError(f"{path} is a directory, not a jobs file") from None
+        return
+    where = getattr(source, "name", None) if isinstance(source, io.IOBase) else None
+    for number, item in enumerate(source, 1):
+        if isinstance(item, str) and not item.strip():
+            continue
+        yield number, item, str(where or "jobs")
+
+
+def load_jobs(source: str | os.PathLike[str] | TextIO | Iterable[Any], *, detect_file_paths: bool = True) -> list[Job]:
+    """Read and validate every job first; :class:`BatchInputError` lists what is wrong,
+    by line number. ``source`` is a path, an open text file, or an iterable of JSON
+    lines or dicts. Files named in inputs must exist (see the module doc);
+    ``detect_file_paths=False``: plain strings are text, never checked as files."""
+    jobs: list[Job] = []
+    problems: list[str] = []
+    seen: dict[str, int] = {}
+    for number, item, where in _lines(source):
+        try:
+            data = json.loads(item) if isinstance(item, str | bytes) else item
+        except ValueError as error:
+            problems.append(f"{where} line {number}: not valid JSON ({error})")
+            continue
+        try:
+            job = _check_job(data, number, detect_file_paths=detect_file_paths)
+        except ValueError as error:
+            problems.append(f"{where} line {number}: {error}")
+            continue
+        if job.id in seen:
+            problems.append(f"{where} line {number}: duplicate id {job.id!r} (first on line {seen[job.id]})")
+            continue
+        seen[job.id] = number
+        jobs.append(job)
+    if problems:
+        shown = problems[:20]
+        more = f"\n… and {len(problems) - 20} more" if len(problems) > 20 else ""
+        raise BatchInputError(f"invalid jobs ({len(problems)}):\n" + "\n".join(shown) + more)
+    if not jobs:
+        raise BatchInputError("the jobs file has no jobs")
+    return jobs

@@ -1,0 +1,203 @@
+"""The batch's crash-safe record: the journal (``DIR/journal.sqlite``, one row per job,
+each change committed before the call returns), its reconciliation with the jobs file
+on a rerun, the lock that keeps one batch per directory, and ``results.jsonl``."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from ._jobs import LOCK_NAME, BatchInputError, Job
+from ._results import JobResult
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks here; documented
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = [
+    "DONE",
+    "FAILED",
+    "PENDING",
+    "SUBMITTED",
+    "SUBMITTING",
+    "UNKNOWN",
+    "Journal",
+    "Row",
+    "exclusive",
+    "job_results",
+    "reconcile",
+    "write_results",
+]
+
+PENDING, SUBMITTING, SUBMITTED, DONE, FAILED, UNKNOWN = (
+    "pending",
+    "submitting",
+    "submitted",
+    "done",
+    "failed",
+    "unknown",
+)
+
+_STATUS_OF_STATE: Final = {DONE: "succeeded", FAILED: "failed", UNKNOWN: "unknown"}
+
+
+@dataclass
+class Row:
+    id: str
+    spec: str
+    state: str
+    task_id: str | None
+    files: list[str]
+    error: str | None
+    error_code: str | None
+
+
+class Journal:
+    """The batch's durable record: one row per job, every change its own committed
+    transaction (WAL, ``synchronous=FULL``: on disk before the call returns)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            """CREATE TABLE IF NOT EXISTS jobs (
+                id TEXT PRIMARY KEY,
+                spec TEXT NOT NULL,
+                state TEXT NOT NULL,
+                task_id TEXT,
+                outputs TEXT,
+                files TEXT,
+                error TEXT,
+                error_code TEXT,
+                updated_at REAL NOT NULL
+            )"""
+        )
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def rows(self) -> dict[str, Row]:
+        with self._lock:
+            cursor = self._db.execute("SELECT id, spec, state, task_id, files, error, error_code FROM jobs")
+            return {
+                row[0]: Row(row[0], row[1], row[2], row[3], json.loads(row[4]) if row[4] else [], row[5], row[6])
+                for row in cursor.fetchall()
+            }
+
+    def insert(self, jobs: Iterable[Job]) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO jobs (id, spec, state, updated_at) VALUES (?, ?, ?, ?)",
+                    [(job.id, job.spec(), PENDING, time.time()) for job in jobs],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def update(self, job_id: str, **values: Any) -> None:
+        """Set columns of one job in one committed transaction."""
+        values["updated_at"] = time.time()
+        columns = ", ".join(f"{name} = ?" for name in values)
+        with self._lock:
+            self._db.execute(f"UPDATE jobs SET {columns} WHERE id = ?", [*values.values(), job_id])
+
+
+@contextlib.contextmanager
+def exclusive(out_dir: Path) -> Iterator[None]:
+    """One batch per directory at a time: two would submit the same pending jobs."""
+    if fcntl is None:
+        yield
+        return
+    with (out_dir / LOCK_NAME).open("a") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            raise BatchInputError(f"another speedpix batch is running in {out_dir}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def reconcile(
+    jobs: list[Job], journal: Journal, *, resubmit_unknown: bool, retry_failed: bool, out_dir: Path
+) -> dict[str, Row]:
+    """Bring the journal in line with the jobs file and the last run's end."""
+    rows = journal.rows()
+    new = [job for job in jobs if job.id not in rows]
+    if new:
+        journal.insert(new)
+    problems = []
+    for job in jobs:
+        row = rows.get(job.id)
+        if row is None:
+            continue
+        resettable = row.state == PENDING or (row.state == FAILED and not row.task_id)
+        if row.spec != job.spec() and not resettable:
+            problems.append(
+                f"job {job.id!r} (line {job.line}) differs from the one already run in {out_dir} "
+                f"(state {row.state}{', task ' + row.task_id if row.task_id else ''}): give it a new id "
+                "or use another output directory"
+            )
+            continue
+        if row.state == SUBMITTING:
+            message = (
+                "the batch stopped while submitting this job: the task may or may not exist "
+                "(check the console); rerun with --resubmit-unknown to submit it again"
+            )
+            journal.update(job.id, state=UNKNOWN, error=message)
+        elif (row.state == UNKNOWN and resubmit_unknown) or resettable or (row.state == FAILED and retry_failed):
+            journal.update(job.id, state=PENDING, spec=job.spec(), task_id=None, error=None, error_code=None)
+    if problems:
+        raise BatchInputError("\n".join(problems))
+    return journal.rows()
+
+
+def job_results(jobs: list[Job], journal: Journal, out_dir: Path) -> list[JobResult]:
+    """Each job's result as the journal has it now (a job not finished is ``incomplete``)."""
+    rows = journal.rows()
+    results = []
+    for job in jobs:
+        row = rows[job.id]
+        status = _STATUS_OF_STATE.get(row.state, "incomplete")
+        files = [str((out_dir / name).resolve()) for name in row.files] if row.state == DONE else []
+        error = None if row.state == DONE else row.error
+        if status == "incomplete" and error is None:
+            error = "not finished; rerun to resume"
+        results.append(JobResult(job.id, status, row.task_id, files, error, row.error_code))
+    return results
+
+
+def write_results(path: Path, results: list[JobResult]) -> None:
+    """Atomically: a temporary file beside it, flushed to disk, renamed over it."""
+    temp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    # os.open with 0o666: the usual permissions (umask applied), unlike mkstemp's 0600.
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as stream:
+            for result in results:
+                stream.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temp)
+        raise

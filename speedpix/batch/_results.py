@@ -1,0 +1,131 @@
+"""What a batch reports: a result per job (``results.jsonl``), the summary of a run, and
+the events ``on_event`` receives while it runs."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["BatchEvent", "BatchSummary", "JobResult"]
+
+
+@dataclass(frozen=True)
+class JobResult:
+    """One line of ``results.jsonl``. ``status`` is ``succeeded``, ``failed``,
+    ``unknown`` (submission in doubt, see the module doc) or ``incomplete`` (not
+    finished in this run: rerun to resume)."""
+
+    id: str
+    status: str
+    task_id: str | None
+    files: list[str]
+    error: str | None
+    error_code: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class BatchSummary:
+    results: list[JobResult]
+    output_dir: Path
+    results_path: Path
+    journal_path: Path
+    elapsed: float = 0.0
+    #: Jobs at once at the end, the lowest it went, and the maximum it was given.
+    concurrency: int = 0
+    lowest_concurrency: int = 0
+    max_concurrency: int = 0
+    #: Submissions refused by throttling (each was submitted again later).
+    throttled: int = 0
+
+    def _count(self, status: str) -> int:
+        return sum(1 for result in self.results if result.status == status)
+
+    @property
+    def total(self) -> int:
+        return len(self.results)
+
+    @property
+    def succeeded(self) -> int:
+        return self._count("succeeded")
+
+    @property
+    def failed(self) -> int:
+        return self._count("failed")
+
+    @property
+    def unknown(self) -> int:
+        return self._count("unknown")
+
+    @property
+    def incomplete(self) -> int:
+        return self._count("incomplete")
+
+    @property
+    def ok(self) -> bool:
+        return self.succeeded == self.total
+
+    def count_line(self) -> str:
+        line = f"{self.succeeded}/{self.total} succeeded, {self.failed} failed"
+        if self.unknown:
+            line += f", {self.unknown} unknown (see --resubmit-unknown)"
+        if self.incomplete:
+            line += f", {self.incomplete} incomplete (rerun to resume)"
+        line += f" in {self.elapsed:.1f}s; concurrency {self.concurrency}"
+        if self.throttled:
+            line += (
+                f" (throttled {self.throttled}x: lowered from {self.max_concurrency}, "
+                f"to {self.lowest_concurrency} at the lowest)"
+            )
+        return line + f"; results in {self.results_path}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "total": self.total,
+            "succeeded": self.succeeded,
+            "failed": self.failed,
+            "unknown": self.unknown,
+            "incomplete": self.incomplete,
+            "concurrency": self.concurrency,
+            "lowest_concurrency": self.lowest_concurrency,
+            "max_concurrency": self.max_concurrency,
+            "throttled": self.throttled,
+            "results_path": str(self.results_path),
+            "output_dir": str(self.output_dir),
+        }
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """What ``on_event`` receives: a job changed state. ``kind`` is ``submitted``,
+    ``resumed``, ``succeeded``, ``failed``, ``unknown``, ``incomplete`` or ``skipped``
+    (finished in an earlier run). The counts are of the whole batch, after the event."""
+
+    kind: str
+    job_id: str
+    task_id: str | None = None
+    message: str | None = None
+    total: int = 0
+    finished: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    running: int = 0
+    #: Jobs allowed at once now (lowered by throttling), and the maximum given.
+    concurrency: int = 0
+    max_concurrency: int = 0
+
+    def describe(self) -> str:
+        head = f"[{self.finished}/{self.total} done, {self.failed} failed, {self.running} running"
+        if self.concurrency < self.max_concurrency:
+            head += f", concurrency {self.concurrency}/{self.max_concurrency} (throttled)"
+        head += "]"
+        text = f"{head} {self.job_id}: {self.kind}"
+        if self.task_id:
+            text += f" (task {self.task_id})"
+        if self.message:
+            text += f": {self.message}"
+        return text

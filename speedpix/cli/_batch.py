@@ -1,0 +1,62 @@
+"""``speedpix batch``: a jobs file run through :func:`speedpix.batch.run_batch`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import TYPE_CHECKING
+
+from .._apps.terminal import LiveLine
+from ._output import EXIT_INTERRUPTED, EXIT_OK, EXIT_TASK_FAILED, UsageError, err, print_json, printable
+from ._run import make_client
+
+if TYPE_CHECKING:
+    from ..batch import BatchEvent
+
+__all__ = ["cmd_batch"]
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    from ..batch import BatchInputError, run_batch  # lazy: keeps `speedpix --help` fast
+
+    status = _BatchStatus(sys.stderr, enabled=not args.quiet)
+    try:
+        with make_client(args, detect_file_paths=not args.strings_as_text) as client:
+            summary = run_batch(
+                sys.stdin if args.jobs == "-" else args.jobs,
+                args.output_dir,
+                client=client,
+                concurrency=args.concurrency,
+                timeout=args.timeout,
+                on_event=status,
+                resubmit_unknown=args.resubmit_unknown,
+                retry_failed=args.retry_failed,
+            )
+    except BatchInputError as error:
+        raise UsageError(str(error)) from None
+    except KeyboardInterrupt:
+        status.finish()
+        status.enabled = False  # workers may still report; the message below is the last word
+        err(
+            "interrupted. Every submitted task is in the journal; rerun the same command to resume "
+            "(nothing is submitted twice)."
+        )
+        return EXIT_INTERRUPTED
+    status.finish()
+    err(printable(summary.count_line()))
+    if args.json:
+        print_json(summary.to_dict())
+    else:
+        print(printable(summary.results_path), flush=True)
+    return EXIT_OK if summary.ok else EXIT_TASK_FAILED
+
+
+class _BatchStatus(LiveLine):
+    """Batch progress on stderr: one line per job event (rewritten in place on a
+    terminal), ``printable`` as every LiveLine's."""
+
+    def __call__(self, event: BatchEvent) -> None:
+        if self.tty and event.kind not in ("failed", "unknown", "skipped"):
+            self.rewrite(event.describe())
+        else:
+            self.line(event.describe())
