@@ -28,6 +28,7 @@ from typing import IO, Any, Final
 from .effects import CHUNK_SIZE
 from .errors import InvalidInputError
 from .images import PNG_NAME, array_problem, is_numpy_array, is_pil_image, png_bytes
+from .logging import logger
 from .mime import SNIFF_BYTES, content_type_for, extension_for, guess_from_name, is_media_type
 from .validate import check_header_values
 
@@ -325,6 +326,16 @@ def resolve_files(plan: InputPlan) -> InputPlan:
         if item.kind in ("path", "text"):
             path = os.fspath(item.value)
             if item.kind == "text" and not is_media_file_path(path):
+                # Likely a mistyped path, which would cost a task: say so, but send it as given.
+                logger.warning(
+                    "%s: %r looks like a media file name but no such file exists (relative paths are read from "
+                    "%s); it is sent as text. For a local file, fix the path or pass pathlib.Path(...), which "
+                    "must exist; to send such strings as text without this warning, use "
+                    "Client(detect_file_paths=False).",
+                    _where(item.label),
+                    path,
+                    os.getcwd(),
+                )
                 targets.append(path)
                 continue
             key = os.path.realpath(path)

@@ -32,7 +32,7 @@ class Emulator:
     It serves on ``host:port`` (port 0 picks a free one) from a background thread;
     ``endpoint`` is its base URL. Credentials default to ``test-app-key`` /
     ``test-app-secret``. Three workflows are built in: ``demo-txt2img``,
-    ``demo-echo`` and ``demo-img2img`` (needs Pillow); :meth:`register` adds more.
+    ``demo-echo`` and, where Pillow is installed (``speedpix[images]``), ``demo-img2img``; :meth:`register` adds more.
 
     A quota, per app key, as an account has: ``max_submissions_per_second`` (a token
     bucket; beyond it ``comfy_prompt`` gets the API gateway's HTTP 403 ``Throttled by APP
@@ -160,6 +160,11 @@ class Emulator:
         are fixed when it is submitted.
         """
         self._registry.register(workflow_id, fn, versions=versions, aliases=aliases, **options)
+
+    @property
+    def workflows(self) -> list[str]:
+        """The ids of the registered workflows, built-in ones included."""
+        return self._registry.names()
 
     def configure(self, workflow_id: str, **options: Any) -> None:
         """Change options of a registered workflow (same names as :meth:`register`)."""

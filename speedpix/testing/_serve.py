@@ -8,11 +8,15 @@ import sys
 import threading
 from types import FrameType
 
+from ._workflows import builtin_names
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="speedpix emulator",
         description="Serve a local SpeedPix emulator (API gateway, task API, storage) until interrupted with Ctrl-C.",
+        epilog=f"Built-in workflows here: {', '.join(builtin_names())}"
+        + ("" if "demo-img2img" in builtin_names() else " (demo-img2img needs Pillow: pip install 'speedpix[images]')"),
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     parser.add_argument(
@@ -83,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if limits:
             print(f"  Quota per app key: at most {' and '.join(limits)}")
-        print("Built-in workflows: demo-txt2img, demo-echo, demo-img2img (alias main). Press Ctrl-C to stop.")
+        print(f"Built-in workflows: {', '.join(emulator.workflows)} (alias main). Press Ctrl-C to stop.")
         sys.stdout.flush()
         # Short waits, not one long one: the OS may deliver the signal to the server's
         # thread, and Python then runs our handler only once the main thread wakes up.

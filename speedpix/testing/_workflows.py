@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import importlib.util
 import io
 import math
 import threading
@@ -123,6 +124,10 @@ class WorkflowRegistry:
 
     def get(self, workflow_id: str) -> Workflow | None:
         return self._workflows.get(workflow_id)
+
+    def names(self) -> list[str]:
+        with self._lock:
+            return sorted(self._workflows)
 
     def resolve(
         self, workflow_id: str, alias_id: str | None, version_id: str | None
@@ -330,7 +335,22 @@ def demo_img2img(ctx: WorkflowContext, inputs: dict[str, Any]) -> dict[str, Any]
     return _png_output(ctx, buffer.getvalue(), result.width, result.height)
 
 
+def _pillow_installed() -> bool:
+    try:
+        return importlib.util.find_spec("PIL") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def builtin_names() -> list[str]:
+    registry = WorkflowRegistry()
+    register_builtins(registry)
+    return registry.names()
+
+
 def register_builtins(registry: WorkflowRegistry) -> None:
     registry.register("demo-txt2img", demo_txt2img, versions=("v1",), aliases={"main": "v1"})
     registry.register("demo-echo", demo_echo, versions=("v1",), aliases={"main": "v1"})
-    registry.register("demo-img2img", demo_img2img, versions=("v1",), aliases={"main": "v1"})
+    # Only where it can run: it decodes its input with Pillow (speedpix[images]).
+    if _pillow_installed():
+        registry.register("demo-img2img", demo_img2img, versions=("v1",), aliases={"main": "v1"})
