@@ -1,7 +1,7 @@
 """SpeedPix Python SDK: run Alibaba Cloud 智作工坊 (AIGC Service Lab) ComfyUI workflows.
 
->>> from speedpix import Client
->>> client = Client()  # SPEEDPIX_APP_KEY / SPEEDPIX_APP_SECRET from the environment
+>>> import speedpix
+>>> client = speedpix.Client()  # SPEEDPIX_APP_KEY / SPEEDPIX_APP_SECRET from the environment
 >>> output = client.run("your-workflow-id", {"prompt": "a mountain lake"})
 >>> output["images"].save("result.png")
 >>> speedpix.show(output)  # in Jupyter: the images inline (elsewhere: one line per file)

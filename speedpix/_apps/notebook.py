@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any, Final
 
+from .._core.names import shown_url
 from .._flows.outputs import FileNode, FileOutput, iter_output_files
 from .._flows.preview import MAX_INLINE_BYTES, preview
 from .._flows.tasks import Prediction
@@ -31,8 +32,9 @@ def _files(output: Any) -> list[tuple[str, FileOutput | FileNode]]:
         output = output.output
     items: list[tuple[str, FileOutput | FileNode]] = []
     for item in iter_output_files(output):
-        keys = [str(key) for key in item.keys if key != "url"]
-        items.append((" / ".join(keys) or item.file.filename, item.node if item.node is not None else item.file))
+        obj = item.node if item.node is not None else item.file
+        keys = " / ".join(str(key) for key in item.keys if key != "url")
+        items.append((f"{keys} · {obj.filename}" if keys else obj.filename, obj))
     return items
 
 
@@ -58,7 +60,8 @@ def gallery_html(output: Any, *, max_bytes: int = MAX_INLINE_BYTES) -> str:
 
 
 def gallery_text(output: Any) -> str:
-    lines = [f"{label}: {obj.url if hasattr(obj, 'url') else obj}" for label, obj in _files(output)]
+    # Without the query: a presigned link's signature must not reach logs or exports.
+    lines = [f"{label}: {shown_url(obj.url)}" for label, obj in _files(output)]
     return "\n".join(lines) or "no files in this output"
 
 

@@ -75,7 +75,10 @@ class FileOutput(_Shown, str):
         return first_safe_name(url_name(self.url))
 
     def __repr__(self) -> str:
-        return f"FileOutput({self.url!r})"
+        # Never the query: a presigned link's signature stays out of logs, tracebacks and
+        # notebooks' text outputs (str(file) is the whole URL).
+        url = shown_url(self.url)
+        return f"FileOutput({url + '?…' if '?' in self.url else url!r})"
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Its download settings, never credentials (see Config.storage_only).

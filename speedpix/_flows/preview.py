@@ -75,6 +75,8 @@ class Preview:
     content_type: str | None = None
     data: bytes | None = None
     reason: str | None = None
+    failed: bool = False  # the file could not be fetched
+    task_id: str | None = None
 
     def png(self) -> bytes | None:
         return self.data if self.kind == "image" and self.content_type == "image/png" else None
@@ -102,10 +104,17 @@ class Preview:
             return f'<div class="speedpix-{self.kind}">{player}</div>'
         reason = html.escape(self.reason or "not shown inline")
         shown = html.escape(shown_url(self.url))
+        if not self.failed:
+            advice = "the link expires; <code>.save()</code> the file to keep it"
+        elif self.task_id:
+            again = html.escape(f"client.predictions.get({self.task_id!r})")
+            advice = f"for fresh links, fetch the task again: <code>{again}</code>"
+        else:
+            advice = "its link may have expired"
         return (
             f'<div class="speedpix-note" style="font-size:90%;overflow-wrap:anywhere">'
             f'<a href="{url}" target="_blank" rel="noopener noreferrer">{shown}</a><br/>'
-            f'<span style="opacity:.75">{reason} (the link expires; <code>.save()</code> the file to keep it)</span>'
+            f'<span style="opacity:.75">{reason} ({advice})</span>'
             "</div>"
         )
 
@@ -221,7 +230,8 @@ def preview(obj: FileOutput | FileNode, *, max_bytes: int = MAX_INLINE_BYTES) ->
         sniffed_kind = result.sniffed.split("/", 1)[0] if result.sniffed else None
         if result.failed_at is None and sniffed_kind in ("video", "audio"):
             return Preview(sniffed_kind, url, name, result.sniffed)
-        return Preview("note", url, name, hinted, reason=result.reason)
+        failed = result.failed_at is not None
+        return Preview("note", url, name, hinted, reason=result.reason, failed=failed, task_id=file.task_id)
     if len(result.data) > max_bytes:
         return Preview("note", url, name, hinted, reason=f"larger than {_size(max_bytes)}: not shown inline")
     content_type = result.sniffed or hinted

@@ -36,12 +36,13 @@ def test_png_displays_as_image_png_fetched_once_without_credentials(emu: Emulato
     assert not {"x-ca-key", "x-ca-signature", "authorization"} & set(fetched[0].headers)
 
 
-def test_str_and_repr_stay_the_url(emu: Emulator, client: Client) -> None:
+def test_str_stays_the_url_and_repr_hides_its_signature(emu: Emulator, client: Client) -> None:
     output = serve(emu, client, image_bytes("PNG"), "result.png")
     url = output.url
     output._repr_png_()
     assert str(output) == url and output == url
-    assert repr(output) == f"FileOutput({url!r})"
+    assert "?" in url
+    assert repr(output) == f"FileOutput({url.split('?', 1)[0] + '?…'!r})"
 
 
 def test_jpeg_displays_as_image_jpeg(emu: Emulator, client: Client) -> None:
@@ -189,7 +190,7 @@ def test_gallery_shows_every_file_with_its_label(emu: Emulator, client: Client) 
     assert _data_uri_bytes(html, "image/gif") == gif
     assert "<video" in html
     for label in ("first / images", "second / frames / 0", "second / frames / 1"):
-        assert f">{label}</figcaption>" in html
+        assert f">{label} · " in html  # and the file name after it
     assert notebook.gallery_html({"text": "no files"}).count("no files in this output") == 1
 
 
@@ -199,7 +200,8 @@ def test_show_outside_a_notebook_prints_one_line_per_file(
     output = {"images": [serve(emu, client, image_bytes("PNG"), "a.png"), serve(emu, client, b"x", "b.mp4")]}
     assert speedpix.show(output) is None
     lines = capsys.readouterr().out.splitlines()
-    assert lines == [f"images / 0: {output['images'][0].url}", f"images / 1: {output['images'][1].url}"]
+    first, second = (file.url.split("?", 1)[0] for file in output["images"])  # never the signature
+    assert lines == [f"images / 0 · 00001_a.png: {first}", f"images / 1 · 00001_b.mp4: {second}"]
     assert gets(emu, output["images"][0].url) == []  # nothing fetched to print
 
 
@@ -207,7 +209,7 @@ def test_show_accepts_a_prediction(emu: Emulator, client: Client, capsys: pytest
     prediction = client.predictions.create("demo-txt2img", {"prompt": "p"})
     prediction.wait()
     speedpix.show(prediction)
-    assert capsys.readouterr().out.startswith("images: http://127.0.0.1")
+    assert capsys.readouterr().out.startswith("images · ")
 
 
 def test_fetched_bytes_stay_out_of_pickles_and_go_with_the_object(emu: Emulator, client: Client) -> None:
@@ -240,3 +242,22 @@ def test_ipython_formatters_fetch_only_where_images_can_be_shown(emu: Emulator, 
     assert set(data) == {"text/plain", "image/png"}
     assert data["image/png"] == png
     assert len(gets(emu, output.url)) == 1
+
+
+def test_text_displays_carry_no_link_signature(emu: Emulator, client: Client) -> None:
+    from IPython.lib.pretty import pretty
+
+    output = client.run("demo-txt2img", {"prompt": "p"})
+    file = output["images"]["url"]
+    assert "?" in file.url  # a presigned link, signed in its query
+    for text in (pretty(file), pretty(output["images"]), notebook.gallery_text(output)):
+        assert file.url not in text and file.url.split("?", 1)[1] not in text
+        assert file.url.split("?", 1)[0] in text
+
+
+def test_a_file_that_cannot_be_fetched_says_how_to_get_fresh_links(emu: Emulator, client: Client) -> None:
+    output = client.run("demo-txt2img", {"prompt": "p"})
+    gone = FileOutput(output["images"]["url"].url.replace("/storage/", "/missing/"), task_id="task-42")
+    html = gone._repr_html_() or ""
+    assert "client.predictions.get(&#x27;task-42&#x27;)" in html
+    assert "<code>.save()</code> the file to keep it" not in html

@@ -59,7 +59,7 @@ def test_the_gallery_has_one_image_per_prompt(executed: Any) -> None:
     html = output.data["text/html"]
     assert html.count('<img src="data:image/png;base64,') == 4
     for prompt in ("a red fox", "a quiet harbour", "neon city", "autumn forest"):
-        assert f">{prompt} / images</figcaption>" in html
+        assert f">{prompt} / images · " in html  # and the file name after it
 
 
 def test_progress_is_one_output_updated_in_place(executed: Any) -> None:
