@@ -226,19 +226,23 @@ def load_jobs(source: str | os.PathLike[str] | TextIO | Iterable[Any], *, detect
     for number, item, where in _lines(source):
         try:
             data = json.loads(item) if isinstance(item, str | bytes) else item
+        except json.JSONDecodeError as error:  # its own message counts lines too: the column only
+            problems.append(f"{where} line {number}: not valid JSON ({error.msg} at column {error.colno})")
+            continue
         except ValueError as error:
             problems.append(f"{where} line {number}: not valid JSON ({error})")
             continue
+        # An id is taken by the first line that names it, valid or not.
+        raw_id = data.get("id") if isinstance(data, dict) else None
+        if isinstance(raw_id, str) and raw_id in seen:
+            problems.append(f"{where} line {number}: duplicate id {raw_id!r} (first on line {seen[raw_id]})")
+            continue
+        if isinstance(raw_id, str):
+            seen[raw_id] = number
         try:
-            job = _check_job(data, number, detect_file_paths=detect_file_paths)
+            jobs.append(_check_job(data, number, detect_file_paths=detect_file_paths))
         except ValueError as error:
             problems.append(f"{where} line {number}: {error}")
-            continue
-        if job.id in seen:
-            problems.append(f"{where} line {number}: duplicate id {job.id!r} (first on line {seen[job.id]})")
-            continue
-        seen[job.id] = number
-        jobs.append(job)
     if problems:
         shown = problems[:20]
         more = f"\n… and {len(problems) - 20} more" if len(problems) > 20 else ""

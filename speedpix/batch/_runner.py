@@ -128,33 +128,34 @@ class Runner:
 
     def emit(self, kind: str, job: Job, task_id: str | None = None, message: str | None = None) -> None:
         counts = self.counts
-        with counts.lock:
-            if kind in ("submitted", "resumed"):
-                counts.running.add(job.id)
-            else:
-                counts.running.discard(job.id)
-                if kind in ("succeeded", "skipped"):
-                    counts.succeeded += 1
-                elif kind == "failed":
-                    counts.failed += 1
-                else:
-                    counts.other += 1
-            event = BatchEvent(
-                kind,
-                job.id,
-                task_id,
-                message,
-                total=counts.total,
-                finished=counts.succeeded + counts.failed + counts.other,
-                succeeded=counts.succeeded,
-                failed=counts.failed,
-                running=len(counts.running),
-                concurrency=self.gate.limit.current,
-                max_concurrency=self.gate.limit.maximum,
-            )
-        if self.on_event is None:
-            return
+        # Counted and delivered under one lock: events reach on_event in the order counted.
         with self._event_lock:
+            with counts.lock:
+                if kind in ("submitted", "resumed"):
+                    counts.running.add(job.id)
+                else:
+                    counts.running.discard(job.id)
+                    if kind in ("succeeded", "skipped"):
+                        counts.succeeded += 1
+                    elif kind == "failed":
+                        counts.failed += 1
+                    else:
+                        counts.other += 1
+                event = BatchEvent(
+                    kind,
+                    job.id,
+                    task_id,
+                    message,
+                    total=counts.total,
+                    finished=counts.succeeded + counts.failed + counts.other,
+                    succeeded=counts.succeeded,
+                    failed=counts.failed,
+                    running=len(counts.running),
+                    concurrency=self.gate.limit.current,
+                    max_concurrency=self.gate.limit.maximum,
+                )
+            if self.on_event is None:
+                return
             try:
                 self.on_event(event)
             except Exception:  # a broken callback must not break the journal's bookkeeping

@@ -37,9 +37,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         status.finish()
         status.enabled = False  # workers may still report; the message below is the last word
+        jobs = "job was" if status.submitted == 1 else "jobs were"
         err(
-            "interrupted. Every submitted task is in the journal; rerun the same command to resume "
-            "(nothing is submitted twice)."
+            f"interrupted: {status.submitted} {jobs} submitted in this run. Every submitted task is in the "
+            "journal; rerun the same command to resume (nothing is submitted twice)."
         )
         return EXIT_INTERRUPTED
     status.finish()
@@ -55,7 +56,11 @@ class _BatchStatus(LiveLine):
     """Batch progress on stderr: one line per job event (rewritten in place on a
     terminal), ``printable`` as every LiveLine's."""
 
+    submitted = 0  # tasks submitted in this run, for the Ctrl-C report
+
     def __call__(self, event: BatchEvent) -> None:
+        if event.kind == "submitted":
+            self.submitted += 1
         if self.tty and event.kind not in ("failed", "unknown", "skipped"):
             self.rewrite(event.describe())
         else:

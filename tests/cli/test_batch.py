@@ -116,6 +116,7 @@ def test_ctrl_c_then_rerun_resumes(speedpix_emulator: Emulator, tmp_path: Path) 
     _, stderr = proc.communicate(timeout=10)
     assert proc.returncode == 130, stderr
     assert "rerun the same command to resume" in stderr and "Traceback" not in stderr
+    assert f"interrupted: {emu.stats.tasks_created} jobs were submitted in this run" in stderr
     partial = read_results(out)  # written on the way out
     assert len(partial) == 12 and any(r["status"] == "incomplete" for r in partial)
 
@@ -245,3 +246,25 @@ def test_a_request_field_of_the_wrong_type_is_refused_before_anything_is_submitt
     with pytest.raises(BatchInputError, match=r"line 2.*randomise_seeds"):
         run_batch(lines, tmp_path / "out", client=speedpix_emulator.client())
     assert speedpix_emulator.stats.tasks_created == 0
+
+
+def test_events_arrive_in_the_order_they_were_counted(speedpix_emulator: Emulator, tmp_path: Path) -> None:
+    emu = speedpix_emulator
+    emu.configure("demo-txt2img", duration=0.05)
+    jobs = write_jobs(tmp_path / "jobs.jsonl", 40)
+    events: list[BatchEvent] = []
+    with emu.client() as client:
+        run_batch(jobs, tmp_path / "out", client=client, concurrency=16, on_event=events.append)
+        # A rerun resumes nothing here, but its "skipped" events are counted the same way.
+        run_batch(jobs, tmp_path / "out", client=client, concurrency=16, on_event=events.append)
+    running: set[str] = set()
+    finished = 0
+    for event in events[: 40 * 2]:
+        if event.kind in ("submitted", "resumed"):
+            running.add(event.job_id)
+        elif event.kind != "skipped":
+            running.discard(event.job_id)
+            finished += 1
+        if event.kind != "skipped":
+            assert event.running == len(running), event  # the counts as of this very event
+            assert event.finished == finished, event

@@ -143,3 +143,19 @@ def test_load_jobs_reports_every_missing_file_of_a_line(tmp_path: Path, monkeypa
     with pytest.raises(BatchInputError) as caught:
         load_jobs([line], detect_file_paths=False)
     assert "one.jpg" in str(caught.value) and "two.mp4" not in str(caught.value)
+
+
+def test_a_json_error_names_one_line_and_its_column() -> None:
+    with pytest.raises(BatchInputError) as caught:
+        load_jobs(['{"id": "a", "workflow_id": "w"}', '{"id": "b",, "workflow_id": "w"}'])
+    message = str(caught.value)
+    assert "line 2: not valid JSON (Expecting property name enclosed in double quotes at column 12)" in message
+    assert "line 1" not in message and "char" not in message
+
+
+def test_a_duplicate_id_is_found_when_its_first_line_is_invalid() -> None:
+    with pytest.raises(BatchInputError) as caught:
+        load_jobs(['{"id": "a", "input": {}}', '{"id": "a", "workflow_id": "w"}'])
+    message = str(caught.value)
+    assert "line 1" in message and "workflow_id" in message
+    assert "line 2: duplicate id 'a' (first on line 1)" in message
