@@ -37,6 +37,8 @@ class Client:
     to 8 s and scaled by a random jitter (a server's ``Retry-After`` wins, capped at 30 s).
     ``detect_file_paths=False`` sends every plain string as text, never as a file.
     ``max_connections`` bounds the connections (and requests in flight) per pool.
+    The same input content is uploaded once and its link reused while it stays valid for
+    20 minutes more (``reuse_uploads=False``: upload every time; see the README).
     ``httpx_args`` go to the httpx clients (e.g. ``{"event_hooks": ...}``, ``proxy``).
     Sync calls go through ``httpx.Client``, async ones through ``httpx.AsyncClient`` on
     aiohttp (httpx-aiohttp), whatever the environment or ``httpx_args`` say. They keep
@@ -58,6 +60,7 @@ class Client:
         detect_file_paths: bool = True,
         verify: bool | str = True,
         max_connections: int = 100,
+        reuse_uploads: bool = True,
         httpx_args: dict[str, Any] | None = None,
     ) -> None:
         configure_from_env()
@@ -65,7 +68,7 @@ class Client:
             app_key=app_key, app_secret=app_secret, endpoint=endpoint, timeout=timeout, user_agent=user_agent,
             max_retries=max_retries, retry_delay=retry_delay, wait_timeout=wait_timeout,
             transfer_timeout=transfer_timeout, detect_file_paths=detect_file_paths, verify=verify,
-            max_connections=max_connections, httpx_args=httpx_args,
+            max_connections=max_connections, reuse_uploads=reuse_uploads, httpx_args=httpx_args,
         )  # fmt: skip
 
     @classmethod

@@ -68,7 +68,8 @@ def _png(path: Path) -> None:
     from speedpix.testing._png import encode_rgb
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(encode_rgb(8, 8, [bytes(8 * 3)] * 8))
+    shade = sum(path.name.encode()) % 256  # a distinct picture per file: uploads are by content
+    path.write_bytes(encode_rgb(8, 8, [bytes([shade]) * (8 * 3)] * 8))
 
 
 def _substitute(code: str, endpoint: str) -> str:

@@ -47,6 +47,7 @@ class Config:
     detect_file_paths: bool = True
     verify: bool | str = True
     max_connections: int = 100
+    reuse_uploads: bool = True
     httpx_args: dict[str, Any] | None = field(default=None, repr=False, compare=False)
     # Not a constructor argument: set by with_options().
     retry_throttled: bool = True
@@ -84,6 +85,7 @@ class Config:
         if isinstance(delay, bool) or not isinstance(delay, int | float) or not 0 <= delay <= MAX_DELAY:
             raise InvalidInputError(f"retry_delay must be a number of seconds from 0 to {MAX_DELAY}, got {delay!r}")
         validate.flag("detect_file_paths", self.detect_file_paths)
+        validate.flag("reuse_uploads", self.reuse_uploads)
         validate.flag("retry_throttled", self.retry_throttled)
         if self.httpx_args and "cookies" in self.httpx_args:
             raise ConfigurationError(

@@ -13,6 +13,7 @@ the flows, by pure functions, identically for both.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
@@ -159,7 +160,17 @@ class Notify:
     argument: Any
 
 
-Effect = Send[Any] | Put | Get | Sleep | Blocking | Parallel | Notify
+@dataclass(frozen=True)
+class Wait:
+    """Wait for another flow's result (``future``, set from any thread or event loop),
+    at most until ``deadline`` (``time.monotonic()``): its outcome is the result, or
+    the exception the future holds, or ``TimeoutError``."""
+
+    future: Future[Any]
+    deadline: float | None = None
+
+
+Effect = Send[Any] | Put | Get | Sleep | Blocking | Parallel | Notify | Wait
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from .._core.retry import CallSettings
 from .._wire import drivers
 from .._wire.connections import Transport
 from .._wire.lowlevel import SignedAPIClient
+from .uploads import Uploads
 
 T = TypeVar("T")
 
@@ -34,18 +35,26 @@ T = TypeVar("T")
 class Handle:
     """A client's configuration and connections, and the drivers that use them."""
 
-    def __init__(self, config: Config, transport: Transport | None = None, trust: EstimateTrust | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        transport: Transport | None = None,
+        trust: EstimateTrust | None = None,
+        uploads: Uploads | None = None,
+    ) -> None:
         self.config = config
         self.transport = transport if transport is not None else Transport(config)
-        #: Which workflows' duration estimates have proved right (shared by with_options copies).
+        # Shared by with_options() copies: which workflows' duration estimates proved
+        # right, and which input contents were uploaded.
         self.trust = trust if trust is not None else EstimateTrust()
+        self.uploads = uploads if uploads is not None else Uploads()
 
     def __reduce__(self) -> tuple[object, ...]:
         return (Handle, (self.config,))  # its configuration, with fresh connections
 
     def with_config(self, config: Config) -> Handle:
         """Other settings on the same connections."""
-        return Handle(config, self.transport, self.trust)
+        return Handle(config, self.transport, self.trust, self.uploads)
 
     @cached_property
     def api(self) -> GeneratedClient:

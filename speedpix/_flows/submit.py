@@ -11,7 +11,7 @@ from speedpix_api.models import ComfyPromptRequest, ComfyPromptRequestInputs, Co
 from .._core import validate
 from .._core.effects import Blocking, Flow, Parallel
 from .._core.errors import InvalidInputError, MalformedResponseError, PredictionError, SpeedPixException
-from .._core.inputs import check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
+from .._core.inputs import FileSource, check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
 from .._core.logging import logger
 from .._core.replies import Reply, present, value_of
 from .._core.retry import CallSettings, may_have_run
@@ -19,7 +19,8 @@ from .._core.validate import check_header_values
 from .calls import SUBMIT, api_call
 from .handle import Handle
 from .tasks import Prediction, ProgressCallback
-from .transfers import upload_flow
+from .transfers import File, upload_flow
+from .uploads import shared_upload_flow
 
 T = TypeVar("T")
 
@@ -43,9 +44,14 @@ def _input_urls(handle: Handle, settings: CallSettings, plan: Any, strategy: str
         check_base64_sizes(plan.sources)
         urls: list[str] = yield Blocking(lambda: [source.data_uri() for source in plan.sources])
         return urls
-    files = yield Parallel(
-        [upload_flow(handle.api, source, settings, handle.config.transfer_timeouts) for source in plan.sources]
-    )
+
+    def upload(source: FileSource) -> Flow[File]:
+        flow = upload_flow(handle.api, source, settings, handle.config.transfer_timeouts)
+        if not handle.config.reuse_uploads:
+            return flow
+        return shared_upload_flow(handle.uploads, source, settings, flow)
+
+    files = yield Parallel([upload(source) for source in plan.sources])
     return [file.access_url for file in files]
 
 

@@ -30,6 +30,7 @@ from .._core.effects import (
     Sink,
     Sleep,
     TransferOutcome,
+    Wait,
 )
 from .._core.logging import log_attempt, logger
 from .._core.names import shown_url
@@ -199,6 +200,9 @@ def run_sync(flow: Flow[T], transport: Transport) -> T:
                 value = effect.fn()
             elif isinstance(effect, Parallel):
                 value = [run_sync(child, transport) for child in effect.flows]
+            elif isinstance(effect, Wait):
+                remaining = None if effect.deadline is None else max(effect.deadline - time.monotonic(), 0.0)
+                value = effect.future.result(timeout=remaining)
             elif isinstance(effect, Notify):
                 result = effect.callback(effect.argument)
                 if inspect.isawaitable(result):
@@ -362,6 +366,11 @@ async def run_async(flow: Flow[T], transport: Transport) -> T:
                 value = await asyncio.to_thread(effect.fn)
             elif isinstance(effect, Parallel):
                 value = await _async_parallel(effect, transport)
+            elif isinstance(effect, Wait):
+                remaining = None if effect.deadline is None else max(effect.deadline - time.monotonic(), 0.0)
+                async with asyncio.timeout(remaining):
+                    # shield: a timeout here must not cancel the future other flows wait on
+                    value = await asyncio.shield(asyncio.wrap_future(effect.future))
             elif isinstance(effect, Notify):
                 result = effect.callback(effect.argument)
                 if inspect.isawaitable(result):
