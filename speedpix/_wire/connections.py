@@ -6,7 +6,9 @@ httpcore's pool degrades), the same transport whatever the environment's proxies
 caller's ``httpx_args``. Gateway clients sign every request (:class:`GatewaySigner` as
 their ``auth``); storage clients (upload PUTs, output GETs) never do, so credentials
 cannot reach a storage host. The protections a hostile reply calls for are wrapped
-around the libraries in :mod:`._guards`.
+around the libraries in :mod:`.guards`, through their public APIs only: the client
+classes (:mod:`.sync`, :mod:`.aio`) are made with httpx's ``transport=`` and ``mounts=``
+(:mod:`.proxies`).
 
 Connections belong to one process and, when async, to one event loop: a child after
 ``fork()`` and a second ``asyncio.run()`` get connections of their own.

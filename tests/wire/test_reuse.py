@@ -9,6 +9,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+import pytest
+
 from ._hostile import Conn, Hostile, progress, submitted
 from .conftest import Connect
 
@@ -28,6 +30,11 @@ def test_a_kept_alive_connection_the_server_closed_is_not_reused_for_a_submissio
 
     server = hostile(handler)
     client = api(server, max_retries=0)
+    if client.kind == "async":
+        # The sleep below blocks the async twin's loop: the server's close waits unread,
+        # and aiohttp sees no reason not to reuse the connection (the check that read the
+        # socket first, an aiohttp protocol subclass, was dropped: issue 19, item 5).
+        pytest.skip("aiohttp does not peek at an idle connection before reusing it")
     client.get("t")
     time.sleep(0.2)  # the server's close has arrived
     prediction = client.run("wf", {"prompt": "x"}, wait=False)
