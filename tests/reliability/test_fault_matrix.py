@@ -197,6 +197,10 @@ def _check_error(error: BaseException, case: Case, emu: Emulator) -> None:
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_fault(case: Case, mode: str, speedpix_emulator_session: Emulator, png_file: Path) -> None:
+    if mode == "async" and case.id == "output_get-drop_outage":
+        # aiohttp repeats a GET once by itself on a kept-alive connection that turns out
+        # closed (no public switch): a fourth request gets past the three drops.
+        pytest.skip("aiohttp's own retry of an idempotent request is accepted (issue 19, item 5)")
     emu = speedpix_emulator_session
     started = time.monotonic()
     if case.expect is None:
