@@ -1,30 +1,39 @@
 """``httpx.AsyncClient`` on httpx-aiohttp's transport, with exact error types.
 
-Imported only once async code runs: aiohttp is a large import. httpx-aiohttp maps
-aiohttp's errors by their nearest mapped base class, so a server that hung up after
-reading the request becomes ``httpx.ConnectTimeout`` — "never sent", which would make a
-task submission look safe to repeat. Errors are mapped again here from their cause,
-and the few aiohttp errors it leaves unmapped (a malformed reply head) become httpx's.
+Imported only once async code runs: aiohttp is a large import. The client gets
+:class:`AiohttpGuardedTransport` (a subclass of the public
+``httpx_aiohttp.AiohttpTransport``) as ``transport=`` and, for each proxy route, in
+``mounts=`` (:mod:`.proxies`): the same class direct and through proxies. Its aiohttp
+session is ours, passed through the transport's public ``client=`` parameter: an
+``aiohttp.ClientSession`` on an ``aiohttp.TCPConnector`` with the client's limits and
+TLS context, and an ``aiohttp.DummyCookieJar`` (no cookies kept or sent).
 
-A kept-alive connection with bytes that no request asked for is never reused: aiohttp
-would parse them with the previous request's parser and hand them to the next request
-as its reply (a forged reply sent after a real one, while the connection idles).
+httpx-aiohttp maps aiohttp's errors by their nearest mapped base class, so a server
+that hung up after reading the request becomes ``httpx.ConnectTimeout`` — "never sent",
+which would make a task submission look safe to repeat. Errors are mapped again here
+from their cause (public aiohttp exception classes), in the overridden public
+``handle_async_request`` and in the reply stream, and the few aiohttp errors it leaves
+unmapped (a malformed reply head) become httpx's.
+
+The call's deadline holds through ``asyncio.timeout`` in the driver (:mod:`.drivers`).
+aiohttp repeats a GET or PUT once by itself when a kept-alive connection turns out to
+be closed as it is reused; it has no public parameter to turn that off, and such
+requests are safe to repeat.
 """
 
 from __future__ import annotations
 
-import asyncio
+import base64
 import functools
-import select
 from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import httpx
-from aiohttp.client_proto import ResponseHandler
 from httpx_aiohttp import AiohttpTransport
 
 from .guards import LeanClient
+from .proxies import TransportOptions, client_args
 
 
 def _mapped(error: BaseException) -> httpx.TransportError:
@@ -62,66 +71,45 @@ class _Stream(httpx.AsyncByteStream):
         await self._inner.aclose()
 
 
-def _readable(sock: Any) -> bool:
-    """Whether a socket has bytes (or an EOF) waiting to be read."""
-    fileno = sock.fileno()
-    if fileno < 0:
-        return True
-    if hasattr(select, "poll"):  # select() fails on descriptors past FD_SETSIZE
-        poller = select.poll()
-        poller.register(fileno, select.POLLIN)
-        return bool(poller.poll(0))
-    return bool(select.select([fileno], [], [], 0)[0])
+def _session(options: TransportOptions) -> aiohttp.ClientSession:
+    """The aiohttp session of one transport, made on its event loop at its first request:
+    its connections bounded by the client's limits, on the client's TLS context, and no
+    cookie jar (``aiohttp.DummyCookieJar``): a cookie a server set is never sent back."""
+    limits = options.limits
+    connector = aiohttp.TCPConnector(
+        limit=limits.max_connections or 0,  # 0: no limit, as None is for httpx
+        keepalive_timeout=limits.keepalive_expiry,
+        ssl=options.ssl_context,
+    )
+    return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
-class _Protocol(ResponseHandler):
-    """aiohttp's connection protocol, refusing bytes that arrive between replies."""
+class AiohttpGuardedTransport(AiohttpTransport):
+    """httpx-aiohttp's transport on a session of ours (its public ``client=``
+    parameter), with exact error types."""
 
-    _idle = False  # the last reply is complete and no request was started since
-    _final = False  # the last message parsed is a final reply (not an informational 1xx)
-
-    def is_connected(self) -> bool:
-        """What aiohttp asks before reusing a kept-alive connection: not when bytes
-        wait on it unread (httpcore asks the same), e.g. arrived while the loop was busy."""
-        if not super().is_connected():
-            return False
-        sock = self.transport.get_extra_info("socket") if self.transport is not None else None
-        return sock is None or not (self._idle and _readable(sock))
-
-    def set_response_params(self, **kwargs: Any) -> None:
-        self._idle = self._final = False  # aiohttp calls this for every request, before writing it
-        super().set_response_params(**kwargs)
-
-    def feed_data(self, data: Any, size: int = 0) -> None:
-        message = data[0]  # each parsed message, as (message, payload)
-        self._final = not 100 <= message.code < 200
-        super().feed_data(data, size)
-
-    def data_received(self, data: bytes) -> None:
-        if self._idle and data:
-            # Nobody asked for these bytes, so they cannot be a reply: the connection
-            # is closed (no longer connected, aiohttp never reuses it).
-            self.force_close()
-            if self.transport is not None:
-                self.transport.close()
-            return
-        super().data_received(data)
-        payload = self._payload
-        self._idle = self._final and payload is not None and payload.is_eof()
-
-
-class _Transport(AiohttpTransport):
-    def get_client(self) -> aiohttp.ClientSession:
-        session = super().get_client()
-        # aiohttp has no parameter for its connections' protocol either.
-        session.connector._factory = functools.partial(_Protocol, loop=asyncio.get_running_loop())  # type: ignore[union-attr]
-        # aiohttp silently repeats a GET or PUT once when a kept-alive connection turns out
-        # closed. Retries are decided in one place (speedpix._core.retry), the same for sync and
-        # async calls; aiohttp has no parameter for this.
-        session._retry_connection = False
-        return session
+    def __init__(self, options: TransportOptions, proxy: httpx.Proxy | None = None) -> None:
+        # A proxy's credentials go as a Proxy-Authorization header, as httpcore sends
+        # them and as aiohttp asks (its proxy_auth is deprecated; httpx-aiohttp 0.1.8
+        # passes them in a form aiohttp refuses): with the CONNECT of an https URL
+        # (aiohttp's proxy_headers), with the request itself for an http URL.
+        self.proxy_authorization: str | None = None
+        if proxy is not None and proxy.raw_auth is not None:
+            self.proxy_authorization = "Basic " + base64.b64encode(b":".join(proxy.raw_auth)).decode("ascii")
+            headers = {**proxy.headers, "Proxy-Authorization": self.proxy_authorization}
+            proxy = httpx.Proxy(proxy.url, ssl_context=proxy.ssl_context, headers=headers)
+        super().__init__(
+            verify=options.ssl_context,
+            limits=options.limits,
+            http1=options.http1,
+            http2=options.http2,
+            proxy=proxy,
+            client=functools.partial(_session, options),
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self.proxy_authorization is not None and request.url.scheme == "http":
+            request.headers["Proxy-Authorization"] = self.proxy_authorization
         try:
             response = await super().handle_async_request(request)
         except (httpx.TransportError, aiohttp.ClientError) as error:
@@ -131,11 +119,8 @@ class _Transport(AiohttpTransport):
 
 
 class AsyncClient(LeanClient, httpx.AsyncClient):
-    """``httpx.AsyncClient`` on aiohttp, direct and through proxies, keeping no cookies."""
+    """``httpx.AsyncClient`` on :class:`AiohttpGuardedTransport`, direct and through
+    proxies, keeping no cookies. Takes ``httpx.AsyncClient``'s arguments."""
 
-    def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
-        transport: httpx.AsyncBaseTransport | None = kwargs.pop("transport", None)
-        return transport if transport is not None else _Transport(*args, **kwargs)
-
-    def _init_proxy_transport(self, *args: Any, **kwargs: Any) -> httpx.AsyncBaseTransport:
-        return _Transport(*args, **kwargs)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**client_args(kwargs, AiohttpGuardedTransport))

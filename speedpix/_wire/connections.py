@@ -6,7 +6,9 @@ httpcore's pool degrades), the same transport whatever the environment's proxies
 caller's ``httpx_args``. Gateway clients sign every request (:class:`GatewaySigner` as
 their ``auth``); storage clients (upload PUTs, output GETs) never do, so credentials
 cannot reach a storage host. The protections a hostile reply calls for are wrapped
-around the libraries in :mod:`._guards`.
+around the libraries in :mod:`.guards`, through their public APIs only: the client
+classes (:mod:`.sync`, :mod:`.aio`) are made with httpx's ``transport=`` and ``mounts=``
+(:mod:`.proxies`).
 
 Connections belong to one process and, when async, to one event loop: a child after
 ``fork()`` and a second ``asyncio.run()`` get connections of their own.
@@ -249,12 +251,16 @@ class Transport:
     def _sync_client(self, *, signed: bool) -> httpx.Client:
         args = self._common_args(signed=signed)
         args["event_hooks"] = _guards.sync_hooks(args.get("event_hooks"), api=signed)
-        return _guards.sync_client_class()(**args)
+        from .sync import SyncClient  # httpcore is imported when the first sync client is made
+
+        return SyncClient(**args)
 
     def _async_client(self, *, signed: bool) -> httpx.AsyncClient:
         args = self._common_args(signed=signed)
         args["event_hooks"] = _guards.async_hooks(args.get("event_hooks"), api=signed)
-        return _guards.async_client_class()(**args)
+        from .aio import AsyncClient  # aiohttp (a large import) when async code first needs it
+
+        return AsyncClient(**args)
 
     # ------------------------------------------------------------ the clients
 

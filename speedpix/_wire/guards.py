@@ -1,19 +1,24 @@
-"""The protections hostile replies call for, wrapped around httpx's clients.
+"""The protections hostile replies call for, wrapped around httpx's clients, each
+through a public API of httpx, httpcore, aiohttp or httpx-aiohttp.
 
 - Every call the façade makes runs inside an :class:`Exchange` (a context variable): its
-  per-attempt timeout and overall deadline reach the request, and its response is kept
-  even when the generated parser then fails on it (for the error's request id).
+  per-attempt timeout and overall deadline reach the request (httpx's ``"timeout"``
+  request extension, set in a ``request`` event hook), and its response is kept even
+  when the generated parser then fails on it (for the error's request id).
 - A reply in a ``Content-Encoding`` we did not ask for is refused, never inflated (we ask
-  for ``identity``): a 1 MB gzip body may inflate to gigabytes.
-- A gateway reply larger than :data:`MAX_API_REPLY_BYTES` is refused as it arrives.
+  for ``identity``): a 1 MB gzip body may inflate to gigabytes. A ``response`` event hook.
+- A gateway reply larger than :data:`MAX_API_REPLY_BYTES` is refused as it arrives: the
+  same hook wraps the reply's ``response.stream`` (an ``httpx.SyncByteStream`` and
+  ``httpx.AsyncByteStream``, :class:`_GuardedStream`).
 - The deadline holds while a reply trickles in: sync reads and writes are bounded by it
-  in httpcore's network backend (:mod:`._sync`), async calls by ``asyncio.timeout`` in
-  the driver.
-- A sync reply that was already buffered before its request was written (a second reply
-  appended to the previous one) is refused, and its connection closed (:mod:`._sync`):
-  httpcore would take it as the reply. aiohttp (:mod:`._aio`) closes such connections itself.
-- The clients keep and send no cookies (:class:`LeanClient`, the base of both client
-  classes): a cookie the gateway set would ride along with later requests, unsigned.
+  in the ``network_backend=`` of httpcore's pools (:mod:`.sync`), async calls by
+  ``asyncio.timeout`` in the driver (:mod:`.drivers`).
+- The clients keep and send no cookies (:class:`LeanClient`, a mixin of both client
+  classes overriding httpx's public ``cookies`` and ``build_request``; and the async
+  client's aiohttp session has an ``aiohttp.DummyCookieJar``, :mod:`.aio`): a cookie the
+  gateway set would ride along with later requests, unsigned.
+- Proxies (the environment's and the caller's) are routes of ``mounts=``, each the same
+  transport class as the direct route (:mod:`.proxies`).
 """
 
 from __future__ import annotations
@@ -27,11 +32,6 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .._core.effects import RefusedReply
-
-if TYPE_CHECKING:
-    from httpx._client import BaseClient as _HTTPXClient  # what LeanClient's super() is
-else:
-    _HTTPXClient = object
 
 #: Gateway replies are small JSON envelopes; anything this large is not one.
 MAX_API_REPLY_BYTES = 8 * 1024 * 1024
@@ -87,9 +87,28 @@ class AbsoluteURLs:
         return joined
 
 
-class LeanClient(_HTTPXClient):
+if TYPE_CHECKING:
+
+    class _Mixin:
+        """What :class:`LeanClient` uses of the ``httpx.Client`` or ``httpx.AsyncClient``
+        it is mixed into (their public API), for the type checker."""
+
+        @property
+        def base_url(self) -> httpx.URL: ...
+        @base_url.setter
+        def base_url(self, url: httpx.URL | str) -> None: ...
+        def build_request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request: ...
+
+else:
+    _Mixin = object
+
+
+class LeanClient(_Mixin):
     """What SpeedPix's httpx clients, sync and async, change in httpx's: they keep no
-    cookies (:class:`NoCookies`), and parse each relative URL once (:class:`AbsoluteURLs`)."""
+    cookies (:class:`NoCookies`), and parse each relative URL once (:class:`AbsoluteURLs`).
+    A mixin, first base of ``SyncClient(LeanClient, httpx.Client)`` and
+    ``AsyncClient(LeanClient, httpx.AsyncClient)``: it overrides their public
+    ``build_request`` and ``cookies``."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -250,17 +269,3 @@ class _GuardedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
 
 
 _CLOSED = httpx.ByteStream(b"")
-
-
-def sync_client_class() -> type[httpx.Client]:
-    """The sync client class; httpcore is imported the first time a sync client is made."""
-    from .sync import SyncClient
-
-    return SyncClient
-
-
-def async_client_class() -> type[httpx.AsyncClient]:
-    """The async client class; aiohttp is imported the first time async code needs it."""
-    from .aio import AsyncClient
-
-    return AsyncClient

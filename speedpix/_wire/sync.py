@@ -1,18 +1,28 @@
-"""``httpx.Client`` on httpcore, with reads and writes bounded by the call's deadline.
+"""``httpx.Client`` on an httpcore pool of ours, with reads and writes bounded by the
+call's deadline.
 
-Imported once a sync client is made. httpcore's pools take a network backend, which
-httpx has no parameter for: :class:`_GuardedBackend` wraps the default one.
+Imported once a sync client is made. httpcore's pools (``httpcore.ConnectionPool``,
+``httpcore.HTTPProxy``, ``httpcore.SOCKSProxy``) take a ``network_backend=``, a public
+parameter: :class:`_GuardedBackend` wraps httpcore's ``SyncBackend`` so that every
+connect, read and write waits no longer than what is left of the current call's
+deadline (:func:`~.guards.current_exchange`), however slowly a reply trickles in.
+:class:`GuardedTransport`, an ``httpx.BaseTransport``, owns such a pool and converts
+httpx's requests and replies to httpcore's and back (as httpx's ``HTTPTransport`` does,
+with public API only); the client gets it as ``transport=`` and, for each proxy route,
+in ``mounts=`` (:mod:`.proxies`): the same class direct and through proxies.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import httpcore
 import httpx
 
 from .guards import LeanClient, current_exchange
+from .proxies import TransportOptions, client_args
 
 
 def _bounded(timeout: float | None, error: type[httpcore.TimeoutException]) -> float | None:
@@ -29,16 +39,11 @@ def _bounded(timeout: float | None, error: type[httpcore.TimeoutException]) -> f
 class _GuardedNetworkStream(httpcore.NetworkStream):
     def __init__(self, inner: httpcore.NetworkStream) -> None:
         self._inner = inner
-        # Reads since the last request was written: a reply parsed with none was
-        # already buffered, so it cannot be the reply to that request.
-        self.reads_since_write = 0
 
     def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        self.reads_since_write += 1
         return self._inner.read(max_bytes, _bounded(timeout, httpcore.ReadTimeout))
 
     def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self.reads_since_write = 0
         self._inner.write(buffer, _bounded(timeout, httpcore.WriteTimeout))
 
     def close(self) -> None:
@@ -79,34 +84,115 @@ class _GuardedBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-class _GuardedHTTPTransport(httpx.HTTPTransport):
-    """httpx's transport, its httpcore pool on :class:`_GuardedBackend`."""
+# httpcore's errors and httpx's for them, most specific first (httpx maps them alike).
+_ERRORS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.ProxyError, httpx.ProxyError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.LocalProtocolError, httpx.LocalProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
+)
 
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        # httpcore pools take a network backend; httpx has no parameter for it.
-        self._pool._network_backend = _GuardedBackend(self._pool._network_backend)
+
+@contextlib.contextmanager
+def _httpx_errors() -> Iterator[None]:
+    try:
+        yield
+    except Exception as error:
+        for theirs, ours in _ERRORS:
+            if isinstance(error, theirs):
+                raise ours(str(error)) from error
+        raise
+
+
+class _ResponseStream(httpx.SyncByteStream):
+    def __init__(self, inner: Iterable[bytes]) -> None:
+        self._inner = inner
+
+    def __iter__(self) -> Iterator[bytes]:
+        with _httpx_errors():
+            yield from self._inner
+
+    def close(self) -> None:
+        close = getattr(self._inner, "close", None)
+        if close is not None:
+            with _httpx_errors():
+                close()
+
+
+def _httpcore_url(url: httpx.URL) -> httpcore.URL:
+    return httpcore.URL(scheme=url.raw_scheme, host=url.raw_host, port=url.port, target=url.raw_path)
+
+
+class GuardedTransport(httpx.BaseTransport):
+    """httpx requests through an httpcore pool (direct, or through ``proxy``) whose
+    network backend is :class:`_GuardedBackend`."""
+
+    def __init__(self, options: TransportOptions, proxy: httpx.Proxy | None = None) -> None:
+        limits = options.limits
+        common: dict[str, Any] = {
+            "ssl_context": options.ssl_context,
+            "max_connections": limits.max_connections,
+            "max_keepalive_connections": limits.max_keepalive_connections,
+            "keepalive_expiry": limits.keepalive_expiry,
+            "http1": options.http1,
+            "http2": options.http2,
+            "network_backend": _GuardedBackend(httpcore.SyncBackend()),
+        }
+        self._pool: httpcore.ConnectionPool
+        if proxy is None:
+            self._pool = httpcore.ConnectionPool(**common)
+        elif proxy.url.scheme in ("http", "https"):
+            self._pool = httpcore.HTTPProxy(
+                proxy_url=_httpcore_url(proxy.url),
+                proxy_auth=proxy.raw_auth,
+                proxy_headers=proxy.headers.raw,
+                proxy_ssl_context=proxy.ssl_context,
+                **common,
+            )
+        elif proxy.url.scheme in ("socks5", "socks5h"):  # httpcore needs socksio: `pip install httpx[socks]`
+            self._pool = httpcore.SOCKSProxy(proxy_url=_httpcore_url(proxy.url), proxy_auth=proxy.raw_auth, **common)
+        else:
+            raise ValueError(f"a proxy URL's scheme is http, https, socks5 or socks5h, not {proxy.url.scheme!r}")
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
-        response = super().handle_request(request)
-        stream = response.extensions.get("network_stream")
-        if isinstance(stream, _GuardedNetworkStream) and stream.reads_since_write == 0:
-            response.close()  # its connection too: the reply was never read
-            raise httpx.RemoteProtocolError(
-                "the server sent a reply before the request was written (bytes after the previous reply); "
-                "the connection was closed",
-                request=request,
-            )
-        return response
+        if not isinstance(request.stream, httpx.SyncByteStream):
+            raise TypeError("a sync client's request has a sync body")
+        core_request = httpcore.Request(
+            method=request.method,
+            url=_httpcore_url(request.url),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
+        with _httpx_errors():
+            core_response = self._pool.handle_request(core_request)
+        stream = core_response.stream
+        if not isinstance(stream, Iterable):
+            raise TypeError("httpcore's sync pool replied with an async body")
+        return httpx.Response(
+            status_code=core_response.status,
+            headers=core_response.headers,
+            stream=_ResponseStream(stream),
+            extensions=core_response.extensions,
+        )
+
+    def close(self) -> None:
+        self._pool.close()
 
 
 class SyncClient(LeanClient, httpx.Client):
-    """``httpx.Client`` on :class:`_GuardedHTTPTransport`, direct and through proxies,
-    keeping no cookies."""
+    """``httpx.Client`` on :class:`GuardedTransport`, direct and through proxies,
+    keeping no cookies. Takes ``httpx.Client``'s arguments."""
 
-    def _init_transport(self, *args: Any, **kwargs: Any) -> httpx.BaseTransport:
-        transport: httpx.BaseTransport | None = kwargs.pop("transport", None)
-        return transport if transport is not None else _GuardedHTTPTransport(*args, **kwargs)
-
-    def _init_proxy_transport(self, *args: Any, **kwargs: Any) -> httpx.BaseTransport:
-        return _GuardedHTTPTransport(*args, **kwargs)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**client_args(kwargs, GuardedTransport))

@@ -13,7 +13,7 @@ import asyncio
 import json
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -197,6 +197,14 @@ def _check_error(error: BaseException, case: Case, emu: Emulator) -> None:
 @pytest.mark.parametrize("mode", ["sync", "async"])
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_fault(case: Case, mode: str, speedpix_emulator_session: Emulator, png_file: Path) -> None:
+    if mode == "async" and case.id == "output_get-drop_outage":
+        # aiohttp may repeat a GET once by itself on a kept-alive connection that turns out
+        # closed (accepted: issue 19, item 5), after each of our attempts: twice the drops
+        # make it an outage for it too, and the number of requests is 3 to 6.
+        case = replace(case, count=case.count * 2, attempts=None)
+        assert_attempts: tuple[int, ...] = (3, 4, 5, 6)
+    else:
+        assert_attempts = ()
     emu = speedpix_emulator_session
     started = time.monotonic()
     if case.expect is None:
@@ -216,6 +224,8 @@ def test_fault(case: Case, mode: str, speedpix_emulator_session: Emulator, png_f
         assert len(emu.tasks) == case.tasks
     if case.attempts is not None:
         assert _attempts(emu, case.endpoint) == case.attempts
+    if assert_attempts:
+        assert _attempts(emu, case.endpoint) in assert_attempts
 
 
 # ------------------------------------------------------------ refusals of the credentials

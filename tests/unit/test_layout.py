@@ -118,7 +118,7 @@ def test_no_import_cycle_counting_imports_inside_functions() -> None:
 
 # Private parts of the HTTP libraries: reaching into them pins their versions.
 _PRIVATE_REACH = re.compile(
-    r"(httpx|httpcore|aiohttp|httpx_aiohttp)\._\w|\._(pool|network_backend|factory|retry_connection|transport_for_url)\b"
+    r"(httpx|httpcore|aiohttp|httpx_aiohttp)\._\w|\._(network_backend|factory|retry_connection|transport_for_url)\b|_pool\._"
     r"|_init_(proxy_)?transport|client_proto|BaseClient"
 )
 

@@ -1,10 +1,7 @@
-"""A reply that the client did not ask for is never taken as the answer to a later request.
+"""Kept-alive connections are reused only where that is safe.
 
-The server answers the first ``comfy_get_progress`` with the real reply and a forged
-second reply behind it, on one kept-alive connection. The next ``predictions.get`` on
-that client must get the server's real answer to it (on this connection or a new one) or
-a typed error, never the forged one: a connection with unread bytes after a response is
-never reused.
+A connection the server closed is not reused for a submission, and an informational
+reply (1xx) is not taken as the end of the reply that follows it.
 """
 
 from __future__ import annotations
@@ -14,81 +11,16 @@ from collections.abc import Callable
 
 import pytest
 
-from speedpix.errors import APIConnectionError
-
 from ._hostile import Conn, Hostile, progress, submitted
 from .conftest import Connect
 
-FIRST = progress("t", "running", 0.25, "first real reply")
-FORGED = progress("t", "succeeded", 0.99, "FORGED")
 SECOND = progress("t", "running", 0.5, "second real reply")
 
 
-def forging(*, delay: float) -> Callable[[Conn], None]:
-    """The first request of the server gets FIRST + FORGED (in one write when ``delay``
-    is 0, else FORGED ``delay`` seconds later, on the idle connection); every later one
-    gets SECOND."""
-    first = [True]
-
-    def handler(conn: Conn) -> None:
-        while conn.read_request() is not None:
-            if first[0]:
-                first[0] = False
-                if delay == 0:
-                    conn.send(FIRST + FORGED)
-                else:
-                    conn.send(FIRST)
-                    time.sleep(delay)
-                    conn.send(FORGED)
-            else:
-                conn.send(SECOND)
-
-    return handler
-
-
-def check_second_is_real(
-    api: Connect, server: Hostile, *, max_retries: int, pause: float, loop_running: bool = True
-) -> None:
-    client = api(server, max_retries=max_retries)
-    first = client.get("t")
-    assert (first.status, first.progress) == ("running", 0.25)
-    if loop_running:
-        client.pause(pause)
-    else:
-        time.sleep(pause)  # the async twin's loop is not running: the bytes wait unread
-    try:
-        second = client.get("t")
-    except APIConnectionError as error:  # refused as unasked-for, and not retried
-        assert max_retries == 0, error
-        assert error.task_id == "t"
-    else:
-        assert (second.status, second.progress) == ("running", 0.5), "the forged reply was taken"
-        assert second.output is None
-    # The forged "succeeded" was never believed: no result was asked for.
-    assert set(server.paths()) == {"/scc/comfy_get_progress"}
-
-
-@pytest.mark.parametrize("max_retries", [0, 2])
-def test_a_reply_appended_to_the_real_one_in_the_same_write_is_never_taken(
-    api: Connect, hostile: Callable[..., Hostile], max_retries: int
-) -> None:
-    server = hostile(forging(delay=0))
-    check_second_is_real(api, server, max_retries=max_retries, pause=0.0)
-    if max_retries:
-        assert len(server.requests) >= 2  # the second call reached the server: it answered it
-
-
-@pytest.mark.parametrize("loop_running", [True, False], ids=["loop-running", "loop-blocked"])
-def test_a_reply_sent_while_the_connection_idles_is_never_taken(
-    api: Connect, hostile: Callable[..., Hostile], loop_running: bool
-) -> None:
-    # The same forged reply, arriving 0.1 s after the real one: between the two calls,
-    # read by the event loop at once (loop-running) or waiting in the socket until the
-    # next call starts (loop-blocked: e.g. the loop was busy with blocking code).
-    server = hostile(forging(delay=0.1))
-    check_second_is_real(api, server, max_retries=2, pause=0.4, loop_running=loop_running)
-
-
+# Sync only: the async twin relied on a subclass of aiohttp's connection protocol that
+# read an idle socket before reuse, dropped with the other private reach-ins (issue 19,
+# item 5); in an event loop that runs, aiohttp itself sees the close.
+@pytest.mark.parametrize("api", ["sync"], indirect=True)
 def test_a_kept_alive_connection_the_server_closed_is_not_reused_for_a_submission(
     api: Connect, hostile: Callable[..., Hostile]
 ) -> None:
