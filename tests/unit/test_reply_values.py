@@ -225,3 +225,13 @@ def test_a_realistic_result_is_well_within_the_depth_limit() -> None:
     reply = _interpret(ComfyResultResponse, {"status": 10, "data": {"taskId": "t", "result": result}})
     assert isinstance(reply, Reply)
     assert reply_depth(reply.envelope) <= 8
+
+
+def test_the_latest_timestamp_accepted_is_a_date() -> None:
+    from speedpix._core.replies import _TIMESTAMP_MS_LIMIT
+    from speedpix._flows.tasks import _datetime_ms
+
+    latest = timestamp_ms(_TIMESTAMP_MS_LIMIT - 1)
+    assert latest is not None
+    assert _datetime_ms(latest).year == 9999  # type: ignore[union-attr]
+    assert timestamp_ms(_TIMESTAMP_MS_LIMIT) is None
