@@ -4,15 +4,39 @@
 response the generated parser refused, or no response — into a :class:`Reply` or the
 typed error describing the failure (returned, not raised, so the caller can decide on
 a retry first). :func:`transport_error` does the same for a request that got no reply.
+
+Nothing the server sent is used unchecked: :func:`interpret` checks the JSON type of every
+field of the envelope and of its ``data`` (a wrong type is a :class:`MalformedResponseError`),
+makes numbers usable in place (a progress outside 0..1 is clamped; a NaN, infinite or
+negative ETA, duration, queue position or timestamp becomes None), and refuses a reply
+nested deeper than :data:`MAX_REPLY_DEPTH`, so no walker of ours can exhaust the stack.
+The generated parser checks almost nothing (it casts), so these checks read the parsed
+attrs models, before anything else reads them.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, Generic, TypeVar
+from typing import Any, Final, Generic, TypeVar, cast
 
 import httpx
 
+from speedpix_api.models import (
+    ComfyProgressData,
+    ComfyProgressResponse,
+    ComfyPromptData,
+    ComfyPromptResponse,
+    ComfyResultData,
+    ComfyResultDataInfoType0,
+    ComfyResultDataParametersType0,
+    ComfyResultDataResultType0,
+    ComfyResultResponse,
+    ProgressState,
+    UploadSignData,
+    UploadSignResponse,
+)
 from speedpix_api.types import Unset
 
 from .effects import Call, CallOutcome, E, Envelope
@@ -167,10 +191,246 @@ def envelope_error(envelope: Envelope, *, request_id: str | None, task_id: str |
     return APIError(f"The API returned an error ({detail}).", **common)
 
 
+# ---------------------------------------------------------------- checking a reply's values
+
+#: How deeply a reply may nest (objects and arrays, the envelope counted as 1). A real
+#: result is about 6 deep (envelope, data, result, node, list of files, file); 64 leaves
+#: ample room while keeping every walker of ours (wrap_output, to_dict, the CLI's JSON)
+#: far from the interpreter's recursion limit.
+MAX_REPLY_DEPTH: Final = 64
+
+# The first instant datetime cannot show (year 10000), in milliseconds since the epoch.
+_TIMESTAMP_MS_LIMIT: Final = 253_402_300_800_000
+
+
+class _Refused(Exception):
+    """A value of a reply that cannot be used (becomes a MalformedResponseError)."""
+
+
+def _kind(value: object) -> str:
+    """A JSON value's kind, as a message names it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def reply_status(value: object) -> int | None:
+    """The envelope's ``status`` as a number, None if it is not one.
+
+    Liberal in what it accepts: the number 10, but also the string ``"10"`` and the
+    float ``10.0`` mean 10 (a gateway that quotes its numbers still said "success").
+    Booleans, non-integral or non-finite numbers and other strings are not statuses.
+    """
+    if isinstance(value, str):
+        digits = value.strip()
+        return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 9 else None
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value.is_integer() else None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def finite(value: object) -> float | None:
+    """A JSON number as a finite float; None for NaN, ±infinity, a number beyond a
+    float's range, or anything that is not a number."""
+    if not _is_number(value):
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except OverflowError:  # an int of hundreds of digits
+        return None
+    return number if math.isfinite(number) else None
+
+
+def fraction(value: object) -> float | None:
+    """A progress: clamped into 0..1 when finite, None when NaN or infinite."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(min(max(value, 0), 1))  # however large: no float conversion to overflow
+    number = finite(value)
+    return None if number is None else min(max(number, 0.0), 1.0)
+
+
+def seconds(value: object) -> float | None:
+    """An ETA or duration in seconds: None unless finite and not negative."""
+    number = finite(value)
+    return number if number is not None and number >= 0 else None
+
+
+def count(value: object) -> int | None:
+    """A count (queue position, steps, milliseconds): None unless finite and not
+    negative; a fractional one is rounded down."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if value >= 0 else None
+    number = finite(value)
+    return int(number) if number is not None and number >= 0 else None
+
+
+def timestamp_ms(value: object) -> int | None:
+    """Milliseconds since the epoch: None unless a date ``datetime`` can show (after 1970,
+    before the year 10000)."""
+    number = count(value)
+    return number if number is not None and number < _TIMESTAMP_MS_LIMIT else None
+
+
+def reply_depth(value: object, limit: int = MAX_REPLY_DEPTH) -> int:
+    """How deeply ``value`` nests: objects, arrays and generated models (their fields and
+    additional properties), counted without recursion. Stops counting past ``limit``."""
+    deepest = 0
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list | tuple):
+            children = item
+        elif (attributes := getattr(type(item), "__attrs_attrs__", None)) is not None:
+            fields = [getattr(item, attribute.name) for attribute in attributes]
+            children = [child for child in fields if not isinstance(child, dict)]
+            children += [child for field in fields if isinstance(field, dict) for child in field.values()]
+        else:
+            continue
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            return deepest
+        stack.extend((child, depth + 1) for child in children)
+    return deepest
+
+
+V = TypeVar("V")
+
+
+def _typed(value: V, types: type | tuple[type, ...], where: str, expected: str) -> V:
+    """``value`` if absent, null or of ``types`` (never a boolean for a number)."""
+    if value is None or isinstance(value, Unset):
+        return value
+    if isinstance(value, types) and not isinstance(value, bool):  # no field of the spec is a boolean
+        return value
+    raise _Refused(f"{where} is {_kind(value)}, not {expected}")
+
+
+def _number(value: Any, where: str, clean: Callable[[object], T]) -> T | Unset:
+    """A number field, made usable by ``clean`` (absent stays absent, null stays None)."""
+    if isinstance(value, Unset):
+        return value
+    if value is not None and not _is_number(value):
+        raise _Refused(f"{where} is {_kind(value)}, not a number")
+    return clean(value)
+
+
+def _check_prompt(data: ComfyPromptData) -> None:
+    _typed(data.task_id, str, "data.taskId", "a string")
+    _typed(data.status, str, "data.status", "a string")
+    data.estimated_duration_in_seconds = _number(
+        data.estimated_duration_in_seconds, "data.estimatedDurationInSeconds", seconds
+    )
+
+
+def _check_progress(data: ComfyProgressData) -> None:
+    _typed(data.task_id, str, "data.taskId", "a string")
+    _typed(data.status, str, "data.status", "a string")
+    data.progress = _number(data.progress, "data.progress", fraction)
+    data.last_queue_remaining = _number(data.last_queue_remaining, "data.lastQueueRemaining", count)
+    data.eta_relative = _number(data.eta_relative, "data.etaRelative", seconds)
+    _typed(data.message, str, "data.message", "a string")
+    state = _typed(data.state, ProgressState, "data.state", "an object")
+    if isinstance(state, ProgressState):
+        _typed(state.node_label, str, "data.state.nodeLabel", "a string")
+        state.step = _number(state.step, "data.state.step", count)
+        state.max_steps = _number(state.max_steps, "data.state.maxSteps", count)
+
+
+def _check_result(data: ComfyResultData) -> None:
+    _typed(data.task_id, str, "data.taskId", "a string")
+    _typed(data.status, str, "data.status", "a string")
+    data.task_duration = _number(data.task_duration, "data.taskDuration", count)
+    data.task_begin_time = _number(data.task_begin_time, "data.taskBeginTime", timestamp_ms)
+    data.task_end_time = _number(data.task_end_time, "data.taskEndTime", timestamp_ms)
+    _typed(data.images, list, "data.images", "an array")
+    _typed(data.result, ComfyResultDataResultType0, "data.result", "an object")
+    _typed(data.info, ComfyResultDataInfoType0, "data.info", "an object")
+    _typed(data.parameters, ComfyResultDataParametersType0, "data.parameters", "an object")
+    imgs_bytes = _typed(data.imgs_bytes, list, "data.imgs_bytes", "an array")
+    if isinstance(imgs_bytes, list):
+        for index, item in enumerate(imgs_bytes):
+            _typed(item, str, f"data.imgs_bytes[{index}]", "a string")
+
+
+def _check_upload_sign(data: UploadSignData) -> None:
+    _typed(data.upload_url, str, "data.uploadUrl", "a string")
+    _typed(data.access_url, str, "data.accessUrl", "a string")
+    _typed(data.path, str, "data.path", "a string")
+    _typed(data.object_key, str, "data.objectKey", "a string")
+    if not isinstance(data.expire_time, str):
+        data.expire_time = _number(data.expire_time, "data.expireTime", timestamp_ms)
+
+
+# Each response model of the spec: the model its ``data`` must be, and its checks.
+_DATA_CHECKS: Final[dict[type, tuple[type, Callable[[Any], None]]]] = {
+    ComfyPromptResponse: (ComfyPromptData, _check_prompt),
+    ComfyProgressResponse: (ComfyProgressData, _check_progress),
+    ComfyResultResponse: (ComfyResultData, _check_result),
+    UploadSignResponse: (UploadSignData, _check_upload_sign),
+}
+
+
+def _check_envelope(envelope: Envelope) -> int:
+    """The envelope's status, once its own fields have the right types."""
+    status = reply_status(envelope.status)
+    if status is None:
+        raise _Refused(f"status is {_kind(envelope.status)} ({str(envelope.status)[:40]!r}), not a number")
+    for name, field in (
+        ("apiInvokeId", envelope.api_invoke_id),
+        ("errCode", envelope.err_code),
+        ("errMessage", envelope.err_message),
+        ("subErrCode", envelope.sub_err_code),
+        ("subErrMessage", envelope.sub_err_message),
+    ):
+        # Codes are strings; a gateway that sends a numeric code still said something.
+        if isinstance(field, float) and not math.isfinite(field):
+            raise _Refused(f"{name} is not a finite number")
+        _typed(field, (str, int, float), name, "a string")
+    return status
+
+
+def _check_data(envelope: Envelope) -> None:
+    expected = _DATA_CHECKS.get(type(envelope))
+    if expected is not None:
+        model, check = expected
+        if not isinstance(envelope.data, model):
+            raise _Refused(f"data is {_kind(envelope.data)}, not an object of the expected fields")
+        check(envelope.data)
+    if reply_depth(envelope) > MAX_REPLY_DEPTH:
+        raise _Refused(f"it nests deeper than {MAX_REPLY_DEPTH} levels")
+
+
+def _data_task_id(envelope: Envelope) -> str | None:
+    task_id = getattr(envelope.data, "task_id", None)
+    return task_id if isinstance(task_id, str) and task_id else None
+
+
 def interpret(call: Call[E], outcome: CallOutcome[E], *, task_id: str | None = None) -> Reply[E] | SpeedPixException:
     """The parsed envelope of a successful call, or the typed error describing the failure.
 
-    Returns (not raises) the error, so the caller can decide on a retry first.
+    Returns (not raises) the error, so the caller can decide on a retry first. Every
+    value of the reply is checked first (see the module's docstring): a wrong JSON type
+    anywhere, or nesting beyond :data:`MAX_REPLY_DEPTH`, is a :class:`MalformedResponseError`
+    (with the task id once one exists); numbers out of range are made usable in place.
+    The envelope's ``status`` may be the string ``"10"`` (see :func:`reply_status`).
     """
     response = outcome.response
     if isinstance(outcome.error, httpx.TransportError):
@@ -191,15 +451,27 @@ def interpret(call: Call[E], outcome: CallOutcome[E], *, task_id: str | None = N
             request_id=request_id,
             task_id=task_id,
         )
-    if envelope.status != 10:
-        return envelope_error(envelope, request_id=request_id, task_id=task_id)
-    if envelope.data is None or isinstance(envelope.data, Unset):
+    try:
+        status = _check_envelope(envelope)
+        if status != 10:
+            return envelope_error(envelope, request_id=request_id, task_id=task_id)
+        if envelope.data is None or isinstance(envelope.data, Unset):
+            return MalformedResponseError(
+                f"{call.name} succeeded but returned no data.",
+                request_id=request_id,
+                api_invoke_id=text(envelope.api_invoke_id),
+                task_id=task_id,
+            )
+        _check_data(envelope)
+    except _Refused as problem:
         return MalformedResponseError(
-            f"{call.name} succeeded but returned no data.",
+            f"{call.name} returned a malformed reply: {problem}.",
+            status_code=response.status_code,
             request_id=request_id,
-            api_invoke_id=text(envelope.api_invoke_id),
-            task_id=task_id,
+            api_invoke_id=invoke_id if isinstance(invoke_id := envelope.api_invoke_id, str) else None,
+            task_id=task_id or _data_task_id(envelope),
         )
+    cast(Any, envelope).status = status  # "10" read as 10 (see reply_status)
     return Reply(
         envelope=envelope,
         api_invoke_id=text(envelope.api_invoke_id),

@@ -48,8 +48,9 @@ TRANSFER_FAILURES = (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, Unico
 # ---------------------------------------------------------------- sync driver
 
 
-# What the generated parsers raise on a body they cannot read: a 200 that is not the envelope.
-_PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError)
+# What the generated parsers raise on a body they cannot read: a 200 that is not the envelope,
+# or JSON nested deeper than the decoder's recursion allows (RecursionError).
+_PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
 
 
 def _call_outcome(started: float, current: Exchange, **fields: Any) -> CallOutcome[Any]:
