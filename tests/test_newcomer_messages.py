@@ -92,3 +92,27 @@ def test_results_give_an_error_code_for_a_refused_submission_as_for_a_failed_tas
     assert by_id["missing-workflow"]["status"] == "failed"
     assert by_id["missing-workflow"]["error_code"] == "WorkflowNotFound", by_id
     assert by_id["failed-task"]["status"] == "failed" and by_id["failed-task"]["error_code"], by_id
+
+
+def test_a_timed_out_submission_reads_as_a_sentence(speedpix_emulator: Emulator) -> None:
+    emu = speedpix_emulator
+    emu.inject("/scc/comfy_prompt", "slow", count=1, delay=2.0)
+    client = emu.client(timeout=0.3, max_retries=0)
+    with pytest.raises(speedpix.APITimeoutError) as caught:
+        client.run("demo-txt2img", {"prompt": "x"})
+    message = str(caught.value)
+    assert message.startswith("comfy_prompt timed out: "), message
+    words, _, rest = message.partition(" (")
+    assert "Timeout" not in words  # the words first; the HTTP library's name in parentheses
+    assert "). The request may have reached the service" in rest, message
+
+
+def test_a_wait_timeout_says_what_the_task_was_doing(speedpix_emulator: Emulator) -> None:
+    emu = speedpix_emulator
+    emu.configure("demo-txt2img", queue_time=5.0, duration=1.0)
+    client = emu.client()
+    with pytest.raises(speedpix.PredictionTimeoutError) as caught:
+        client.run("demo-txt2img", {"prompt": "x"}, timeout=0.5)
+    message = str(caught.value)
+    assert "was still queued when the wait timed out" in message, message
+    assert f"predictions.get({caught.value.prediction.id!r})" in message

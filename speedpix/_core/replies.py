@@ -94,16 +94,20 @@ def transport_error(error: httpx.TransportError, *, what: str, task_id: str | No
     """A typed error for a request that got no response."""
     # Only these prove the request never left: no connection was made.
     never_sent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
-    detail = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+    # The words first, then where and the HTTP library's name for it (for a bug report).
+    reason = str(error).rstrip(".") or "no detail"
+    detail = type(error).__name__
     try:  # where it tried: scheme://host:port only (a presigned URL's query is a secret)
         url = error.request.url
         host = f"[{url.host}]" if ":" in url.host else url.host
-        detail = f"{url.scheme}://{host}:{url.port or {'http': 80, 'https': 443}.get(url.scheme)}: {detail}"
+        detail = f"{url.scheme}://{host}:{url.port or {'http': 80, 'https': 443}.get(url.scheme)}, {detail}"
     except RuntimeError:  # an error raised without its request
         pass
     if isinstance(error, httpx.TimeoutException):
-        return APITimeoutError(f"{what} timed out ({detail})", request_sent=not never_sent, task_id=task_id)
-    return APIConnectionError(f"{what} failed: no response ({detail})", request_sent=not never_sent, task_id=task_id)
+        message = f"{what} timed out: {reason} ({detail})."
+        return APITimeoutError(message, request_sent=not never_sent, task_id=task_id)
+    message = f"{what} failed with no response: {reason} ({detail})."
+    return APIConnectionError(message, request_sent=not never_sent, task_id=task_id)
 
 
 def _describe_body(response: httpx.Response) -> str:

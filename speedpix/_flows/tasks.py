@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 from speedpix_api.models import (
     ComfyProgressData,
@@ -38,6 +38,9 @@ from .._core.retry import CallSettings
 from .calls import PROGRESS, RESULT, api_call
 from .handle import Handle
 from .outputs import wrap_output
+
+# How a task's status reads in a sentence.
+_STATE_WORDS: Final = {"waiting": "queued", "running": "running", "unknown": "of unknown status"}
 
 ProgressCallback = Callable[["Prediction"], Any]
 
@@ -305,8 +308,8 @@ class Prediction:
 
     def _wait_timeout_error(self) -> PredictionTimeoutError:
         return PredictionTimeoutError(
-            f"Task {self.id} is still {self.status} after the wait timeout; it keeps running "
-            f"server-side: resume with prediction.wait() or predictions.get({self.id!r}).",
+            f"Task {self.id} was still {_STATE_WORDS.get(self.status, self.status)} when the wait timed out; "
+            f"it keeps running server-side: resume with prediction.wait() or predictions.get({self.id!r}).",
             prediction=self,
         )
 
