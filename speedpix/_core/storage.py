@@ -21,8 +21,8 @@ import httpx
 
 from .effects import RefusedReply, TransferOutcome
 from .errors import FileTransferError, SpeedPixException
+from .gateway import transport_error
 from .names import shown_url
-from .replies import transport_error
 from .retry import parse_retry_after
 
 #: Redirects followed per attempt; one more is a loop.

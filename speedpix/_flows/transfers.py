@@ -26,9 +26,10 @@ from speedpix_api.types import Unset
 
 from .._core.effects import Blocking, Effect, Flow, Get, Put, Sleep
 from .._core.errors import FileTransferError, InvalidInputError, MalformedResponseError, SpeedPixException
+from .._core.gateway import text
 from .._core.inputs import FileSource, file_source
 from .._core.names import shown_url
-from .._core.replies import present, text
+from .._core.replies import present
 from .._core.retry import CallSettings, retry_delay
 from .._core.storage import Route
 from .calls import UPLOAD_SIGN, api_call

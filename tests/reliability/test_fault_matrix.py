@@ -33,7 +33,7 @@ from speedpix import (
     SignatureError,
     SpeedPixException,
 )
-from speedpix._core.replies import gateway_error
+from speedpix._core.gateway import gateway_error
 from speedpix._core.signing import signature_headers
 from speedpix.testing import Emulator
 from speedpix.testing._workflows import demo_echo, demo_txt2img

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from speedpix._core.replies import gateway_error, transport_error
+from speedpix._core.gateway import gateway_error, transport_error
 from speedpix._core.retry import (
     DEFAULT_MAX_RETRIES,
     INITIAL_DELAY,
