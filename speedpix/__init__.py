@@ -18,27 +18,9 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
+from . import errors
 from ._version import __version__
-from .errors import (
-    APIConnectionError,
-    APIError,
-    APITimeoutError,
-    AuthenticationError,
-    ClockSkewError,
-    ConfigurationError,
-    ContentModerationError,
-    FileTransferError,
-    InvalidInputError,
-    MalformedResponseError,
-    PredictionError,
-    PredictionTimeoutError,
-    RateLimitError,
-    ServerError,
-    ServiceError,
-    SignatureError,
-    SpeedPixError,
-    SpeedPixException,
-)
+from .errors import *  # noqa: F403 (the exceptions, listed once: errors.__all__)
 
 if TYPE_CHECKING:
     from ._apps.notebook import show
@@ -77,35 +59,18 @@ def __dir__() -> list[str]:
 
 __all__ = [
     "DEFAULT_ENDPOINT",
-    "APIConnectionError",
-    "APIError",
-    "APITimeoutError",
-    "AuthenticationError",
     "Client",
-    "ClockSkewError",
-    "ConfigurationError",
-    "ContentModerationError",
     "File",
     "FileNode",
     "FileOutput",
-    "FileTransferError",
-    "InvalidInputError",
-    "MalformedResponseError",
     "Prediction",
-    "PredictionError",
-    "PredictionTimeoutError",
     "ProgressDisplay",
-    "RateLimitError",
-    "ServerError",
-    "ServiceError",
-    "SignatureError",
-    "SpeedPixError",
-    "SpeedPixException",
     "__version__",
     "async_run",
     "default_client",
     "run",
     "show",
+    *errors.__all__,
 ]
 
 _default_client: Client | None = None
