@@ -71,3 +71,12 @@ def test_no_warning_with_detect_file_paths_off(emu: Emulator, caplog: pytest.Log
     with caplog.at_level(logging.WARNING, logger="speedpix"):
         client.run("inputs-back", {"image": "photoz/17.jpg"})
     assert not [record for record in caplog.records if record.levelno >= logging.WARNING]
+
+
+def test_the_package_metadata_names_its_license_and_links() -> None:
+    from importlib.metadata import metadata
+
+    info = metadata("speedpix")
+    assert info["License-Expression"] == "MIT"
+    urls = info.get_all("Project-URL") or []
+    assert urls and all(url.split(", ", 1)[1].startswith("https://") for url in urls)
