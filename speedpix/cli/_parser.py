@@ -106,6 +106,19 @@ _seconds = _positive(float, "a number of seconds", "a positive number of seconds
 _count = _positive(int, "a whole number", "a number >= 1")
 
 
+def _failure_limit(text: str) -> int | str:
+    """``--max-failures``: a count (``3``) or a percentage (``10%``)."""
+    if text.strip().endswith("%"):
+        try:
+            percent = float(text.strip()[:-1])
+        except ValueError:
+            percent = math.nan
+        if not 0 < percent <= 100:
+            raise argparse.ArgumentTypeError(f"expected a percentage from 0 (excluded) to 100%, got {text!r}")
+        return text.strip()
+    return _count(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     connection = _Parser(add_help=False)
     group = connection.add_argument_group("connection (default: the SPEEDPIX_* environment variables)")
@@ -241,6 +254,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--resubmit-unknown", action="store_true", help="submit again jobs whose earlier submission is in doubt"
     )
     batch.add_argument("--retry-failed", action="store_true", help="submit again jobs whose task failed")
+    batch.add_argument(
+        "--max-failures",
+        type=_failure_limit,
+        metavar="N|P%",
+        help="stop submitting once N jobs failed in this run, or P%% of the finished ones (checked from "
+        "max(10, 100/P) finished jobs); submitted tasks are still followed; exit code 5; rerun to resume",
+    )
     batch.add_argument(
         "--strings-as-text",
         action="store_true",
