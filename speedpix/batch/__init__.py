@@ -79,6 +79,11 @@ it finish), ``duration_ms`` (the service's ``Prediction.duration_ms``) and ``out
 ``{"path": <relative to the output directory>, "bytes": n, "sha256": hex}`` per saved
 file, hashed from the saved file right after saving. A journal of an older version gains
 the new columns on first use; its old rows have none of these fields.
+
+**The report.** Every run ends by writing ``DIR/report.html`` (:func:`write_report`
+rebuilds it from the journal): counts, failures first, then every job's saved files as a
+contact sheet. One self-contained file: inline CSS, no script, links relative to ``DIR``,
+everything from inputs, the service and errors HTML-escaped.
 """
 
 from __future__ import annotations
@@ -90,8 +95,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .._core.errors import InvalidInputError
+from .._core.logging import logger
 from ._jobs import JOURNAL_NAME, RESULTS_NAME, BatchInputError, Job, load_jobs
 from ._journal import Journal, exclusive, job_results, reconcile, write_results
+from ._report import REPORT_NAME, write_report
 from ._results import FAILURE_KINDS, BatchEvent, BatchSummary, JobResult
 from ._runner import FailureLimit, Runner
 
@@ -107,6 +114,7 @@ __all__ = [
     "JobResult",
     "load_jobs",
     "run_batch",
+    "write_report",
 ]
 
 
@@ -164,6 +172,7 @@ def run_batch(
             finally:
                 results = job_results(jobs, journal, directory)
                 write_results(results_path, results)
+                report_path = _report(directory, journal)
         finally:
             if not interrupted:
                 journal.close()
@@ -177,6 +186,16 @@ def run_batch(
         lowest_concurrency=runner.gate.limit.lowest,
         max_concurrency=concurrency,
         throttled=runner.gate.limit.throttled,
+        report_path=report_path,
         stopped_early=runner.halted.is_set(),
         stop_reason=runner.stop_reason,
     )
+
+
+def _report(directory: Path, journal: Journal) -> Path | None:
+    """Write ``report.html``; a failure is logged, not raised (the results are written)."""
+    try:
+        return write_report(directory, journal=journal)
+    except Exception:
+        logger.exception("could not write %s", directory / REPORT_NAME)
+        return None

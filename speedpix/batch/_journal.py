@@ -113,10 +113,14 @@ class Journal:
             self._db.close()
 
     def rows(self) -> dict[str, Row]:
+        return {row.id: row for row in self.ordered_rows()}
+
+    def ordered_rows(self) -> list[Row]:
+        """Every row, in the order the jobs were first inserted (the jobs file's)."""
         with self._lock:
-            cursor = self._db.execute(f"SELECT {_COLUMNS} FROM jobs")
-            return {
-                row[0]: Row(
+            cursor = self._db.execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY rowid")
+            return [
+                Row(
                     row[0],
                     row[1],
                     row[2],
@@ -128,7 +132,7 @@ class Journal:
                     {**_json_object(row[8]), **_json_object(row[9])},
                 )
                 for row in cursor.fetchall()
-            }
+            ]
 
     def insert(self, jobs: Iterable[Job]) -> None:
         with self._lock:

@@ -68,6 +68,8 @@ class BatchSummary:
     stopped_early: bool = False
     #: Why it stopped, in words (None unless ``stopped_early``).
     stop_reason: str | None = None
+    #: ``report.html`` in the output directory (None if it could not be written).
+    report_path: Path | None = None
 
     def _count(self, status: str) -> int:
         return sum(1 for result in self.results if result.status == status)
@@ -138,6 +140,7 @@ class BatchSummary:
             "stopped_early": self.stopped_early,
             "stop_reason": self.stop_reason,
             "results_path": str(self.results_path),
+            "report_path": str(self.report_path) if self.report_path is not None else None,
             "output_dir": str(self.output_dir),
         }
 

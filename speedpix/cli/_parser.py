@@ -230,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
         " A journal in DIR records every submission before "
         "and after it is made: rerunning the same command after a crash, kill or Ctrl-C never submits a "
         "job twice (submitted tasks are followed by id) and keeps every finished result. Files are saved "
-        "under DIR/<job id>/, a summary in DIR/results.jsonl.",
+        "under DIR/<job id>/, a summary in DIR/results.jsonl, a page of every result in DIR/report.html "
+        "(self-contained, offline; `speedpix report DIR` rebuilds it).",
         epilog="example:\n"
         '  echo \'{"id": "fox", "workflow_id": "my-workflow", "input": {"prompt": "a fox"}}\' > jobs.jsonl\n'
         "  speedpix batch jobs.jsonl -o out/ --concurrency 8\n\n"
@@ -268,6 +269,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     batch.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+
+    report = commands.add_parser(
+        "report",
+        formatter_class=_Formatter,
+        help="rebuild a batch's report.html from its journal",
+        description="Write DIR/report.html again from DIR/journal.sqlite: counts, failures first, then a "
+        "contact sheet of every job's saved files. One self-contained file (no script, no network); "
+        "`speedpix batch` writes it at the end of every run.",
+        epilog=EPILOG,
+    )
+    report.add_argument("directory", metavar="DIR", help="the output directory of a `speedpix batch` run")
+    report.add_argument("-q", "--quiet", action="store_true", help="do not print the report's path")
 
     commands.add_parser(
         "emulator",
