@@ -51,6 +51,39 @@ The throttled job is not failed: it waits (``Retry-After`` if given, else a grow
 delay) and is submitted again; only after 10 throttles in a row it is ``failed``, with
 no task, so the next run submits it. Progress lines and the summary show the
 concurrency in use.
+
+**Stopping early.** ``max_failures=N`` stops submitting new jobs once ``N`` jobs have
+failed in this run; ``max_failures="10%"`` once 10% of the jobs finished in this run
+have failed, checked only when at least ``max(10, ceil(1 / 0.10))`` jobs have finished
+(with fewer, one failure is already over the ratio: a 1% limit would stop on the first
+job's failure; the floor of 10 keeps a 50% limit from stopping after 1 of 2). Tasks
+already submitted are followed to the end and saved; jobs not submitted stay pending
+(``incomplete``), so a rerun resumes them. Failures of earlier runs, reported again,
+do not count. ``BatchSummary.stopped_early`` says the limit was reached.
+
+**Failures by kind** (``FAILURE_KINDS``; ``failure_kind`` in ``results.jsonl``):
+``content_moderation`` (``ContentModerationError``, or a task failed with an
+``AuditFailed`` code), ``invalid_input`` (``InvalidInputError``, or the service refused
+the request: ``ServiceError`` such as ``WorkflowNotFound``/``InvalidParameter``, HTTP
+400/413/422), ``task_failed`` (the task ran and failed), ``unreachable``
+(``APIConnectionError``, ``FileTransferError``, ``ServerError``, throttled 10 times in a
+row), ``other`` (e.g. bad credentials; and failures recorded by an older SDK).
+
+**Provenance.** Each line of ``results.jsonl`` also has, when known: ``workflow_id``,
+``alias_id`` or ``version_id`` (``alias_id`` ``"main"`` when the job named neither:
+``create()``'s default), ``resource_config_id``, ``inputs`` as sent (each local file as
+``{"path": <as the job named it>, "bytes": n, "sha256": hex}``; a URL without its query
+string or credentials), ``submitted_at`` and ``finished_at`` (ISO 8601 UTC, e.g.
+``2026-12-06T07:01:02.123Z``: when the service accepted the task, when this process saw
+it finish), ``duration_ms`` (the service's ``Prediction.duration_ms``) and ``outputs``:
+``{"path": <relative to the output directory>, "bytes": n, "sha256": hex}`` per saved
+file, hashed from the saved file right after saving. A journal of an older version gains
+the new columns on first use; its old rows have none of these fields.
+
+**The report.** Every run ends by writing ``DIR/report.html`` (:func:`write_report`
+rebuilds it from the journal): counts, failures first, then every job's saved files as a
+contact sheet. One self-contained file: inline CSS, no script, links relative to ``DIR``,
+everything from inputs, the service and errors HTML-escaped.
 """
 
 from __future__ import annotations
@@ -62,15 +95,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .._core.errors import InvalidInputError
+from .._core.logging import logger
 from ._jobs import JOURNAL_NAME, RESULTS_NAME, BatchInputError, Job, load_jobs
 from ._journal import Journal, exclusive, job_results, reconcile, write_results
-from ._results import BatchEvent, BatchSummary, JobResult
-from ._runner import Runner
+from ._report import REPORT_NAME, write_report
+from ._results import FAILURE_KINDS, BatchEvent, BatchSummary, JobResult
+from ._runner import FailureLimit, Runner
 
 if TYPE_CHECKING:
     from ..client import Client
 
 __all__ = [
+    "FAILURE_KINDS",
     "BatchEvent",
     "BatchInputError",
     "BatchSummary",
@@ -78,6 +114,7 @@ __all__ = [
     "JobResult",
     "load_jobs",
     "run_batch",
+    "write_report",
 ]
 
 
@@ -91,6 +128,7 @@ def run_batch(
     on_event: Callable[[BatchEvent], Any] | None = None,
     resubmit_unknown: bool = False,
     retry_failed: bool = False,
+    max_failures: int | str | None = None,
 ) -> BatchSummary:
     """Run every job, at most ``concurrency`` at once; safe to interrupt and run again.
 
@@ -99,8 +137,12 @@ def run_batch(
     ``out_dir/results.jsonl`` (atomically, at the end, also after Ctrl-C). ``timeout``
     bounds each job's wait; a job still running then is ``incomplete`` and is followed
     again by the next run. ``on_event`` receives a :class:`BatchEvent` per change (from
-    worker threads, one at a time). See the module doc for the journal's rules.
+    worker threads, one at a time). ``max_failures`` (a count, or a percentage such as
+    ``"10%"``) stops submitting once that many jobs failed in this run (see the module
+    doc); :attr:`BatchSummary.stopped_early` then says so. See the module doc for the
+    journal's rules.
     """
+    failure_limit = FailureLimit.parse(max_failures)
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise InvalidInputError(f"concurrency must be an integer >= 1, got {concurrency!r}")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0):
@@ -120,7 +162,7 @@ def run_batch(
             rows = reconcile(
                 jobs, journal, resubmit_unknown=resubmit_unknown, retry_failed=retry_failed, out_dir=directory
             )
-            runner = Runner(jobs, directory, journal, client, timeout, on_event, concurrency)
+            runner = Runner(jobs, directory, journal, client, timeout, on_event, concurrency, failure_limit)
             threads = runner.start(rows)
             try:
                 runner.join(threads)
@@ -130,6 +172,7 @@ def run_batch(
             finally:
                 results = job_results(jobs, journal, directory)
                 write_results(results_path, results)
+                report_path = _report(directory, journal)
         finally:
             if not interrupted:
                 journal.close()
@@ -143,4 +186,16 @@ def run_batch(
         lowest_concurrency=runner.gate.limit.lowest,
         max_concurrency=concurrency,
         throttled=runner.gate.limit.throttled,
+        report_path=report_path,
+        stopped_early=runner.halted.is_set(),
+        stop_reason=runner.stop_reason,
     )
+
+
+def _report(directory: Path, journal: Journal) -> Path | None:
+    """Write ``report.html``; a failure is logged, not raised (the results are written)."""
+    try:
+        return write_report(directory, journal=journal)
+    except Exception:
+        logger.exception("could not write %s", directory / REPORT_NAME)
+        return None

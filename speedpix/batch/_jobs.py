@@ -22,6 +22,7 @@ __all__ = [
     "FILE_KEY",
     "JOURNAL_NAME",
     "LOCK_NAME",
+    "REPORT_NAME",
     "RESULTS_NAME",
     "TEXT_KEY",
     "BatchInputError",
@@ -35,11 +36,14 @@ __all__ = [
 JOURNAL_NAME: Final = "journal.sqlite"
 RESULTS_NAME: Final = "results.jsonl"
 LOCK_NAME: Final = ".batch.lock"
+REPORT_NAME: Final = "report.html"
 
 # Besides these, a line may carry any optional field of the spec's comfy_prompt request
 # (ComfyPromptRequestOptions: alias_id, version_id, randomise_seeds, ...).
 _JOB_KEYS: Final = frozenset({"id", "workflow_id", "input", "resource_config_id"})
-_RESERVED_IDS: Final = frozenset({JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm", RESULTS_NAME})
+_RESERVED_IDS: Final = frozenset(
+    {JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm", RESULTS_NAME, REPORT_NAME}
+)
 _BAD_ID: Final = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
 # In a job's input, {"$file": path} is a local file and {"$text": string} a string sent
 # as it is: single-key objects whose "$" keys no workflow input uses.

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
@@ -60,6 +60,24 @@ class Row:
     files: list[str]
     error: str | None
     error_code: str | None
+    failure_kind: str | None = None
+    #: Provenance recorded at submission (inputs, workflow, submitted_at) and at the
+    #: end (finished_at, duration_ms, outputs); empty in a journal of an older version.
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+# Columns added after the first release, each with its type: an older journal gains
+# them (ALTER TABLE … ADD COLUMN), NULL in its existing rows.
+_ADDED_COLUMNS: Final = {"failure_kind": "TEXT", "sent": "TEXT", "finished": "TEXT"}
+_COLUMNS: Final = "id, spec, state, task_id, files, error, error_code, failure_kind, sent, finished"
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
 
 
 class Journal:
@@ -85,18 +103,36 @@ class Journal:
                 updated_at REAL NOT NULL
             )"""
         )
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
+        for name, kind in _ADDED_COLUMNS.items():
+            if name not in present:
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     def rows(self) -> dict[str, Row]:
+        return {row.id: row for row in self.ordered_rows()}
+
+    def ordered_rows(self) -> list[Row]:
+        """Every row, in the order the jobs were first inserted (the jobs file's)."""
         with self._lock:
-            cursor = self._db.execute("SELECT id, spec, state, task_id, files, error, error_code FROM jobs")
-            return {
-                row[0]: Row(row[0], row[1], row[2], row[3], json.loads(row[4]) if row[4] else [], row[5], row[6])
+            cursor = self._db.execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY rowid")
+            return [
+                Row(
+                    row[0],
+                    row[1],
+                    row[2],
+                    row[3],
+                    json.loads(row[4]) if row[4] else [],
+                    row[5],
+                    row[6],
+                    row[7],
+                    {**_json_object(row[8]), **_json_object(row[9])},
+                )
                 for row in cursor.fetchall()
-            }
+            ]
 
     def insert(self, jobs: Iterable[Job]) -> None:
         with self._lock:
@@ -164,7 +200,17 @@ def reconcile(
             )
             journal.update(job.id, state=UNKNOWN, error=message)
         elif (row.state == UNKNOWN and resubmit_unknown) or resettable or (row.state == FAILED and retry_failed):
-            journal.update(job.id, state=PENDING, spec=job.spec(), task_id=None, error=None, error_code=None)
+            journal.update(
+                job.id,
+                state=PENDING,
+                spec=job.spec(),
+                task_id=None,
+                error=None,
+                error_code=None,
+                failure_kind=None,
+                sent=None,
+                finished=None,
+            )
     if problems:
         raise BatchInputError("\n".join(problems))
     return journal.rows()
@@ -181,7 +227,11 @@ def job_results(jobs: list[Job], journal: Journal, out_dir: Path) -> list[JobRes
         error = None if row.state == DONE else row.error
         if status == "incomplete" and error is None:
             error = "not finished; rerun to resume"
-        results.append(JobResult(job.id, status, row.task_id, files, error, row.error_code))
+        kind = row.failure_kind if row.state == FAILED else None
+        provenance = dict(row.provenance)
+        if row.state != DONE:
+            provenance.pop("outputs", None)
+        results.append(JobResult(job.id, status, row.task_id, files, error, row.error_code, kind, provenance))
     return results
 
 

@@ -4,11 +4,24 @@ the events ``on_event`` receives while it runs."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-__all__ = ["BatchEvent", "BatchSummary", "JobResult"]
+__all__ = ["FAILURE_KINDS", "BatchEvent", "BatchSummary", "JobResult"]
+
+#: Why a job failed, in the order the summary shows them, with the words it uses:
+#: refused by the content-security check, refused as bad input (the SDK's checks, or
+#: the service saying the request is wrong: unknown workflow, invalid parameter…), the
+#: task ran and failed, the service could not be reached (connection, file transfer,
+#: server errors, throttled 10 times in a row), anything else (e.g. bad credentials).
+FAILURE_KINDS: Final = {
+    "content_moderation": "refused by content moderation",
+    "invalid_input": "refused as bad input",
+    "task_failed": "task failed",
+    "unreachable": "could not be reached",
+    "other": "other",
+}
 
 
 @dataclass(frozen=True)
@@ -23,9 +36,18 @@ class JobResult:
     files: list[str]
     error: str | None
     error_code: str | None = None
+    #: For a failed job, one of :data:`FAILURE_KINDS` (None for a failure recorded by
+    #: an older version of the SDK).
+    failure_kind: str | None = None
+    #: Provenance (see the module doc of :mod:`speedpix.batch`); keys absent when unknown.
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = {name: value for name, value in dataclasses.asdict(self).items() if name != "provenance"}
+        if self.failure_kind is None:  # not failed, or failed in a journal of an older version
+            del data["failure_kind"]
+        data.update(self.provenance)
+        return data
 
 
 @dataclass(frozen=True)
@@ -41,6 +63,13 @@ class BatchSummary:
     max_concurrency: int = 0
     #: Submissions refused by throttling (each was submitted again later).
     throttled: int = 0
+    #: The failure limit (``max_failures``) was reached: jobs not yet submitted were
+    #: left for the next run.
+    stopped_early: bool = False
+    #: Why it stopped, in words (None unless ``stopped_early``).
+    stop_reason: str | None = None
+    #: ``report.html`` in the output directory (None if it could not be written).
+    report_path: Path | None = None
 
     def _count(self, status: str) -> int:
         return sum(1 for result in self.results if result.status == status)
@@ -66,11 +95,24 @@ class BatchSummary:
         return self._count("incomplete")
 
     @property
+    def failed_by_kind(self) -> dict[str, int]:
+        """Failed jobs by kind (:data:`FAILURE_KINDS`), kinds with none left out."""
+        counts = {kind: 0 for kind in FAILURE_KINDS}
+        for result in self.results:
+            if result.status == "failed":
+                counts[result.failure_kind if result.failure_kind in FAILURE_KINDS else "other"] += 1
+        return {kind: count for kind, count in counts.items() if count}
+
+    @property
     def ok(self) -> bool:
         return self.succeeded == self.total
 
     def count_line(self) -> str:
         line = f"{self.succeeded}/{self.total} succeeded, {self.failed} failed"
+        if self.failed:
+            line += " (" + ", ".join(f"{n} {FAILURE_KINDS[kind]}" for kind, n in self.failed_by_kind.items()) + ")"
+        if self.stopped_early:
+            line += f"; stopped early: {self.stop_reason}"
         if self.unknown:
             line += f", {self.unknown} unknown (see --resubmit-unknown)"
         if self.incomplete:
@@ -94,7 +136,11 @@ class BatchSummary:
             "lowest_concurrency": self.lowest_concurrency,
             "max_concurrency": self.max_concurrency,
             "throttled": self.throttled,
+            "failed_by_kind": self.failed_by_kind,
+            "stopped_early": self.stopped_early,
+            "stop_reason": self.stop_reason,
             "results_path": str(self.results_path),
+            "report_path": str(self.report_path) if self.report_path is not None else None,
             "output_dir": str(self.output_dir),
         }
 

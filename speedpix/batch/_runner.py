@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import queue
 import threading
 import time
@@ -16,18 +17,66 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._apps.saving import save_outputs
 from .._core.adaptive import AdaptiveLimit
-from .._core.errors import PredictionTimeoutError, RateLimitError
+from .._core.errors import InvalidInputError, PredictionTimeoutError, RateLimitError
 from .._core.logging import logger
 from .._core.retry import RetryPolicy, retry_delay
 from ._jobs import Job, job_input
 from ._journal import DONE, FAILED, PENDING, SUBMITTED, SUBMITTING, UNKNOWN, Journal, Row
+from ._provenance import FileHashes, failure_kind, file_record, sent_inputs, task_failure_kind, utc_now
 from ._results import BatchEvent
 
 if TYPE_CHECKING:
     from ..client import Client
     from ..predictions import Prediction
 
-__all__ = ["Runner"]
+__all__ = ["FailureLimit", "Runner"]
+
+#: A percentage limit is checked only once this many jobs (at least) finished in the run.
+MIN_FINISHED_FOR_PERCENT: Final = 10
+
+
+@dataclass(frozen=True)
+class FailureLimit:
+    """When a batch stops submitting: ``count`` failures, or a ``ratio`` of the jobs
+    finished in this run once at least ``max(10, ceil(1 / ratio))`` have finished (below
+    that, one failure would already be over the ratio)."""
+
+    count: int | None = None
+    ratio: float | None = None
+
+    @classmethod
+    def parse(cls, value: int | str | None) -> FailureLimit | None:
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip().endswith("%"):
+            try:
+                percent = float(value.strip()[:-1])
+            except ValueError:
+                percent = math.nan
+            if not 0 < percent <= 100:
+                raise InvalidInputError(f"max_failures: a percentage is from 0 (excluded) to 100%, got {value!r}")
+            return cls(ratio=percent / 100)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInputError(f"max_failures must be an integer >= 1 or a percentage like '10%', got {value!r}")
+        return cls(count=value)
+
+    @property
+    def min_finished(self) -> int:
+        return 0 if self.ratio is None else max(MIN_FINISHED_FOR_PERCENT, math.ceil(1 / self.ratio - 1e-9))
+
+    def reached(self, failed: int, finished: int) -> str | None:
+        """Why the batch stops now, or None."""
+        if self.count is not None:
+            return f"{failed} jobs failed (--max-failures {self.count})" if failed >= self.count else None
+        assert self.ratio is not None
+        if finished < self.min_finished or failed < self.ratio * finished:
+            return None
+        return f"{failed} of {finished} finished jobs failed (--max-failures {self.ratio * 100:g}%)"
+
+    def describe(self) -> str:
+        return str(self.count) if self.count is not None else f"{(self.ratio or 0) * 100:g}%"
 
 
 @dataclass
@@ -36,6 +85,9 @@ class _Counts:
     succeeded: int = 0
     failed: int = 0
     other: int = 0  # unknown/incomplete: finished for this run
+    # Jobs that succeeded or failed in this run (not an earlier one): the failure limit's count.
+    run_succeeded: int = 0
+    run_failed: int = 0
     running: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -110,6 +162,7 @@ class Runner:
         timeout: float | None,
         on_event: Callable[[BatchEvent], Any] | None,
         concurrency: int = 4,
+        failure_limit: FailureLimit | None = None,
     ) -> None:
         self.jobs = jobs
         self.out_dir = out_dir
@@ -123,6 +176,12 @@ class Runner:
         self.counts = _Counts(total=len(jobs))
         self.gate = _Gate(concurrency)
         self._event_lock = threading.Lock()
+        self.failure_limit = failure_limit
+        # Set once the failure limit is reached: nothing more is submitted, tasks
+        # already submitted are followed to the end.
+        self.halted = threading.Event()
+        self.stop_reason: str | None = None
+        self.hashes = FileHashes()
 
     # events
 
@@ -163,8 +222,35 @@ class Runner:
 
     # one job
 
+    def provenance(self, job: Job) -> dict[str, Any]:
+        """What the job is sent as (see _provenance): recorded with its submission."""
+        sent: dict[str, Any] = {"workflow_id": job.workflow_id}
+        version_id = job.options.get("version_id")
+        if version_id is not None:
+            sent["version_id"] = version_id
+        else:
+            sent["alias_id"] = job.options.get("alias_id") or "main"  # create()'s default
+        if job.resource_config_id is not None:
+            sent["resource_config_id"] = job.resource_config_id
+        sent["inputs"] = sent_inputs(job, self.hashes, detect_file_paths=self.client.detect_file_paths)
+        return sent
+
     def submit(self, job: Job) -> Prediction | None:
-        self.journal.update(job.id, state=SUBMITTING, task_id=None, error=None, error_code=None)
+        try:
+            sent = self.provenance(job)
+        except OSError as error:  # the file went away since the jobs were checked
+            self.fail(job, f"cannot read an input file: {error}", kind="invalid_input")
+            return None
+        self.journal.update(
+            job.id,
+            state=SUBMITTING,
+            task_id=None,
+            error=None,
+            error_code=None,
+            failure_kind=None,
+            sent=json.dumps(sent, ensure_ascii=False),
+            finished=None,
+        )
         started = time.monotonic()
         try:
             prediction = self.submitter.predictions.create(
@@ -177,13 +263,14 @@ class Runner:
                 raise _Throttled(error) from None
             # The creation flow says whether a task may exist; anything else is in doubt.
             if getattr(error, "task_may_exist", None) is False:
-                self.fail(job, _error_text(error), error_code=_error_code(error))
+                self.fail(job, _error_text(error), error_code=_error_code(error), kind=failure_kind(error))
             else:
                 message = f"submission in doubt, the task may exist: {_error_text(error)}"
                 self.journal.update(job.id, state=UNKNOWN, error=message, error_code=_error_code(error))
                 self.emit("unknown", job, message=message)
             return None
-        self.journal.update(job.id, state=SUBMITTED, task_id=prediction.id)
+        sent["submitted_at"] = utc_now()
+        self.journal.update(job.id, state=SUBMITTED, task_id=prediction.id, sent=json.dumps(sent, ensure_ascii=False))
         self.gate.submitted()
         self.emit("submitted", job, prediction.id)
         return prediction
@@ -197,9 +284,38 @@ class Runner:
         self.emit("resumed", job, task_id)
         return prediction
 
-    def fail(self, job: Job, message: str, task_id: str | None = None, error_code: str | None = None) -> None:
-        self.journal.update(job.id, state=FAILED, error=message, error_code=error_code)
+    def fail(
+        self,
+        job: Job,
+        message: str,
+        task_id: str | None = None,
+        error_code: str | None = None,
+        *,
+        kind: str = "other",
+        finished: dict[str, Any] | None = None,
+    ) -> None:
+        values: dict[str, Any] = {"state": FAILED, "error": message, "error_code": error_code, "failure_kind": kind}
+        if finished is not None:
+            values["finished"] = json.dumps(finished)
+        self.journal.update(job.id, **values)
+        self.counted(failed=True)
         self.emit("failed", job, task_id, message)
+
+    def counted(self, *, failed: bool) -> None:
+        """A job of this run finished: halt the submissions if the failure limit is reached."""
+        with self.counts.lock:
+            if failed:
+                self.counts.run_failed += 1
+            else:
+                self.counts.run_succeeded += 1
+            failures, finished = self.counts.run_failed, self.counts.run_failed + self.counts.run_succeeded
+        if self.failure_limit is None or self.halted.is_set():
+            return
+        reason = self.failure_limit.reached(failures, finished)
+        if reason is not None:
+            self.stop_reason = reason
+            self.halted.set()
+            logger.warning("batch stopped early: %s; submitting nothing more", reason)
 
     def _incomplete(self, job: Job, task_id: str, error: BaseException) -> None:
         if isinstance(error, PredictionTimeoutError):
@@ -215,18 +331,33 @@ class Runner:
         except Exception as error:
             self._incomplete(job, prediction.id, error)
             return
+        finished: dict[str, Any] = {"finished_at": utc_now()}
+        if prediction.duration_ms is not None:
+            finished["duration_ms"] = prediction.duration_ms
         if prediction.status != "succeeded":
-            self.fail(job, prediction.error or f"task {prediction.status}", prediction.id, prediction.error_code)
+            self.fail(
+                job,
+                prediction.error or f"task {prediction.status}",
+                prediction.id,
+                prediction.error_code,
+                kind=task_failure_kind(prediction.error_code),
+                finished=finished,
+            )
             return
         try:
             saved = save_outputs(prediction.output, self.out_dir / job.id)
+            files = [path.relative_to(self.out_dir).as_posix() for path in saved]
+            # Hashed right after saving, read back in chunks (the download stream is the core's).
+            finished["outputs"] = [file_record(path, name) for path, name in zip(saved, files, strict=True)]
         except Exception as error:
             # The task id stays in the journal: a rerun fetches the result again.
             self._incomplete(job, prediction.id, error)
             return
-        files = [path.relative_to(self.out_dir).as_posix() for path in saved]
         outputs = json.dumps(prediction.output, ensure_ascii=False, default=str)
-        self.journal.update(job.id, state=DONE, outputs=outputs, files=json.dumps(files), error=None)
+        self.journal.update(
+            job.id, state=DONE, outputs=outputs, files=json.dumps(files), error=None, finished=json.dumps(finished)
+        )
+        self.counted(failed=False)
         self.emit("succeeded", job, prediction.id, f"{len(files)} file(s)")
 
     def run_job(self, job: Job, row: Row) -> None:
@@ -234,6 +365,12 @@ class Runner:
         prediction = self.follow(job, task_id) if task_id else self.submit(job)
         if prediction is not None and not self.stop.is_set():
             self.finish(job, prediction)
+
+    def held_back(self, job: Job) -> None:
+        """A job left unsubmitted because the failure limit was reached."""
+        message = f"not submitted: the batch stopped early ({self.stop_reason}); rerun to resume"
+        self.journal.update(job.id, state=PENDING, error=message)
+        self.emit("incomplete", job, None, message)
 
     def worker(self, work: queue.Queue[tuple[Job, Row]]) -> None:
         while not self.stop.is_set():
@@ -243,6 +380,10 @@ class Runner:
                 return
             throttles = 0
             while self.gate.enter(self.stop):
+                if self.halted.is_set() and row.state != SUBMITTED:
+                    self.gate.leave()
+                    self.held_back(job)
+                    break
                 delay = None
                 try:
                     self.run_job(job, row)
@@ -250,7 +391,11 @@ class Runner:
                     throttles += 1
                     delay = retry_delay(throttled.error, attempt=throttles, idempotent=False, policy=_THROTTLE_WAITS)
                     if delay is None:
-                        self.fail(job, f"throttled {throttles} times, not submitted: {throttled}; rerun to submit it")
+                        self.fail(
+                            job,
+                            f"throttled {throttles} times, not submitted: {throttled}; rerun to submit it",
+                            kind="unreachable",
+                        )
                 except Exception as error:  # a bug or a full disk: record it, keep going
                     logger.exception("batch job %s failed unexpectedly", job.id)
                     with contextlib.suppress(Exception):

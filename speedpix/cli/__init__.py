@@ -36,11 +36,19 @@ from ._output import (
     resume_line,
 )
 from ._parser import build_parser
+from ._report import cmd_report
 from ._run import cmd_get, cmd_run, cmd_upload
 
 __all__ = ["EXIT_CODES", "main"]
 
-_COMMANDS = {"run": cmd_run, "get": cmd_get, "upload": cmd_upload, "batch": cmd_batch, "demo": cmd_demo}
+_COMMANDS = {
+    "run": cmd_run,
+    "get": cmd_get,
+    "upload": cmd_upload,
+    "batch": cmd_batch,
+    "report": cmd_report,
+    "demo": cmd_demo,
+}
 
 
 def _exit_code(error: BaseException) -> int:

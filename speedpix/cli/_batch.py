@@ -7,7 +7,16 @@ import sys
 from typing import TYPE_CHECKING
 
 from .._apps.terminal import LiveLine
-from ._output import EXIT_INTERRUPTED, EXIT_OK, EXIT_TASK_FAILED, UsageError, err, print_json, printable
+from ._output import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_STOPPED,
+    EXIT_TASK_FAILED,
+    UsageError,
+    err,
+    print_json,
+    printable,
+)
 from ._run import make_client
 
 if TYPE_CHECKING:
@@ -31,6 +40,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 on_event=status,
                 resubmit_unknown=args.resubmit_unknown,
                 retry_failed=args.retry_failed,
+                max_failures=args.max_failures,
             )
     except BatchInputError as error:
         raise UsageError(str(error)) from None
@@ -49,6 +59,8 @@ def cmd_batch(args: argparse.Namespace) -> int:
         print_json(summary.to_dict())
     else:
         print(printable(summary.results_path), flush=True)
+    if summary.stopped_early:
+        return EXIT_STOPPED
     return EXIT_OK if summary.ok else EXIT_TASK_FAILED
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "EXIT_CODES",
     "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_STOPPED",
     "EXIT_TASK_FAILED",
     "EXIT_TIMEOUT",
     "EXIT_USAGE",
@@ -36,6 +37,7 @@ EXIT_TASK_FAILED = 1
 EXIT_USAGE = 2
 EXIT_API = 3
 EXIT_TIMEOUT = 4
+EXIT_STOPPED = 5
 EXIT_INTERRUPTED = 130
 
 EXIT_CODES = {
@@ -44,6 +46,7 @@ EXIT_CODES = {
     EXIT_USAGE: "usage error: bad arguments or input, missing key, secret or file",
     EXIT_API: "API or authentication error: the service refused the call or could not be reached",
     EXIT_TIMEOUT: "timeout: the task is still running; resume with `speedpix get TASK_ID --wait`",
+    EXIT_STOPPED: "batch stopped early: --max-failures reached; rerun the same command to resume",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C); the task keeps running; resume with `speedpix get TASK_ID --wait`",
 }
 

@@ -106,6 +106,19 @@ _seconds = _positive(float, "a number of seconds", "a positive number of seconds
 _count = _positive(int, "a whole number", "a number >= 1")
 
 
+def _failure_limit(text: str) -> int | str:
+    """``--max-failures``: a count (``3``) or a percentage (``10%``)."""
+    if text.strip().endswith("%"):
+        try:
+            percent = float(text.strip()[:-1])
+        except ValueError:
+            percent = math.nan
+        if not 0 < percent <= 100:
+            raise argparse.ArgumentTypeError(f"expected a percentage from 0 (excluded) to 100%, got {text!r}")
+        return text.strip()
+    return _count(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     connection = _Parser(add_help=False)
     group = connection.add_argument_group("connection (default: the SPEEDPIX_* environment variables)")
@@ -217,7 +230,8 @@ def build_parser() -> argparse.ArgumentParser:
         " A journal in DIR records every submission before "
         "and after it is made: rerunning the same command after a crash, kill or Ctrl-C never submits a "
         "job twice (submitted tasks are followed by id) and keeps every finished result. Files are saved "
-        "under DIR/<job id>/, a summary in DIR/results.jsonl.",
+        "under DIR/<job id>/, a summary in DIR/results.jsonl, a page of every result in DIR/report.html "
+        "(self-contained, offline; `speedpix report DIR` rebuilds it).",
         epilog="example:\n"
         '  echo \'{"id": "fox", "workflow_id": "my-workflow", "input": {"prompt": "a fox"}}\' > jobs.jsonl\n'
         "  speedpix batch jobs.jsonl -o out/ --concurrency 8\n\n"
@@ -242,12 +256,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     batch.add_argument("--retry-failed", action="store_true", help="submit again jobs whose task failed")
     batch.add_argument(
+        "--max-failures",
+        type=_failure_limit,
+        metavar="N|P%",
+        help="stop submitting once N jobs failed in this run, or P%% of the finished ones (checked from "
+        "max(10, 100/P) finished jobs); submitted tasks are still followed; exit code 5; rerun to resume",
+    )
+    batch.add_argument(
         "--strings-as-text",
         action="store_true",
         help='send plain strings as text, never as files (files then only as {"$file": "path"})',
     )
     batch.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     batch.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+
+    report = commands.add_parser(
+        "report",
+        formatter_class=_Formatter,
+        help="rebuild a batch's report.html from its journal",
+        description="Write DIR/report.html again from DIR/journal.sqlite: counts, failures first, then a "
+        "contact sheet of every job's saved files. One self-contained file (no script, no network); "
+        "`speedpix batch` writes it at the end of every run.",
+        epilog=EPILOG,
+    )
+    report.add_argument("directory", metavar="DIR", help="the output directory of a `speedpix batch` run")
+    report.add_argument("-q", "--quiet", action="store_true", help="do not print the report's path")
 
     commands.add_parser(
         "emulator",

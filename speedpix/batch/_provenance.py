@@ -1,0 +1,115 @@
+"""What ``results.jsonl`` says a job ran with and produced: its inputs as sent (local
+files as path, size and SHA-256, never a URL's query), times in ISO 8601 UTC, and the
+saved files with their checksums; and the kind of a failure."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+from .._core.errors import (
+    APIConnectionError,
+    ContentModerationError,
+    FileTransferError,
+    InvalidInputError,
+    PredictionError,
+    ServerError,
+    ServiceError,
+)
+from .._core.inputs import is_media_file_path
+from .._core.names import shown_url
+from ._jobs import FILE_KEY, TEXT_KEY, Job
+
+__all__ = ["FileHashes", "failure_kind", "sent_inputs", "task_failure_kind", "utc_now"]
+
+_CHUNK: Final = 1 << 20
+# The error codes by which the service says a task or a call was refused by its
+# content-security check.
+_MODERATION_CODES: Final = ("B_API_AuditFailed", "AuditFailed")
+
+
+def utc_now() -> str:
+    """Now, ISO 8601 in UTC with milliseconds: ``2026-12-06T07:01:02.123Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def file_record(path: str | os.PathLike[str], shown: str) -> dict[str, Any]:
+    """``{"path": shown, "bytes": ..., "sha256": ...}`` of a local file, read in chunks."""
+    digest = hashlib.sha256()
+    size = 0
+    with open(path, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+            size += len(chunk)
+    return {"path": shown, "bytes": size, "sha256": digest.hexdigest()}
+
+
+class FileHashes:
+    """Checksums of input files, each file read once per batch (many jobs share one)."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, int, int], dict[str, Any]] = {}
+        self._lock = threading.Lock()
+
+    def record(self, named: str) -> dict[str, Any]:
+        path = Path(named).expanduser()
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            known = self._known.get(key)
+        if known is None:
+            known = file_record(path, named)
+            with self._lock:
+                self._known[key] = known
+        return {**known, "path": named}
+
+
+def sent_inputs(job: Job, hashes: FileHashes, *, detect_file_paths: bool) -> dict[str, Any]:
+    """The job's input as sent: each local file as ``{"path", "bytes", "sha256"}`` (the path
+    as the job named it), ``{"$text": s}`` as ``s``, a URL without its query or credentials."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {FILE_KEY}:
+                return hashes.record(value[FILE_KEY])
+            if set(value) == {TEXT_KEY}:
+                return value[TEXT_KEY]
+            return {name: walk(child) for name, child in value.items()}
+        if isinstance(value, list):
+            return [walk(child) for child in value]
+        if isinstance(value, str):
+            if detect_file_paths and is_media_file_path(value):
+                return hashes.record(value)
+            if "://" in value[:16] and ("?" in value or "@" in value):
+                return shown_url(value)
+        return value
+
+    result: dict[str, Any] = walk(job.input)
+    return result
+
+
+def task_failure_kind(error_code: str | None) -> str:
+    """The kind of a task that ran and failed (its ``error_code``)."""
+    if error_code and any(code in error_code for code in _MODERATION_CODES):
+        return "content_moderation"
+    return "task_failed"
+
+
+def failure_kind(error: BaseException) -> str:
+    """The kind (``speedpix.batch.FAILURE_KINDS``) of an error that failed a job."""
+    if isinstance(error, ContentModerationError):
+        return "content_moderation"
+    if isinstance(error, PredictionError):
+        return task_failure_kind(getattr(error.prediction, "error_code", None))
+    if isinstance(error, InvalidInputError | ServiceError):
+        return "invalid_input"
+    if isinstance(error, APIConnectionError | FileTransferError | ServerError):
+        return "unreachable"
+    status = getattr(error, "status_code", None)
+    if status in (400, 413, 422):
+        return "invalid_input"
+    return "other"
