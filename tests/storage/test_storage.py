@@ -1,0 +1,168 @@
+"""Outputs saved straight to object storage (issue 21 item 5): ``save()``/``async_save()``
+with an fsspec URL, against a real S3-compatible server on
+loopback (moto) and fsspec's ``memory://``. Streamed; atomic: a transfer that fails
+leaves no object under the final name and no temporary one."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import subprocess
+import sys
+import textwrap
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import speedpix
+from speedpix import ConfigurationError, InvalidInputError
+
+from ..hostile._server import HostileServer, Reply
+from .conftest import objects, output_node, pending_uploads, s3_client
+
+pytestmark = pytest.mark.timeout(60)
+
+MODES = ["sync", "async"]
+MB = 1024 * 1024
+
+
+def save(mode: str, output: Any, target: str, **options: Any) -> Any:
+    if mode == "sync":
+        return output.save(target, **options)
+    return asyncio.run(output.async_save(target, **options))
+
+
+def memory() -> Any:
+    import fsspec
+
+    return fsspec.filesystem("memory")
+
+
+@pytest.fixture
+def image(client: speedpix.Client) -> speedpix.FileNode:
+    node = client.run("demo-txt2img", {"prompt": "a red fox"}, polling_interval=0.005)["images"]
+    assert isinstance(node, speedpix.FileNode)
+    return node
+
+
+# ---------------------------------------------------------------- S3 (moto)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_save_into_an_s3_folder_returns_the_url(
+    mode: str, image: speedpix.FileNode, s3_endpoint: str, bucket: str
+) -> None:
+    options = {"endpoint_url": s3_endpoint}
+    saved = save(mode, image, f"s3://{bucket}/out/", storage_options=options)
+    assert saved == f"s3://{bucket}/out/{image.filename}" and isinstance(saved, str)
+    renamed = save(mode, image["url"], f"s3://{bucket}/out/fox.png", storage_options=options)
+    assert renamed == f"s3://{bucket}/out/fox.png"
+    content = image.read()
+    assert objects(s3_endpoint, bucket) == {f"out/{image.filename}": content, "out/fox.png": content}
+
+
+def test_an_existing_prefix_is_a_folder(image: speedpix.FileNode, s3_endpoint: str, bucket: str) -> None:
+    options = {"endpoint_url": s3_endpoint}
+    image.save(f"s3://{bucket}/renders/first.png", storage_options=options)
+    saved = image.save(f"s3://{bucket}/renders", storage_options=options)
+    assert saved == f"s3://{bucket}/renders/{image.filename}"
+    # A target that is itself a folder (a prefix) is refused, as locally.
+    s3_client(s3_endpoint).put_object(Bucket=bucket, Key=f"taken/{image.filename}/inside", Body=b"")
+    with pytest.raises(InvalidInputError, match="it is a folder"):
+        image.save(f"s3://{bucket}/taken/", storage_options=options)
+    assert set(objects(s3_endpoint, bucket)) == {
+        "renders/first.png",
+        f"renders/{image.filename}",
+        f"taken/{image.filename}/inside",
+    }
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_large_file_is_streamed_in_parts(
+    mode: str, client: speedpix.Client, server: HostileServer, s3_endpoint: str, bucket: str
+) -> None:
+    body = bytes(range(256)) * (48 * 1024)  # 12 MB: three parts of 5 MB
+    server.route(
+        "/big.bin", Reply(200, [("content-type", "application/octet-stream")], [body[: 6 * MB], body[6 * MB :]])
+    )
+    node = output_node(client, server.url("/big.bin"))
+    options = {"endpoint_url": s3_endpoint, "default_block_size": 5 * MB}
+    assert save(mode, node, f"s3://{bucket}/big/", storage_options=options) == f"s3://{bucket}/big/big.bin"
+    assert objects(s3_endpoint, bucket) == {"big/big.bin": body}
+    assert pending_uploads(s3_endpoint, bucket) == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_download_cut_midway_leaves_no_object(
+    mode: str, client: speedpix.Client, server: HostileServer, s3_endpoint: str, bucket: str
+) -> None:
+    # 6 MB of a promised 20: more than one part is written before the connection ends.
+    chunk = b"\x89PNG" + bytes(MB - 4)
+    server.route("/cut.png", Reply(200, [("content-length", str(20 * MB))], [chunk] * 6))
+    node = output_node(client, server.url("/cut.png"))
+    options = {"endpoint_url": s3_endpoint, "default_block_size": 5 * MB}
+    with pytest.raises(speedpix.APIConnectionError):  # the connection ended early
+        save(mode, node, f"s3://{bucket}/out/", storage_options=options)
+    assert len(server.requests) == 2  # tried twice (max_retries=1), each time cut
+    assert objects(s3_endpoint, bucket) == {}  # neither out/cut.png nor a .part object
+    assert pending_uploads(s3_endpoint, bucket) == []
+
+
+# ---------------------------------------------------------------- memory://
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_save_to_memory(mode: str, image: speedpix.FileNode) -> None:
+    folder = f"/t-{uuid.uuid4().hex[:8]}"
+    saved = save(mode, image, f"memory:/{folder}/")
+    assert saved == f"memory://{folder}/{image.filename}"
+    assert memory().cat(f"{folder}/{image.filename}") == image.read()
+    assert memory().ls(folder, detail=False) == [f"{folder}/{image.filename}"]
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_failed_download_to_memory_leaves_nothing(mode: str, client: speedpix.Client, server: HostileServer) -> None:
+    server.route("/cut.png", Reply(200, [("content-length", str(4 * MB))], [bytes(MB), bytes(MB)]))
+    node = output_node(client, server.url("/cut.png"))
+    folder = f"/t-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(speedpix.APIConnectionError):
+        save(mode, node, f"memory:/{folder}/")
+    assert not memory().exists(folder) or memory().ls(folder) == []
+
+
+# ---------------------------------------------------------------- refusals, before any download
+
+
+def test_a_missing_implementation_names_the_package(client: speedpix.Client, server: HostileServer) -> None:
+    if importlib.util.find_spec("ossfs") is not None:
+        pytest.skip("ossfs is installed")
+    node = output_node(client, server.url("/out.png"))
+    for mode in MODES:
+        with pytest.raises(ConfigurationError, match="pip install ossfs"):
+            save(mode, node, "oss://bucket/prefix/")
+    with pytest.raises(ConfigurationError, match="nosuchscheme"):
+        node.save("nosuchscheme://bucket/x.png")
+    assert server.requests == []  # nothing was downloaded
+
+
+def test_without_fsspec_the_extra_is_named() -> None:
+    code = """
+        import sys
+        sys.modules["fsspec"] = None  # as if not installed
+        from speedpix import ConfigurationError, FileOutput
+        try:
+            FileOutput("http://127.0.0.1:9/x.png").save("s3://bucket/x.png")
+        except ConfigurationError as error:
+            print(error)
+    """
+    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True, timeout=60)
+    assert "pip install 'speedpix[storage]'" in done.stdout, done.stderr
+
+
+def test_storage_options_need_a_url(image: speedpix.FileNode, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match="storage_options"):
+        image.save(tmp_path, storage_options={"anon": True})
+    assert list(tmp_path.iterdir()) == []
+    assert isinstance(image.save(tmp_path), Path)  # local paths: as before
