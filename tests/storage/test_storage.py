@@ -1,5 +1,5 @@
 """Outputs saved straight to object storage (issue 21 item 5): ``save()``/``async_save()``
-with an fsspec URL, against a real S3-compatible server on
+and ``speedpix run -o`` with an fsspec URL, against a real S3-compatible server on
 loopback (moto) and fsspec's ``memory://``. Streamed; atomic: a transfer that fails
 leaves no object under the final name and no temporary one."""
 
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import json
 import subprocess
 import sys
 import textwrap
@@ -18,9 +19,11 @@ import pytest
 
 import speedpix
 from speedpix import ConfigurationError, InvalidInputError
+from speedpix.testing import Emulator
 
+from ..cli.conftest import command, emulator_env
 from ..hostile._server import HostileServer, Reply
-from .conftest import objects, output_node, pending_uploads, s3_client
+from .conftest import AWS_ENV, objects, output_node, pending_uploads, s3_client
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -110,6 +113,20 @@ def test_a_download_cut_midway_leaves_no_object(
     assert pending_uploads(s3_endpoint, bucket) == []
 
 
+def test_an_environment_variable_configures_s3fs(emu: Emulator, s3_endpoint: str, bucket: str, tmp_path: Path) -> None:
+    # speedpix run -o s3://…: the endpoint from fsspec's environment configuration.
+    env = emulator_env(emu, FSSPEC_S3_ENDPOINT_URL=s3_endpoint, **AWS_ENV)
+    args = ["run", "demo-txt2img", "-i", "prompt=a fox", "-q", "--json", "-o", f"s3://{bucket}/run/"]
+    done = subprocess.run(command(*args), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    files = json.loads(done.stdout)["files"]
+    assert files and all(url.startswith(f"s3://{bucket}/run/images") for url in files)
+    stored = objects(s3_endpoint, bucket)
+    assert sorted(stored) == sorted(url.removeprefix(f"s3://{bucket}/") for url in files)
+    assert all(key.endswith(".png") and content.startswith(b"\x89PNG") for key, content in stored.items())
+    assert list(tmp_path.iterdir()) == []  # no local copy
+
+
 # ---------------------------------------------------------------- memory://
 
 
@@ -166,3 +183,16 @@ def test_storage_options_need_a_url(image: speedpix.FileNode, tmp_path: Path) ->
         image.save(tmp_path, storage_options={"anon": True})
     assert list(tmp_path.iterdir()) == []
     assert isinstance(image.save(tmp_path), Path)  # local paths: as before
+
+
+def test_run_output_names_match_a_local_folder(client: speedpix.Client, tmp_path: Path) -> None:
+    from speedpix._apps.saving import save_outputs, save_outputs_to_storage
+
+    node = client.run("demo-txt2img", {"prompt": "a fox"}, polling_interval=0.005)
+    output = {"images": [node["images"], node["images"]], "mask": node["images"]["url"]}
+    folder = f"/t-{uuid.uuid4().hex[:8]}"
+    urls = save_outputs_to_storage(output, f"memory:/{folder}", prefix="job-")
+    local = save_outputs(output, tmp_path, prefix="job-")
+    assert [url.rsplit("/", 1)[1] for url in urls] == [path.name for path in local]
+    assert [memory().cat(url) for url in urls] == [path.read_bytes() for path in local]
+    assert sorted(memory().ls(folder, detail=False)) == sorted(f"{folder}/{path.name}" for path in local)
