@@ -28,12 +28,13 @@ from typing import Any
 from .._core.errors import ConfigurationError, FileTransferError, InvalidInputError
 from .._core.mime import SNIFF_BYTES
 
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*://")
+# Two letters at least: "C://x" stays a Windows path.
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]+://")
 
 
 def is_storage_url(path: object) -> bool:
-    """Whether ``save(path)`` means object storage: a ``str`` with a ``scheme://``
-    (a ``Path`` is always local)."""
+    """Whether ``save(path)`` means object storage: a ``str`` starting with
+    ``scheme://`` (a ``Path`` is always local, and so is a drive letter's ``C://``)."""
     return isinstance(path, str) and _URL.match(path) is not None
 
 

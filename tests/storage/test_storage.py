@@ -196,3 +196,22 @@ def test_run_output_names_match_a_local_folder(client: speedpix.Client, tmp_path
     assert [url.rsplit("/", 1)[1] for url in urls] == [path.name for path in local]
     assert [memory().cat(url) for url in urls] == [path.read_bytes() for path in local]
     assert sorted(memory().ls(folder, detail=False)) == sorted(f"{folder}/{path.name}" for path in local)
+
+
+@pytest.mark.parametrize(
+    ("path", "url"),
+    [
+        ("s3://bucket/x", True),
+        ("oss://b/", True),
+        ("memory://x", True),
+        ("simplecache::s3://b/x", False),  # chained URLs are not taken for storage
+        ("out/x.png", False),
+        ("C://x.png", False),
+        ("./s3:/x", False),
+        (Path("s3://bucket/x"), False),
+    ],
+)
+def test_what_is_a_storage_url(path: object, url: bool) -> None:
+    from speedpix._flows.objectstore import is_storage_url
+
+    assert is_storage_url(path) is url
