@@ -10,7 +10,8 @@ Atomicity relies on four fsspec operations every file system offers — ``open(.
 files commit what was written when they are closed (``__exit__`` and ``__del__`` close
 them), ``memory://`` ignores ``autocommit=False`` outside a transaction, and transactions
 belong to a (cached, shared) file-system instance, so they cannot isolate one download
-among concurrent ones. So the bytes go to a temporary name beside the target
+among concurrent ones (a failed file is still discarded where fsspec can: s3fs then aborts
+its multipart upload). So the bytes go to a temporary name beside the target
 (``.NAME.RANDOM.part``), which is moved (``fs.mv``: a server-side copy on S3) to the
 final name only once the whole file was written, and removed on any failure: a failed
 transfer leaves nothing under the final name, nor its temporary object.
@@ -172,8 +173,22 @@ class StorageSink:
         file, self._file = self._file, None
         temporary, self._temporary = self._temporary, None
         if file is not None:
-            with contextlib.suppress(Exception):  # closing uploads what was written, removed below
-                file.close()
+            with contextlib.suppress(Exception):
+                _abandon(file)
         if temporary is not None:
             with contextlib.suppress(Exception):
                 self.target.fs.rm(temporary)
+
+
+def _abandon(file: Any) -> None:
+    """Let go of an unfinished ``file`` uploading as little as possible: a buffered file
+    (fsspec's AbstractBufferedFile: s3fs, gcsfs…) is discarded (s3fs aborts its multipart
+    upload) and marked closed, so that neither ``close()`` nor ``__del__`` uploads the rest;
+    any other file is closed. Either way the temporary object is removed afterwards."""
+    from fsspec.spec import AbstractBufferedFile  # type: ignore[import-untyped]  # loaded already
+
+    if isinstance(file, AbstractBufferedFile) and "r" not in file.mode:
+        file.discard()
+        file.closed = True
+    else:
+        file.close()
