@@ -28,6 +28,7 @@ from typing import Any
 
 from .._core.errors import ConfigurationError, FileTransferError, InvalidInputError
 from .._core.mime import SNIFF_BYTES
+from .._core.names import shown_url
 
 # Two letters at least: "C://x" stays a Windows path.
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]+://")
@@ -43,12 +44,13 @@ def _filesystem(url: str, storage_options: Mapping[str, Any] | None) -> tuple[An
     """The fsspec file system of ``url`` and the path inside it; a typed error, naming
     what to install, when fsspec or the scheme's implementation is missing."""
     protocol = url.split("://", 1)[0].lower()
+    shown = shown_url(url)  # no credentials (user:password@), no query
     try:
         import fsspec  # type: ignore[import-untyped]  # lazy: the optional extra, for storage URLs only
         from fsspec.registry import known_implementations  # type: ignore[import-untyped]
     except ImportError:
         raise ConfigurationError(
-            f"cannot save to {url!r}: saving to object storage needs fsspec: pip install 'speedpix[storage]'"
+            f"cannot save to {shown}: saving to object storage needs fsspec: pip install 'speedpix[storage]'"
         ) from None
     try:
         fsspec.get_filesystem_class(protocol)
@@ -57,13 +59,13 @@ def _filesystem(url: str, storage_options: Mapping[str, Any] | None) -> tuple[An
         package = str(known.get("class", "")).split(".", 1)[0]
         hint = f": pip install {package}" if package and package != "fsspec" else ""
         reason = known.get("err") or str(error)
-        raise ConfigurationError(f"cannot save to {url!r}: {reason}{hint}") from None
+        raise ConfigurationError(f"cannot save to {shown}: {reason}{hint}") from None
     except ValueError as error:  # "Protocol not known"
-        raise ConfigurationError(f"cannot save to {url!r}: {error}") from None
+        raise ConfigurationError(f"cannot save to {shown}: {error}") from None
     try:
         fs, path = fsspec.core.url_to_fs(url, **dict(storage_options or {}))
     except (ImportError, ValueError, TypeError) as error:
-        raise ConfigurationError(f"cannot save to {url!r}: {error}") from None
+        raise ConfigurationError(f"cannot save to {shown}: {type(error).__name__}: {error}") from None
     return fs, path
 
 
@@ -89,23 +91,23 @@ def storage_target(
     existing folder (prefix), gets ``name`` appended. Raised before any download: a
     missing implementation (:class:`ConfigurationError`), a target that is a folder."""
     fs, path = _filesystem(url, storage_options)
-    path = path.rstrip("/")
+    path, shown = path.rstrip("/"), shown_url(url)
     try:
         into = folder or url.endswith("/") or (bool(path) and bool(fs.isdir(path)))
     except Exception as error:
-        raise _storage_failure(url, error, during="looking at") from None
+        raise _storage_failure(shown, error, during="looking at") from None
     if not into:
         if not path:
-            raise InvalidInputError(f"cannot save to {url!r}: give a file name or a folder ending in '/'")
+            raise InvalidInputError(f"cannot save to {shown}: give a file name or a folder ending in '/'")
         folder_path, _, file_name = path.rpartition("/")
         return StorageTarget(fs, folder_path, file_name)
     if isinstance(name, str):
         try:
             taken = fs.isdir(f"{path}/{name}" if path else name)
         except Exception as error:
-            raise _storage_failure(url, error, during="looking at") from None
+            raise _storage_failure(shown, error, during="looking at") from None
         if taken:
-            raise InvalidInputError(f"cannot save to {url.rstrip('/')}/{name}: it is a folder. Give a file name.")
+            raise InvalidInputError(f"cannot save to {shown.rstrip('/')}/{name}: it is a folder. Give a file name.")
     return StorageTarget(fs, path, name)
 
 

@@ -159,8 +159,9 @@ def test_a_missing_implementation_names_the_package(client: speedpix.Client, ser
     for mode in MODES:
         with pytest.raises(ConfigurationError, match="pip install ossfs"):
             save(mode, node, "oss://bucket/prefix/")
-    with pytest.raises(ConfigurationError, match="nosuchscheme"):
-        node.save("nosuchscheme://bucket/x.png")
+    with pytest.raises(ConfigurationError, match="nosuchscheme") as caught:
+        node.save("nosuchscheme://user:s3cr3t@bucket/x.png?token=t0k3n")
+    assert "s3cr3t" not in str(caught.value) and "t0k3n" not in str(caught.value)  # redacted
     assert server.requests == []  # nothing was downloaded
 
 
