@@ -16,7 +16,14 @@ from .._core.mime import SNIFF_BYTES, extension_for, guess_from_name, sniff_cont
 from .._flows.objectstore import is_storage_url, storage_target
 from .._flows.outputs import OutputItem, iter_output_files
 
-__all__ = ["OutputItem", "is_storage_url", "iter_output_files", "save_outputs", "save_outputs_to_storage"]
+__all__ = [
+    "OutputItem",
+    "check_storage_folder",
+    "is_storage_url",
+    "iter_output_files",
+    "save_outputs",
+    "save_outputs_to_storage",
+]
 
 
 def _extension(path: Path, item: OutputItem) -> str:
@@ -102,3 +109,14 @@ def save_outputs_to_storage(
         target = storage_target(url, name_for, storage_options, folder=True)
         saved.append(item.file._save_to_storage(target))
     return saved
+
+
+def check_storage_folder(url: str) -> None:
+    """Refuse, before a task is submitted, a storage URL that could not be saved into: no
+    fsspec, no implementation of its scheme (a ConfigurationError naming the package).
+    Nothing is sent to the storage."""
+    storage_target(url, _unnamed, None, folder=True)
+
+
+def _unnamed(head: bytes) -> str:
+    raise AssertionError("check_storage_folder saves nothing")

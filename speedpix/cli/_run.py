@@ -117,7 +117,17 @@ def _wait(prediction: Prediction, args: argparse.Namespace, display: ProgressDis
         raise Interrupted(prediction.id) from None
 
 
+def _check_output_dir(args: argparse.Namespace) -> None:
+    """A storage URL given to -o is checked before any task is submitted or waited for."""
+    if args.output_dir and "://" in args.output_dir:
+        from .._apps.saving import check_storage_folder, is_storage_url  # lazy: fsspec only for URLs
+
+        if is_storage_url(args.output_dir):
+            check_storage_folder(args.output_dir)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    _check_output_dir(args)
     inputs = parse_input(args.input)
     options = parse_options(args.option)
     if args.alias is not None:
@@ -149,6 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
+    _check_output_dir(args)
     display = _display(args)
     with make_client(args) as client:
         try:

@@ -127,6 +127,17 @@ def test_an_environment_variable_configures_s3fs(emu: Emulator, s3_endpoint: str
     assert list(tmp_path.iterdir()) == []  # no local copy
 
 
+def test_run_refuses_a_storage_url_it_cannot_use_before_submitting(emu: Emulator, tmp_path: Path) -> None:
+    if importlib.util.find_spec("ossfs") is not None:
+        pytest.skip("ossfs is installed")
+    submitted = len(emu.tasks)
+    args = ["run", "demo-txt2img", "-i", "prompt=a fox", "-q", "-o", "oss://bucket/run/"]
+    env = emulator_env(emu)
+    done = subprocess.run(command(*args), env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and "pip install ossfs" in done.stderr, done.stderr
+    assert len(emu.tasks) == submitted  # no task was submitted
+
+
 # ---------------------------------------------------------------- memory://
 
 
