@@ -8,20 +8,32 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from .._core.mime import SNIFF_BYTES, extension_for, guess_from_name, sniff_content_type
+from .._flows.objectstore import is_storage_url, storage_target
 from .._flows.outputs import OutputItem, iter_output_files
 
-__all__ = ["OutputItem", "iter_output_files", "save_outputs"]
+__all__ = [
+    "OutputItem",
+    "check_storage_folder",
+    "is_storage_url",
+    "iter_output_files",
+    "save_outputs",
+    "save_outputs_to_storage",
+]
 
 
 def _extension(path: Path, item: OutputItem) -> str:
-    """The extension of the saved file: from its content type, sniffed from its first
-    bytes; else from the name or format the result gives; else none."""
     with path.open("rb") as stream:
-        head = stream.read(SNIFF_BYTES)
+        return _extension_of(stream.read(SNIFF_BYTES), item)
+
+
+def _extension_of(head: bytes, item: OutputItem) -> str:
+    """The extension of the saved file: from its content type, sniffed from its first
+    bytes (``head``); else from the name or format the result gives; else none."""
     sniffed = sniff_content_type(head)
     if sniffed:
         return extension_for(sniffed)
@@ -71,3 +83,40 @@ def save_outputs(output: Any, directory: str | os.PathLike[str], *, prefix: str 
         os.replace(partial, final)
         saved.append(final)
     return saved
+
+
+def save_outputs_to_storage(
+    output: Any, url: str, *, prefix: str = "", storage_options: Mapping[str, Any] | None = None
+) -> list[str]:
+    """:func:`save_outputs` into an fsspec URL (``s3://bucket/prefix``, a folder): the
+    same names, each file streamed there atomically (see
+    :mod:`speedpix._flows.objectstore`); returns their URLs."""
+    used: set[str] = set()
+    saved: list[str] = []
+    for item in iter_output_files(output):
+        base = prefix + item.label
+
+        def name_for(head: bytes, item: OutputItem = item, base: str = base) -> str:
+            extension = _extension_of(head, item)
+            name, counter = base + extension, 1
+            while name in used:
+                counter += 1
+                name = f"{base}-{counter}{extension}"
+            used.add(name)
+            return name
+
+        # Resolved (fsspec imported, the scheme's package checked) before the first download.
+        target = storage_target(url, name_for, storage_options, folder=True)
+        saved.append(item.file._save_to_storage(target))
+    return saved
+
+
+def check_storage_folder(url: str) -> None:
+    """Refuse, before a task is submitted, a storage URL that could not be saved into: no
+    fsspec, no implementation of its scheme (a ConfigurationError naming the package).
+    Nothing is sent to the storage."""
+    storage_target(url, _unnamed, None, folder=True)
+
+
+def _unnamed(head: bytes) -> str:
+    raise AssertionError("check_storage_folder saves nothing")

@@ -16,7 +16,7 @@ folder given.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,8 @@ from .._core.storage import failure
 from .._wire.drivers import TRANSFER_FAILURES
 from . import preview
 from .handle import Handle, storage_handle
-from .transfers import MemorySink, download_flow, save_flow
+from .objectstore import StorageTarget
+from .transfers import MemorySink, download_flow, save_flow, storage_save_flow
 
 if TYPE_CHECKING:
     import PIL.Image
@@ -98,14 +99,29 @@ class FileOutput(_Shown, str):
         handle.run_sync(download_flow(self.url, sink, settings, timeout, task_id=self.task_id))
         return sink.buffer.getvalue()
 
-    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
+    def save(
+        self, path: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, Any] | None = None
+    ) -> Path | str:
         """Stream the file to ``path`` (a file, or a folder to save into under
-        :attr:`filename`; default: the current folder) and return where it was written."""
-        return self._save(path, self.filename)
+        :attr:`filename`; default: the current folder) and return where it was written.
 
-    def _save(self, path: object, name: str) -> Path:
+        ``path`` may also be an fsspec URL (``s3://bucket/prefix/``, ``oss://…``,
+        ``memory://…``; needs ``pip install 'speedpix[storage]'`` and the scheme's package,
+        e.g. ``s3fs``): the file is streamed to object storage, atomically, and the final
+        URL is returned as a ``str``. ``storage_options`` go to the file system (e.g.
+        ``{"endpoint_url": ..., "key": ...}`` for s3fs); fsspec's own configuration and
+        environment variables (``FSSPEC_S3_ENDPOINT_URL``…) apply too."""
+        return self._save(path, self.filename, storage_options)
+
+    def _save(self, path: object, name: str, storage_options: Mapping[str, Any] | None = None) -> Path | str:
         handle, settings, timeout = self._parts()
-        return handle.run_sync(save_flow(self.url, path, name, settings, timeout, task_id=self.task_id))
+        flow = save_flow(self.url, path, name, settings, timeout, task_id=self.task_id, storage_options=storage_options)
+        return handle.run_sync(flow)
+
+    def _save_to_storage(self, target: StorageTarget) -> str:
+        """Into object storage, under a name chosen by ``target`` (see ``save_outputs``)."""
+        handle, settings, timeout = self._parts()
+        return handle.run_sync(storage_save_flow(self.url, target, settings, timeout, task_id=self.task_id))
 
     async def async_read(self) -> bytes:
         handle, settings, timeout = self._parts()
@@ -113,12 +129,18 @@ class FileOutput(_Shown, str):
         await handle.run_async(download_flow(self.url, sink, settings, timeout, task_id=self.task_id))
         return sink.buffer.getvalue()
 
-    async def async_save(self, path: str | os.PathLike[str] | None = None) -> Path:
-        return await self._async_save(path, self.filename)
+    async def async_save(
+        self, path: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, Any] | None = None
+    ) -> Path | str:
+        """:meth:`save`, async (the storage writes run in worker threads)."""
+        return await self._async_save(path, self.filename, storage_options)
 
-    async def _async_save(self, path: object, name: str) -> Path:
+    async def _async_save(
+        self, path: object, name: str, storage_options: Mapping[str, Any] | None = None
+    ) -> Path | str:
         handle, settings, timeout = self._parts()
-        return await handle.run_async(save_flow(self.url, path, name, settings, timeout, task_id=self.task_id))
+        flow = save_flow(self.url, path, name, settings, timeout, task_id=self.task_id, storage_options=storage_options)
+        return await handle.run_async(flow)
 
     def iter_bytes(self, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
         """Stream the file in chunks (no retries: a consumer may have used earlier chunks)."""
@@ -180,15 +202,19 @@ class FileNode(_Shown, dict[str, Any]):
     def read(self) -> bytes:
         return self.file.read()
 
-    def save(self, path: str | os.PathLike[str] | None = None) -> Path:
-        """:meth:`FileOutput.save`; into a folder, under :attr:`filename`."""
-        return self.file._save(path, self.filename)
+    def save(
+        self, path: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, Any] | None = None
+    ) -> Path | str:
+        """:meth:`FileOutput.save` (local path or storage URL); into a folder, under :attr:`filename`."""
+        return self.file._save(path, self.filename, storage_options)
 
     async def async_read(self) -> bytes:
         return await self.file.async_read()
 
-    async def async_save(self, path: str | os.PathLike[str] | None = None) -> Path:
-        return await self.file._async_save(path, self.filename)
+    async def async_save(
+        self, path: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, Any] | None = None
+    ) -> Path | str:
+        return await self.file._async_save(path, self.filename, storage_options)
 
     @property
     def filename(self) -> str:

@@ -13,7 +13,7 @@ import contextlib
 import io
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,7 @@ from .._core.retry import CallSettings, retry_delay
 from .._core.storage import Route
 from .calls import UPLOAD_SIGN, api_call
 from .handle import Handle
+from .objectstore import StorageSink, StorageTarget, is_storage_url, storage_target
 
 
 @dataclass(frozen=True)
@@ -189,10 +190,28 @@ def save_flow(
     timeout: httpx.Timeout,
     *,
     task_id: str | None = None,
-) -> Flow[Path]:
+    storage_options: Mapping[str, Any] | None = None,
+) -> Flow[Path | str]:
+    """``save(path)``: to a local file (a ``Path``), or to an fsspec URL (the final URL)."""
+    if is_storage_url(path):
+        assert isinstance(path, str)
+        remote: StorageTarget = yield Blocking(lambda: storage_target(path, name, storage_options))
+        return (yield from storage_save_flow(url, remote, settings, timeout, task_id=task_id))
+    if storage_options is not None:
+        raise InvalidInputError("storage_options apply to a storage URL (s3://…), not to a local path")
     target: Path = yield Blocking(lambda: save_target(path, name))
     yield from download_flow(url, AtomicFileSink(target, task_id=task_id), settings, timeout, task_id=task_id)
     return target
+
+
+def storage_save_flow(
+    url: str, target: StorageTarget, settings: CallSettings, timeout: httpx.Timeout, *, task_id: str | None = None
+) -> Flow[str]:
+    """Stream ``url`` into object storage (see :mod:`.objectstore`); the final URL."""
+    sink = StorageSink(target, task_id=task_id)
+    yield from download_flow(url, sink, settings, timeout, task_id=task_id)
+    assert sink.url is not None
+    return sink.url
 
 
 def upload_flow(

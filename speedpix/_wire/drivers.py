@@ -323,7 +323,11 @@ async def _async_fill(sink: Sink, response: httpx.Response) -> None:
             else:
                 sink.write(chunk)
         await asyncio.to_thread(sink.commit) if sink.blocking else sink.commit()
-    except BaseException:
+    except Exception:
+        # Off the event loop too: a storage sink's discard is network I/O (abort, delete).
+        await asyncio.to_thread(sink.discard) if sink.blocking else sink.discard()
+        raise
+    except BaseException:  # cancelled: at once, without awaiting
         sink.discard()
         raise
 

@@ -131,7 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     output = _Parser(add_help=False)
-    output.add_argument("-o", "--output-dir", metavar="DIR", help="save every output file into DIR and print the paths")
+    output.add_argument(
+        "-o",
+        "--output-dir",
+        metavar="DIR",
+        help="save every output file into DIR (a folder, or a storage URL such as s3://bucket/prefix/, "
+        "with speedpix[storage]) and print the paths",
+    )
     output.add_argument(
         "--json", action="store_true", help="print exactly one JSON object on stdout (and nothing else there)"
     )

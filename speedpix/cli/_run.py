@@ -61,7 +61,7 @@ def listener(display: ProgressDisplay) -> ProgressDisplay | None:
 def _finish(prediction: Prediction, args: argparse.Namespace, display: ProgressDisplay) -> int:
     """Report a prediction: print or save its output; the exit code."""
     # Lazy (both): keeps `speedpix --help` fast.
-    from .._apps.saving import save_outputs
+    from .._apps.saving import is_storage_url, save_outputs, save_outputs_to_storage
     from .._apps.terminal import describe
 
     display.finish()
@@ -75,7 +75,11 @@ def _finish(prediction: Prediction, args: argparse.Namespace, display: ProgressD
         "error_code": prediction.error_code,
     }
     if prediction.status == "succeeded":
-        files = save_outputs(prediction.output, out_dir) if out_dir else []
+        files: list[Path] | list[str] = []
+        if out_dir and is_storage_url(out_dir):  # s3://bucket/prefix… (speedpix[storage])
+            files = save_outputs_to_storage(prediction.output, out_dir)
+        elif out_dir:
+            files = save_outputs(prediction.output, out_dir)
         result["files"] = [str(path) for path in files]
         if args.json:
             print_json(result)
@@ -113,7 +117,17 @@ def _wait(prediction: Prediction, args: argparse.Namespace, display: ProgressDis
         raise Interrupted(prediction.id) from None
 
 
+def _check_output_dir(args: argparse.Namespace) -> None:
+    """A storage URL given to -o is checked before any task is submitted or waited for."""
+    if args.output_dir and "://" in args.output_dir:
+        from .._apps.saving import check_storage_folder, is_storage_url  # lazy: fsspec only for URLs
+
+        if is_storage_url(args.output_dir):
+            check_storage_folder(args.output_dir)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
+    _check_output_dir(args)
     inputs = parse_input(args.input)
     options = parse_options(args.option)
     if args.alias is not None:
@@ -145,6 +159,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_get(args: argparse.Namespace) -> int:
+    _check_output_dir(args)
     display = _display(args)
     with make_client(args) as client:
         try:

@@ -1,4 +1,5 @@
-"""Pillow, numpy and IPython stay unloaded unless the user's own objects bring them."""
+"""Pillow, numpy, IPython and fsspec stay unloaded unless the user's own objects (or a
+save to a storage URL) bring them."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import textwrap
 
 _REPORT = """
 import json, sys
-print(json.dumps(sorted({m.split(".")[0] for m in sys.modules} & {"PIL", "numpy", "IPython"})))
+print(json.dumps(sorted({m.split(".")[0] for m in sys.modules} & {"PIL", "numpy", "IPython", "fsspec"})))
 """
 
 
@@ -61,3 +62,17 @@ def test_the_check_sees_a_module_the_user_brought() -> None:
             client.run("demo-echo", {"image": numpy.zeros((2, 2), dtype=numpy.uint8)})
     """
     assert _loaded_after(code) == ["PIL", "numpy"]
+
+
+def test_a_local_save_loads_no_fsspec_a_storage_url_does(tmp_path: object) -> None:
+    code = f"""
+        import sys
+        from speedpix.testing import Emulator
+
+        with Emulator() as emu, emu.client() as client:
+            out = client.run("demo-txt2img", {{"prompt": "p"}})
+            out["images"].save({str(tmp_path)!r})
+            assert "fsspec" not in sys.modules
+            out["images"].save("memory://out/")
+    """
+    assert _loaded_after(code) == ["fsspec"]
