@@ -14,7 +14,7 @@ from typing import Any
 
 from .._core.mime import SNIFF_BYTES, extension_for, guess_from_name, sniff_content_type
 from .._flows.objectstore import is_storage_url, storage_target
-from .._flows.outputs import OutputItem, iter_output_files
+from .._flows.outputs import OutputItem, iter_output_files, save_to_storage
 
 __all__ = [
     "OutputItem",
@@ -57,6 +57,16 @@ def _extension_of(head: bytes, item: OutputItem) -> str:
     return ""
 
 
+def _unique(used: set[str], base: str, extension: str) -> str:
+    """``base + extension``, numbered (``base-2.png``) if taken already; then taken."""
+    name, counter = base + extension, 1
+    while name in used:
+        counter += 1
+        name = f"{base}-{counter}{extension}"
+    used.add(name)
+    return name
+
+
 def save_outputs(output: Any, directory: str | os.PathLike[str], *, prefix: str = "") -> list[Path]:
     """Save every file of a task's output into ``directory`` and return the paths.
 
@@ -73,13 +83,7 @@ def save_outputs(output: Any, directory: str | os.PathLike[str], *, prefix: str 
         base = prefix + item.label
         partial = target_dir / f".{base}.part"
         item.file.save(partial)
-        extension = _extension(partial, item)
-        name, counter = base + extension, 1
-        while name in used:
-            counter += 1
-            name = f"{base}-{counter}{extension}"
-        used.add(name)
-        final = target_dir / name
+        final = target_dir / _unique(used, base, _extension(partial, item))
         os.replace(partial, final)
         saved.append(final)
     return saved
@@ -97,17 +101,11 @@ def save_outputs_to_storage(
         base = prefix + item.label
 
         def name_for(head: bytes, item: OutputItem = item, base: str = base) -> str:
-            extension = _extension_of(head, item)
-            name, counter = base + extension, 1
-            while name in used:
-                counter += 1
-                name = f"{base}-{counter}{extension}"
-            used.add(name)
-            return name
+            return _unique(used, base, _extension_of(head, item))
 
         # Resolved (fsspec imported, the scheme's package checked) before the first download.
         target = storage_target(url, name_for, storage_options, folder=True)
-        saved.append(item.file._save_to_storage(target))
+        saved.append(save_to_storage(item.file, target))
     return saved
 
 

@@ -118,11 +118,6 @@ class FileOutput(_Shown, str):
         flow = save_flow(self.url, path, name, settings, timeout, task_id=self.task_id, storage_options=storage_options)
         return handle.run_sync(flow)
 
-    def _save_to_storage(self, target: StorageTarget) -> str:
-        """Into object storage, under a name chosen by ``target`` (see ``save_outputs``)."""
-        handle, settings, timeout = self._parts()
-        return handle.run_sync(storage_save_flow(self.url, target, settings, timeout, task_id=self.task_id))
-
     async def async_read(self) -> bytes:
         handle, settings, timeout = self._parts()
         sink = MemorySink()
@@ -251,6 +246,13 @@ def wrap_output(value: Any, handle: Handle | None, *, task_id: str | None = None
     if isinstance(value, list):
         return [wrap_output(child, handle, task_id=task_id) for child in value]
     return value
+
+
+def save_to_storage(file: FileOutput, target: StorageTarget) -> str:
+    """Stream ``file`` into object storage, under a name ``target`` chooses from the
+    file's first bytes (see ``_apps.saving.save_outputs_to_storage``); its final URL."""
+    handle, settings, timeout = file._parts()
+    return handle.run_sync(storage_save_flow(file.url, target, settings, timeout, task_id=file.task_id))
 
 
 def _restore(url: str, task_id: str | None, config: Config | None) -> FileOutput:

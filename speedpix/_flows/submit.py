@@ -18,7 +18,7 @@ from .._core.retry import CallSettings, may_have_run
 from .._core.validate import check_header_values
 from .calls import SUBMIT, api_call
 from .handle import Handle
-from .tasks import Prediction, ProgressCallback
+from .tasks import Prediction, ProgressCallback, wait_flow
 from .transfers import File, upload_flow
 from .uploads import shared_upload_flow
 
@@ -138,7 +138,7 @@ def run_flow(
     )
     if not wait:
         return prediction
-    yield from prediction._wait_flow(settings, polling_interval, on_progress)
+    yield from wait_flow(prediction, settings, polling_interval, on_progress)
     if prediction.status != "succeeded":
         raise PredictionError(
             f"Task {prediction.id} {prediction.status}: {prediction.error or 'no error message'}"

@@ -354,3 +354,10 @@ class Prediction:
             "The SpeedPix API has no cancel endpoint: a submitted task runs to its end. "
             "Stop waiting instead (wait(timeout=...)); the task id stays valid for predictions.get()."
         )
+
+
+def wait_flow(
+    prediction: Prediction, settings: CallSettings, polling_interval: float | None, on_progress: ProgressCallback | None
+) -> Flow[Prediction]:
+    """Follow ``prediction`` to its end (``run()``'s wait, shared with ``Prediction.wait``)."""
+    return prediction._wait_flow(settings, polling_interval, on_progress)
