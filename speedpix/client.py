@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Unpack
 from ._core.config import DEFAULT_WAIT_TIMEOUT, Config
 from ._core.logging import configure_from_env
 from ._core.retry import DEFAULT_MAX_RETRIES, INITIAL_DELAY
+from ._core.twins import sync_and_async
 from ._core.validate import DEFAULT_ENDPOINT
 
 # What calls need is imported by the first call: `from speedpix import Client` stays
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from speedpix_api import Client as GeneratedClient
     from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
+    from ._core.effects import Flow
     from ._flows.handle import Handle
     from .files import Files
     from .predictions import Predictions, ProgressCallback
@@ -187,7 +189,7 @@ class Client:
 
     # ------------------------------------------------------------ run
 
-    def run(
+    def _run(
         self,
         workflow_id: str,
         input: Any = None,
@@ -200,7 +202,7 @@ class Client:
         on_progress: ProgressCallback | None = None,
         max_retries: int | None = None,
         **options: Unpack[ComfyPromptRequestOptions],
-    ) -> Any:
+    ) -> tuple[Handle, Flow[Any]]:
         """Run a workflow and return its output (or, with ``wait=False``, the Prediction).
 
         Files in ``input`` are uploaded first. ``timeout`` bounds the whole call;
@@ -212,51 +214,12 @@ class Client:
         """
         from ._flows.submit import run_flow  # imported by the first call (see above)
 
-        client = self if max_retries is None else self.with_options(max_retries=max_retries)
-        return client._handle.run_sync(
-            run_flow(
-                client._handle,
-                workflow_id,
-                input,
-                resource_config_id=resource_config_id,
-                file_encoding_strategy=file_encoding_strategy,
-                wait=wait,
-                timeout=timeout,
-                polling_interval=polling_interval,
-                on_progress=on_progress,
-                options=options,
-            )
-        )
+        handle = (self if max_retries is None else self.with_options(max_retries=max_retries))._handle
+        flow = run_flow(
+            handle, workflow_id, input, resource_config_id=resource_config_id,
+            file_encoding_strategy=file_encoding_strategy, wait=wait, timeout=timeout,
+            polling_interval=polling_interval, on_progress=on_progress, options=options,
+        )  # fmt: skip
+        return handle, flow
 
-    async def async_run(
-        self,
-        workflow_id: str,
-        input: Any = None,
-        *,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: str = "url",
-        wait: bool = True,
-        timeout: float | None = None,
-        polling_interval: float | None = None,
-        on_progress: ProgressCallback | None = None,
-        max_retries: int | None = None,
-        **options: Unpack[ComfyPromptRequestOptions],
-    ) -> Any:
-        """Async :meth:`run`; uploads of several input files run concurrently."""
-        from ._flows.submit import run_flow  # imported by the first call (see above)
-
-        client = self if max_retries is None else self.with_options(max_retries=max_retries)
-        return await client._handle.run_async(
-            run_flow(
-                client._handle,
-                workflow_id,
-                input,
-                resource_config_id=resource_config_id,
-                file_encoding_strategy=file_encoding_strategy,
-                wait=wait,
-                timeout=timeout,
-                polling_interval=polling_interval,
-                on_progress=on_progress,
-                options=options,
-            )
-        )
+    run, async_run = sync_and_async(_run, "Async :meth:`run`; uploads of several input files run concurrently.")

@@ -11,6 +11,8 @@ from typing import Any, Unpack
 from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
 from ._core import validate
+from ._core.effects import Flow
+from ._core.twins import sync_and_async
 from ._flows.handle import Handle
 from ._flows.submit import create_flow
 from ._flows.tasks import Prediction, ProgressCallback
@@ -24,7 +26,7 @@ class Predictions:
     def __init__(self, handle: Handle) -> None:
         self._handle = handle
 
-    def create(
+    def _create(
         self,
         workflow_id: str,
         input: Any = None,
@@ -33,7 +35,7 @@ class Predictions:
         file_encoding_strategy: str = "url",
         timeout: float | None = None,
         **options: Unpack[ComfyPromptRequestOptions],
-    ) -> Prediction:
+    ) -> tuple[Handle, Flow[Prediction]]:
         """Submit a task and return its :class:`Prediction` without waiting for it."""
         flow = create_flow(
             self._handle,
@@ -44,28 +46,9 @@ class Predictions:
             file_encoding_strategy=file_encoding_strategy,
             options=options,
         )
-        return self._handle.run_sync(flow)
+        return self._handle, flow
 
-    async def async_create(
-        self,
-        workflow_id: str,
-        input: Any = None,
-        *,
-        resource_config_id: str | None = None,
-        file_encoding_strategy: str = "url",
-        timeout: float | None = None,
-        **options: Unpack[ComfyPromptRequestOptions],
-    ) -> Prediction:
-        flow = create_flow(
-            self._handle,
-            self._handle.settings(timeout),
-            workflow_id=workflow_id,
-            input=input,
-            resource_config_id=resource_config_id,
-            file_encoding_strategy=file_encoding_strategy,
-            options=options,
-        )
-        return await self._handle.run_async(flow)
+    create, async_create = sync_and_async(_create)
 
     def get(self, prediction_id: str) -> Prediction:
         """The task with this id, in its current state (with its output if it finished)."""

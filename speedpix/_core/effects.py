@@ -12,6 +12,7 @@ the flows, by pure functions, identically for both.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Awaitable, Callable, Generator, Iterator, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -169,8 +170,36 @@ class Wait:
     future: Future[Any]
     deadline: float | None = None
 
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else max(self.deadline - time.monotonic(), 0.0)
+
 
 Effect = Send[Any] | Put | Get | Sleep | Blocking | Parallel | Notify | Wait
+
+
+class Steps(Generic[T]):
+    """A flow as a driver steps it: iterating gives the effects it yields; the driver sets
+    ``value`` (or ``error``) to each one's outcome before the next; ``result`` is what
+    the flow returned. The stepping is written here once, for both drivers."""
+
+    result: T
+
+    def __init__(self, flow: Flow[T]) -> None:
+        self._flow = flow
+        self.value: Any = None
+        self.error: BaseException | None = None
+
+    def __iter__(self) -> Steps[T]:
+        return self
+
+    def __next__(self) -> Effect:
+        value, error = self.value, self.error
+        self.value = self.error = None
+        try:
+            return self._flow.throw(error) if error is not None else self._flow.send(value)
+        except StopIteration as stop:
+            self.result = stop.value
+            raise StopIteration from None
 
 
 @dataclass(frozen=True)
@@ -184,9 +213,6 @@ class TransferOutcome:
     body: bytes = b""
 
 
-# Bytes kept of a storage response that is not the file (an error document is < 1 KiB):
-# a hostile server's endless error body is never read into memory.
-ERROR_BODY_LIMIT = 8 * 1024
 # Bytes kept of a storage response that is not the file (an error document is < 1 KiB):
 # a hostile server's endless error body is never read into memory.
 ERROR_BODY_LIMIT = 8 * 1024

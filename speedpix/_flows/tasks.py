@@ -35,6 +35,7 @@ from .._core.errors import (
 from .._core.polling import PollState, estimate_confirmed, next_poll
 from .._core.replies import TERMINAL_STATUSES, Reply, normalise_status, present, value_of
 from .._core.retry import CallSettings
+from .._core.twins import sync_and_async
 from .calls import PROGRESS, RESULT, api_call
 from .handle import Handle
 from .outputs import wrap_output
@@ -315,12 +316,12 @@ class Prediction:
 
     # ------------------------------------------------------------ public
 
-    def wait(
+    def _wait(
         self,
         timeout: float | None = None,
         polling_interval: float | None = None,
         on_progress: ProgressCallback | None = None,
-    ) -> Prediction:
+    ) -> tuple[Handle, Flow[Prediction]]:
         """Poll until the task finishes and return this prediction (with ``output`` or ``error``).
 
         ``timeout`` (seconds) bounds the whole wait, retries included, and raises
@@ -329,24 +330,14 @@ class Prediction:
         """
         settings = self._handle.settings(timeout, wait=True)
         validate.positive("polling_interval", polling_interval, allow_none=True)
-        return self._handle.run_sync(self._wait_flow(settings, polling_interval, on_progress))
+        return self._handle, self._wait_flow(settings, polling_interval, on_progress)
 
-    async def async_wait(
-        self,
-        timeout: float | None = None,
-        polling_interval: float | None = None,
-        on_progress: ProgressCallback | None = None,
-    ) -> Prediction:
-        settings = self._handle.settings(timeout, wait=True)
-        validate.positive("polling_interval", polling_interval, allow_none=True)
-        return await self._handle.run_async(self._wait_flow(settings, polling_interval, on_progress))
-
-    def reload(self) -> Prediction:
+    def _reload(self) -> tuple[Handle, Flow[Prediction]]:
         """Fetch the task's current state once (and its result if it has finished)."""
-        return self._handle.run_sync(self._reload_flow(self._handle.settings(None)))
+        return self._handle, self._reload_flow(self._handle.settings(None))
 
-    async def async_reload(self) -> Prediction:
-        return await self._handle.run_async(self._reload_flow(self._handle.settings(None)))
+    wait, async_wait = sync_and_async(_wait)
+    reload, async_reload = sync_and_async(_reload)
 
     def cancel(self) -> None:
         """Not available: the SpeedPix API has no way to cancel a task."""

@@ -21,6 +21,7 @@ from .._core.effects import (
     Blocking,
     CallOutcome,
     ChunkSource,
+    Effect,
     Flow,
     Get,
     Notify,
@@ -29,6 +30,7 @@ from .._core.effects import (
     Send,
     Sink,
     Sleep,
+    Steps,
     TransferOutcome,
     Wait,
 )
@@ -180,39 +182,40 @@ def _sync_get(transport: Transport, effect: Get) -> TransferOutcome:
 
 def run_sync(flow: Flow[T], transport: Transport) -> T:
     """Drive ``flow`` to completion with blocking I/O and return its result."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
+    steps = Steps(flow)
+    for effect in steps:
         try:
-            effect = flow.throw(error) if error is not None else flow.send(value)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        value, error = None, None
-        try:
-            if isinstance(effect, Send):
-                value = _sync_send(effect)
-            elif isinstance(effect, Sleep):
-                time.sleep(max(effect.seconds, 0.0))
-            elif isinstance(effect, Put):
-                value = _sync_put(transport, effect)
-            elif isinstance(effect, Get):
-                value = _sync_get(transport, effect)
-            elif isinstance(effect, Blocking):
-                value = effect.fn()
-            elif isinstance(effect, Parallel):
-                value = [run_sync(child, transport) for child in effect.flows]
-            elif isinstance(effect, Wait):
-                remaining = None if effect.deadline is None else max(effect.deadline - time.monotonic(), 0.0)
-                value = effect.future.result(timeout=remaining)
-            elif isinstance(effect, Notify):
-                result = effect.callback(effect.argument)
-                if inspect.isawaitable(result):
-                    close = getattr(result, "close", None)
-                    if close is not None:
-                        close()
-                    raise TypeError("an async on_progress callback needs async_run/async_wait")
+            steps.value = _sync_effect(effect, transport)
         except Exception as exc:  # handed to the flow, which decides what it means
-            error = exc
+            steps.error = exc
+    return steps.result
+
+
+def _sync_effect(effect: Effect, transport: Transport) -> Any:
+    if isinstance(effect, Send):
+        return _sync_send(effect)
+    if isinstance(effect, Sleep):
+        time.sleep(max(effect.seconds, 0.0))
+        return None
+    if isinstance(effect, Put):
+        return _sync_put(transport, effect)
+    if isinstance(effect, Get):
+        return _sync_get(transport, effect)
+    if isinstance(effect, Blocking):
+        return effect.fn()
+    if isinstance(effect, Parallel):
+        return [run_sync(child, transport) for child in effect.flows]
+    if isinstance(effect, Wait):
+        return effect.future.result(timeout=effect.remaining())
+    if isinstance(effect, Notify):
+        result = effect.callback(effect.argument)
+        if inspect.isawaitable(result):
+            close = getattr(result, "close", None)
+            if close is not None:
+                close()
+            raise TypeError("an async on_progress callback needs async_run/async_wait")
+        return None
+    raise TypeError(f"unknown effect {effect!r}")
 
 
 # ---------------------------------------------------------------- async driver
@@ -350,35 +353,36 @@ async def _async_parallel(effect: Parallel, transport: Transport) -> list[Any]:
 
 async def run_async(flow: Flow[T], transport: Transport) -> T:
     """Drive ``flow`` to completion with asyncio I/O and return its result."""
-    value: Any = None
-    error: BaseException | None = None
-    while True:
+    steps = Steps(flow)
+    for effect in steps:
         try:
-            effect = flow.throw(error) if error is not None else flow.send(value)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        value, error = None, None
-        try:
-            if isinstance(effect, Send):
-                value = await _async_send(transport, effect)
-            elif isinstance(effect, Sleep):
-                await asyncio.sleep(max(effect.seconds, 0.0))
-            elif isinstance(effect, Put):
-                value = await _async_put(transport, effect)
-            elif isinstance(effect, Get):
-                value = await _async_get(transport, effect)
-            elif isinstance(effect, Blocking):
-                value = await asyncio.to_thread(effect.fn)
-            elif isinstance(effect, Parallel):
-                value = await _async_parallel(effect, transport)
-            elif isinstance(effect, Wait):
-                remaining = None if effect.deadline is None else max(effect.deadline - time.monotonic(), 0.0)
-                async with asyncio.timeout(remaining):
-                    # shield: a timeout here must not cancel the future other flows wait on
-                    value = await asyncio.shield(asyncio.wrap_future(effect.future))
-            elif isinstance(effect, Notify):
-                result = effect.callback(effect.argument)
-                if inspect.isawaitable(result):
-                    await result
-        except Exception as exc:
-            error = exc
+            steps.value = await _async_effect(effect, transport)
+        except Exception as exc:  # handed to the flow, which decides what it means
+            steps.error = exc
+    return steps.result
+
+
+async def _async_effect(effect: Effect, transport: Transport) -> Any:
+    if isinstance(effect, Send):
+        return await _async_send(transport, effect)
+    if isinstance(effect, Sleep):
+        await asyncio.sleep(max(effect.seconds, 0.0))
+        return None
+    if isinstance(effect, Put):
+        return await _async_put(transport, effect)
+    if isinstance(effect, Get):
+        return await _async_get(transport, effect)
+    if isinstance(effect, Blocking):
+        return await asyncio.to_thread(effect.fn)
+    if isinstance(effect, Parallel):
+        return await _async_parallel(effect, transport)
+    if isinstance(effect, Wait):
+        async with asyncio.timeout(effect.remaining()):
+            # shield: a timeout here must not cancel the future other flows wait on
+            return await asyncio.shield(asyncio.wrap_future(effect.future))
+    if isinstance(effect, Notify):
+        result = effect.callback(effect.argument)
+        if inspect.isawaitable(result):
+            await result
+        return None
+    raise TypeError(f"unknown effect {effect!r}")
