@@ -13,12 +13,12 @@ The typed low-level client generated from the OpenAPI spec is :mod:`speedpix_api
 
 from __future__ import annotations
 
-import importlib
 import os
 import threading
 from typing import TYPE_CHECKING, Any
 
 from . import errors
+from ._core.lazy import lazy_attributes
 from ._version import __version__
 from .errors import *  # noqa: F403 (the exceptions, listed once: errors.__all__)
 
@@ -44,17 +44,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _LAZY)
 
 
 __all__ = [

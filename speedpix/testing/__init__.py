@@ -43,8 +43,9 @@ package is cheap: the server machinery loads when an ``Emulator`` is first used.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from ._app import RecordedRequest, Stats
@@ -77,15 +78,5 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy, so that `import speedpix.testing` (e.g. by the pytest plugin) costs nothing.
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(home, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *__all__])
+# Lazy, so that `import speedpix.testing` (e.g. by the pytest plugin) costs nothing.
+__getattr__, __dir__ = lazy_attributes(__name__, globals(), _HOMES)
