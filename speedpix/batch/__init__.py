@@ -162,6 +162,9 @@ def run_batch(
             rows = reconcile(
                 jobs, journal, resubmit_unknown=resubmit_unknown, retry_failed=retry_failed, out_dir=directory
             )
+            reused = client.files.reuse(journal.uploads())
+            if reused:
+                logger.info("reusing %d uploads of an earlier run of this batch", reused)
             runner = Runner(jobs, directory, journal, client, timeout, on_event, concurrency, failure_limit)
             threads = runner.start(rows)
             try:
@@ -170,6 +173,7 @@ def run_batch(
                 interrupted = True  # the workers may still write: the journal stays open
                 raise
             finally:
+                runner.keep_uploads(now=True)
                 results = job_results(jobs, journal, directory)
                 write_results(results_path, results)
                 report_path = _report(directory, journal)
