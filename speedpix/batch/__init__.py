@@ -26,7 +26,10 @@ reported, by line, before anything is submitted. With a client made with
 A job goes ``pending`` → ``submitting`` (committed *before* the task is submitted) →
 ``submitted`` with its task id (committed right after) → ``done`` (files saved) or
 ``failed``. A rerun therefore never submits a job whose task id is known: it follows the
-task by id; and a finished job is never run again.
+task by id; and a finished job is never run again. The journal also keeps the uploads
+the client made (``client.files.uploads()``, copied after submissions and at the end): a
+rerun hands those still valid to its client (``client.files.reuse()``) before submitting,
+so shared inputs are not uploaded again. Their presigned links stay in the journal.
 
 **The one ambiguous case.** A job found in ``submitting`` on a rerun was being submitted
 when the process died: the task may or may not exist (the API cannot look tasks up by
