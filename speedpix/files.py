@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from ._core.effects import Flow
+from ._core.errors import InvalidInputError
+from ._core.names import url_name
 from ._core.twins import sync_and_async
 from ._flows.handle import Handle
 from ._flows.transfers import File, create_file_flow
+from ._flows.uploads import UploadRecord
 
-__all__ = ["File", "Files"]
+__all__ = ["File", "Files", "UploadRecord"]
 
 
 class Files:
@@ -28,3 +32,30 @@ class Files:
     create, async_create = sync_and_async(
         _create, "Async :meth:`create`: file reads run in worker threads, off the event loop."
     )
+
+    def uploads(self) -> list[UploadRecord]:
+        """The input uploads this client (and its ``with_options`` copies) made and may
+        reuse, each with until when its link works: to keep beside your own work (a batch
+        keeps them in its journal) and hand to :meth:`reuse` in a later process. Empty for a
+        client made with ``reuse_uploads=False``. The ``access_url`` is a presigned link:
+        store the records where you would store the content itself."""
+        return self._handle.uploads.records() if self._handle.config.reuse_uploads else []
+
+    def reuse(self, records: Iterable[UploadRecord]) -> int:
+        """Reuse uploads made by another client (see :meth:`uploads`) for the same content
+        instead of uploading it again, under the client's rule: only while the link stays
+        valid for 20 more minutes. Returns how many were taken; 0 for a client made with
+        ``reuse_uploads=False``."""
+        records = list(records)
+        if not all(isinstance(record, UploadRecord) for record in records):
+            raise InvalidInputError("files.reuse() takes UploadRecord values, as files.uploads() returns them")
+        if not self._handle.config.reuse_uploads:
+            return 0
+        return self._handle.uploads.load(
+            (
+                record.key,
+                File(record.access_url, url_name(record.access_url) or "upload", record.content_type, record.size),
+                record.until,
+            )
+            for record in records
+        )

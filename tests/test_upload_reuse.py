@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import threading
 import time
 from pathlib import Path
@@ -11,6 +13,7 @@ import pytest
 
 from speedpix import Client
 from speedpix._core.reuse import REUSE_MARGIN, reusable, valid_until
+from speedpix.files import UploadRecord
 from speedpix.testing import Emulator
 
 SIGN = "/scc/sp_create_temp_file_upload_sign"
@@ -131,3 +134,79 @@ def test_the_client_option_is_checked() -> None:
 
     with pytest.raises(InvalidInputError, match="reuse_uploads"):
         Client("k", "s", reuse_uploads="yes")  # type: ignore[arg-type]
+
+
+# Handing uploads from one client to another: client.files.uploads() / .reuse()
+
+
+def test_uploads_of_one_client_are_reused_by_another(emu: Emulator, reference: Path) -> None:
+    with emu.client() as first:
+        url = first.run("inputs-back", {"image": reference})["inputs"]["image"]
+        (record,) = first.files.uploads()
+    assert record.sha256 == hashlib.sha256(reference.read_bytes()).hexdigest()
+    assert (record.size, record.content_type, record.access_url) == (reference.stat().st_size, "image/png", url)
+    assert record.until == pytest.approx(time.time() + 3600, abs=60)  # the emulator signs for an hour
+    with emu.client() as second:
+        assert second.files.reuse([record]) == 1
+        assert second.run("inputs-back", {"image": reference})["inputs"]["image"] == url
+        assert second.files.uploads() == [record]
+    assert signs(emu) == 1
+
+
+def test_uploads_are_reused_by_an_async_client(emu: Emulator, reference: Path) -> None:
+    async def main() -> tuple[list[UploadRecord], set[str]]:
+        async with emu.client() as first:
+            await first.async_run("inputs-back", {"image": reference})
+            records = first.files.uploads()
+        async with emu.client() as second:
+            assert second.files.reuse(records) == 1
+            runs = [second.async_run("inputs-back", {"image": reference, "n": n}) for n in range(5)]
+            return records, {output["inputs"]["image"] for output in await asyncio.gather(*runs)}
+
+    records, urls = asyncio.run(main())
+    assert urls == {records[0].access_url}
+    assert signs(emu) == 1
+
+
+def test_a_client_without_reuse_neither_hands_out_nor_takes_uploads(emu: Emulator, reference: Path) -> None:
+    with emu.client() as first:
+        first.run("inputs-back", {"image": reference})
+        records = first.files.uploads()
+    with emu.client(reuse_uploads=False) as plain:
+        assert plain.files.reuse(records) == 0
+        plain.run("inputs-back", {"image": reference})
+        assert plain.files.uploads() == []
+    assert signs(emu) == 2
+
+
+def test_a_record_valid_for_too_short_a_time_is_not_used(emu: Emulator, reference: Path) -> None:
+    with emu.client() as first:
+        first.run("inputs-back", {"image": reference})
+        (record,) = first.files.uploads()
+    now = time.time()
+    short = dataclasses.replace(record, until=now + REUSE_MARGIN - 30)
+    expired = dataclasses.replace(record, until=now - 1)
+    with emu.client() as second:
+        assert second.files.reuse([short, expired]) == 0
+        url = second.run("inputs-back", {"image": reference})["inputs"]["image"]
+        assert url != record.access_url
+        # A record does not replace an upload known to live longer.
+        assert second.files.reuse([dataclasses.replace(record, until=now + REUSE_MARGIN + 60)]) == 0
+        assert second.files.uploads()[0].access_url == url
+    assert signs(emu) == 2
+
+
+def test_a_record_hides_its_presigned_query() -> None:
+    record = UploadRecord("ab" * 32, 10, "image/png", "https://u:p@h/temp/x.png?Expires=1&Signature=secret", 2e9)
+    assert "Signature" not in repr(record) and "secret" not in str(record) and "u:p" not in repr(record)
+    assert "https://h/temp/x.png" in repr(record)
+
+
+def test_records_are_checked() -> None:
+    from speedpix.errors import InvalidInputError
+
+    for bad in (("x", -1, "image/png", "u", 2e9), ("x", 1, "image/png", "u", float("nan")), ("x", 1, None, "u", 1.0)):
+        with pytest.raises(InvalidInputError, match="upload record"):
+            UploadRecord(*bad)  # type: ignore[arg-type]
+    with pytest.raises(InvalidInputError, match="UploadRecord"):
+        Client("k", "s").files.reuse([("x", 1, "image/png", "u", 2e9)])  # type: ignore[list-item]

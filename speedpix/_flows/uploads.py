@@ -6,22 +6,27 @@ which the upload signs). A file on disk is hashed once while it stays the same f
 :func:`speedpix._core.reuse.reusable` says its link lives long enough; uploads of the
 same content at the same time share one upload in flight — threads and event loops
 alike, through a ``concurrent.futures.Future`` the others :class:`Wait` on. Nothing is
-kept on disk.
+kept on disk: :meth:`Uploads.records` and :meth:`Uploads.load` hand the finished uploads
+to whoever keeps them (a batch, in its journal) and take them back as
+:class:`UploadRecord` values.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import threading
 import time
+from collections.abc import Iterable
 from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from .._core.effects import Blocking, Flow, Wait
-from .._core.errors import APITimeoutError
+from .._core.errors import APITimeoutError, InvalidInputError
 from .._core.inputs import FileSource
+from .._core.names import shown_url
 from .._core.retry import CallSettings
 from .._core.reuse import reusable, valid_until
 
@@ -32,6 +37,43 @@ Key = tuple[str, int, str]  # sha256, size, content type
 
 # Digests of files on disk by (path, size, mtime_ns, inode): bounded, oldest dropped first.
 _MAX_DIGESTS = 4096
+
+
+@dataclass(frozen=True)
+class UploadRecord:
+    """A finished upload: its content's key (SHA-256 hex digest, size in bytes, content
+    type), its ``access_url`` and until when (``until``, epoch seconds) that link is known
+    to work. The link is presigned: the repr shows it without its query string."""
+
+    sha256: str
+    size: int
+    content_type: str
+    access_url: str
+    until: float
+
+    def __post_init__(self) -> None:
+        texts = (self.sha256, self.content_type, self.access_url)
+        size, until = self.size, self.until
+        if (
+            not all(isinstance(value, str) for value in texts)
+            or isinstance(size, bool)
+            or not isinstance(size, int)
+            or size < 0
+            or isinstance(until, bool)
+            or not isinstance(until, int | float)
+            or not math.isfinite(until)
+        ):
+            raise InvalidInputError(f"not a valid upload record: {self!r}")
+
+    @property
+    def key(self) -> Key:
+        return (self.sha256, self.size, self.content_type)
+
+    def __repr__(self) -> str:
+        return (
+            f"UploadRecord(sha256={self.sha256!r}, size={self.size!r}, content_type={self.content_type!r}, "
+            f"access_url={shown_url(self.access_url)!r}, until={self.until!r})"
+        )
 
 
 @dataclass
@@ -85,6 +127,25 @@ class Uploads:
             mine: Future[File] = Future()
             self._flying[key] = mine
             return mine, True
+
+    def records(self) -> list[UploadRecord]:
+        """The finished uploads, each with its validity limit."""
+        with self._lock:
+            done = list(self._done.items())
+        return [UploadRecord(*key, entry.file.access_url, entry.until) for key, entry in done]
+
+    def load(self, entries: Iterable[tuple[Key, File, float]]) -> int:
+        """Take finished uploads (key, file, until) made elsewhere, those still reusable
+        and not already known for longer; how many were taken."""
+        now = time.time()
+        taken = 0
+        with self._lock:
+            for key, file, until in entries:
+                known = self._done.get(key)
+                if reusable(until, now) and (known is None or known.until < until):
+                    self._done[key] = _Done(file, until)
+                    taken += 1
+        return taken
 
     def finish(self, key: Key, future: Future[File], file: File | None, error: BaseException | None) -> None:
         """Record the outcome of the caller's upload and hand it to those waiting."""

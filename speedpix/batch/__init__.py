@@ -26,7 +26,10 @@ reported, by line, before anything is submitted. With a client made with
 A job goes ``pending`` → ``submitting`` (committed *before* the task is submitted) →
 ``submitted`` with its task id (committed right after) → ``done`` (files saved) or
 ``failed``. A rerun therefore never submits a job whose task id is known: it follows the
-task by id; and a finished job is never run again.
+task by id; and a finished job is never run again. The journal also keeps the uploads
+the client made (``client.files.uploads()``, copied after submissions and at the end): a
+rerun hands those still valid to its client (``client.files.reuse()``) before submitting,
+so shared inputs are not uploaded again. Their presigned links stay in the journal.
 
 **The one ambiguous case.** A job found in ``submitting`` on a rerun was being submitted
 when the process died: the task may or may not exist (the API cannot look tasks up by
@@ -162,6 +165,9 @@ def run_batch(
             rows = reconcile(
                 jobs, journal, resubmit_unknown=resubmit_unknown, retry_failed=retry_failed, out_dir=directory
             )
+            reused = client.files.reuse(journal.uploads())
+            if reused:
+                logger.info("reusing %d uploads of an earlier run of this batch", reused)
             runner = Runner(jobs, directory, journal, client, timeout, on_event, concurrency, failure_limit)
             threads = runner.start(rows)
             try:
@@ -170,6 +176,7 @@ def run_batch(
                 interrupted = True  # the workers may still write: the journal stays open
                 raise
             finally:
+                runner.keep_uploads(now=True)
                 results = job_results(jobs, journal, directory)
                 write_results(results_path, results)
                 report_path = _report(directory, journal)

@@ -1,6 +1,7 @@
 """The batch's crash-safe record: the journal (``DIR/journal.sqlite``, one row per job,
-each change committed before the call returns), its reconciliation with the jobs file
-on a rerun, the lock that keeps one batch per directory, and ``results.jsonl``."""
+each change committed before the call returns, and the uploads its client made, for a
+rerun to reuse), its reconciliation with the jobs file on a rerun, the lock that keeps
+one batch per directory, and ``results.jsonl``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from ..errors import InvalidInputError
+from ..files import UploadRecord
 from ._jobs import LOCK_NAME, BatchInputError, Job
 from ._results import JobResult
 
@@ -103,6 +106,17 @@ class Journal:
                 updated_at REAL NOT NULL
             )"""
         )
+        # Added after the first release: a journal without it gains it, empty.
+        self._db.execute(
+            """CREATE TABLE IF NOT EXISTS uploads (
+                sha256 TEXT NOT NULL,
+                size INTEGER NOT NULL,
+                content_type TEXT NOT NULL,
+                access_url TEXT NOT NULL,
+                until REAL NOT NULL,
+                PRIMARY KEY (sha256, size, content_type)
+            )"""
+        )
         present = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
         for name, kind in _ADDED_COLUMNS.items():
             if name not in present:
@@ -141,6 +155,37 @@ class Journal:
                 self._db.executemany(
                     "INSERT INTO jobs (id, spec, state, updated_at) VALUES (?, ?, ?, ?)",
                     [(job.id, job.spec(), PENDING, time.time()) for job in jobs],
+                )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def uploads(self) -> list[UploadRecord]:
+        """The uploads recorded by earlier runs (a row that is not a valid record is skipped)."""
+        with self._lock:
+            rows = self._db.execute("SELECT sha256, size, content_type, access_url, until FROM uploads").fetchall()
+        records = []
+        for row in rows:
+            with contextlib.suppress(InvalidInputError):
+                records.append(UploadRecord(*row))
+        return records
+
+    def record_uploads(self, records: Iterable[UploadRecord]) -> None:
+        """Keep each upload, in one transaction; a content's known upload is replaced by one
+        valid for longer only."""
+        rows = [(r.sha256, r.size, r.content_type, r.access_url, r.until) for r in records]
+        if not rows:
+            return
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    """INSERT INTO uploads (sha256, size, content_type, access_url, until) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (sha256, size, content_type) DO UPDATE
+                    SET access_url = excluded.access_url, until = excluded.until
+                    WHERE excluded.until > uploads.until""",
+                    rows,
                 )
                 self._db.execute("COMMIT")
             except BaseException:

@@ -27,12 +27,15 @@ from ._results import BatchEvent
 
 if TYPE_CHECKING:
     from ..client import Client
+    from ..files import UploadRecord
     from ..predictions import Prediction
 
 __all__ = ["FailureLimit", "Runner"]
 
 #: A percentage limit is checked only once this many jobs (at least) finished in the run.
 MIN_FINISHED_FOR_PERCENT: Final = 10
+#: The client's uploads are copied to the journal at most this often (seconds), and at the end.
+KEEP_UPLOADS_EVERY: Final = 1.0
 
 
 @dataclass(frozen=True)
@@ -182,6 +185,9 @@ class Runner:
         self.halted = threading.Event()
         self.stop_reason: str | None = None
         self.hashes = FileHashes()
+        self._uploads_lock = threading.Lock()
+        self._uploads_kept_at = -math.inf
+        self._uploads_kept: set[UploadRecord] = set()
 
     # events
 
@@ -257,6 +263,7 @@ class Runner:
                 job.workflow_id, job_input(job), resource_config_id=job.resource_config_id, **job.options
             )
         except Exception as error:
+            self.keep_uploads()
             if isinstance(error, RateLimitError) and error.task_may_exist is False:
                 self.journal.update(job.id, state=PENDING)  # no task: a crash now resubmits it
                 self.gate.throttled(started)
@@ -271,6 +278,7 @@ class Runner:
             return None
         sent["submitted_at"] = utc_now()
         self.journal.update(job.id, state=SUBMITTED, task_id=prediction.id, sent=json.dumps(sent, ensure_ascii=False))
+        self.keep_uploads()
         self.gate.submitted()
         self.emit("submitted", job, prediction.id)
         return prediction
@@ -283,6 +291,22 @@ class Runner:
             return None
         self.emit("resumed", job, task_id)
         return prediction
+
+    def keep_uploads(self, *, now: bool = False) -> None:
+        """Copy the client's new uploads to the journal, for a rerun to reuse (at most
+        every ``KEEP_UPLOADS_EVERY`` seconds, unless ``now``). Never raises: a rerun
+        without them uploads again, nothing worse."""
+        with self._uploads_lock:
+            if not now and time.monotonic() - self._uploads_kept_at < KEEP_UPLOADS_EVERY:
+                return
+            self._uploads_kept_at = time.monotonic()
+            try:
+                new = [record for record in self.client.files.uploads() if record not in self._uploads_kept]
+                self.journal.record_uploads(new)
+            except Exception as error:
+                logger.warning("could not record the batch's uploads in its journal: %s", type(error).__name__)
+                return
+            self._uploads_kept.update(new)
 
     def fail(
         self,

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "speedpix"
 PUBLIC = {
     "speedpix.client": ["DEFAULT_ENDPOINT", "Client"],
     "speedpix.predictions": ["Prediction", "Predictions", "ProgressCallback"],
-    "speedpix.files": ["File", "Files"],
+    "speedpix.files": ["File", "Files", "UploadRecord"],
     "speedpix.output": ["FileNode", "FileOutput"],
     "speedpix.progress": ["ProgressDisplay"],
     "speedpix.errors": [
