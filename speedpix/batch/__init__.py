@@ -77,8 +77,16 @@ string or credentials), ``submitted_at`` and ``finished_at`` (ISO 8601 UTC, e.g.
 ``2026-12-06T07:01:02.123Z``: when the service accepted the task, when this process saw
 it finish), ``duration_ms`` (the service's ``Prediction.duration_ms``) and ``outputs``:
 ``{"path": <relative to the output directory>, "bytes": n, "sha256": hex}`` per saved
-file, hashed from the saved file right after saving. A journal of an older version gains
+file (the full URL as ``path`` for a file in object storage), the size and checksum
+computed from the bytes as they are written: no output is read back. A journal of an older version gains
 the new columns on first use; its old rows have none of these fields.
+
+**Object storage.** ``out_dir`` may be an fsspec URL (``s3://bucket/prefix``; the
+``speedpix[storage]`` extra and the scheme's package): each job's files are streamed to
+``URL/<job id>/``, with no local copy, and the journal, ``results.jsonl`` and
+``report.html`` go to ``state``, a local folder, required then; ``state`` with a local
+``out_dir`` is refused (the state of a local batch lives with its files). The report shows
+storage URLs as text, not thumbnails.
 
 **The report.** Every run ends by writing ``DIR/report.html`` (:func:`write_report`
 rebuilds it from the journal): counts, failures first, then every job's saved files as a
