@@ -8,27 +8,24 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from .._core.mime import SNIFF_BYTES, extension_for, guess_from_name, sniff_content_type
+from .._core.mime import extension_for, guess_from_name, sniff_content_type
 from .._flows.objectstore import is_storage_url, storage_target
-from .._flows.outputs import OutputItem, iter_output_files, save_to_storage
+from .._flows.outputs import OutputItem, iter_output_files, save_named
+from .._flows.tally import SavedFile
 
 __all__ = [
     "OutputItem",
+    "SavedFile",
     "check_storage_folder",
     "is_storage_url",
     "iter_output_files",
     "save_outputs",
     "save_outputs_to_storage",
 ]
-
-
-def _extension(path: Path, item: OutputItem) -> str:
-    with path.open("rb") as stream:
-        return _extension_of(stream.read(SNIFF_BYTES), item)
 
 
 def _extension_of(head: bytes, item: OutputItem) -> str:
@@ -67,53 +64,54 @@ def _unique(used: set[str], base: str, extension: str) -> str:
     return name
 
 
-def save_outputs(output: Any, directory: str | os.PathLike[str], *, prefix: str = "") -> list[Path]:
-    """Save every file of a task's output into ``directory`` and return the paths.
+def save_outputs(output: Any, directory: str | os.PathLike[str], *, prefix: str = "") -> list[SavedFile]:
+    """Save every file of a task's output into ``directory``; each file's path, size and
+    SHA-256 (computed as the bytes streamed: no saved file is read back).
 
     Names are readable and stable: the output key, the index within a list, and the
-    extension of the file's content type (``images.png``, ``images-0.png``…). Each
-    file is downloaded atomically, so an interrupted save never leaves a truncated file
-    under its final name; saving again overwrites.
+    extension of the file's content type (``images.png``, ``images-0.png``…), sniffed from
+    the first bytes as they pass. Each file is downloaded atomically, so an interrupted
+    save never leaves a truncated file under its final name; saving again overwrites.
     """
     target_dir = Path(directory)
     target_dir.mkdir(parents=True, exist_ok=True)
     used: set[str] = set()
-    saved: list[Path] = []
+    saved: list[SavedFile] = []
     for item in iter_output_files(output):
-        base = prefix + item.label
-        partial = target_dir / f".{base}.part"
-        item.file.save(partial)
-        final = target_dir / _unique(used, base, _extension(partial, item))
-        os.replace(partial, final)
-        saved.append(final)
+        saved.append(save_named(item.file, (target_dir, _namer(used, prefix + item.label, item))))
     return saved
 
 
 def save_outputs_to_storage(
     output: Any, url: str, *, prefix: str = "", storage_options: Mapping[str, Any] | None = None
-) -> list[str]:
+) -> list[SavedFile]:
     """:func:`save_outputs` into an fsspec URL (``s3://bucket/prefix``, a folder): the
     same names, each file streamed there atomically (see
-    :mod:`speedpix._flows.objectstore`); returns their URLs."""
+    :mod:`speedpix._flows.objectstore`); their URLs (``SavedFile.path``), sizes and SHA-256."""
     used: set[str] = set()
-    saved: list[str] = []
+    saved: list[SavedFile] = []
     for item in iter_output_files(output):
-        base = prefix + item.label
-
-        def name_for(head: bytes, item: OutputItem = item, base: str = base) -> str:
-            return _unique(used, base, _extension_of(head, item))
-
         # Resolved (fsspec imported, the scheme's package checked) before the first download.
-        target = storage_target(url, name_for, storage_options, folder=True)
-        saved.append(save_to_storage(item.file, target))
+        target = storage_target(url, _namer(used, prefix + item.label, item), storage_options, folder=True)
+        saved.append(save_named(item.file, target))
     return saved
 
 
-def check_storage_folder(url: str) -> None:
+def _namer(used: set[str], base: str, item: OutputItem) -> Callable[[bytes], str]:
+    """The name of a saved file, from its first bytes: ``base`` and the extension of its
+    content type, numbered if taken already in this save."""
+
+    def name_for(head: bytes) -> str:
+        return _unique(used, base, _extension_of(head, item))
+
+    return name_for
+
+
+def check_storage_folder(url: str, storage_options: Mapping[str, Any] | None = None) -> None:
     """Refuse, before a task is submitted, a storage URL that could not be saved into: no
     fsspec, no implementation of its scheme (a ConfigurationError naming the package).
     Nothing is sent to the storage."""
-    storage_target(url, _unnamed, None, folder=True)
+    storage_target(url, _unnamed, storage_options, folder=True)
 
 
 def _unnamed(head: bytes) -> str:

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from .._core.errors import ConfigurationError, FileTransferError, InvalidInputError
-from .._core.mime import SNIFF_BYTES
 from .._core.names import shown_url
+from .tally import SavedFile, Tally
 
 # Two letters at least: "C://x" stays a Windows path.
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]+://")
@@ -129,9 +129,11 @@ class StorageSink:
         self.target = target
         self.task_id = task_id
         self.url: str | None = None
+        #: Once committed: the final URL, how many bytes, their SHA-256.
+        self.saved: SavedFile | None = None
+        self.tally = Tally()
         self._file: Any = None
         self._temporary: str | None = None
-        self._head = b""
 
     def _shown(self) -> str:
         name = self.target.name if isinstance(self.target.name, str) else "…"
@@ -142,7 +144,7 @@ class StorageSink:
         label = self.target.name if isinstance(self.target.name, str) else "output"
         temporary = f".{label}.{secrets.token_hex(6)}.part"
         self._temporary = f"{self.target.folder}/{temporary}" if self.target.folder else temporary
-        self._head = b""
+        self.tally.reset()
         try:
             self._file = self.target.fs.open(self._temporary, "wb")
         except Exception as error:
@@ -150,16 +152,15 @@ class StorageSink:
             raise _storage_failure(self._shown(), error, during="saving to", task_id=self.task_id) from None
 
     def write(self, chunk: bytes) -> None:
-        if len(self._head) < SNIFF_BYTES:
-            self._head += chunk[: SNIFF_BYTES - len(self._head)]
         try:
             self._file.write(chunk)
         except Exception as error:
             self.discard()
             raise _storage_failure(self._shown(), error, during="saving to", task_id=self.task_id) from None
+        self.tally.add(chunk)
 
     def commit(self) -> None:
-        name = self.target.name if isinstance(self.target.name, str) else self.target.name(self._head)
+        name = self.target.name if isinstance(self.target.name, str) else self.target.name(self.tally.head)
         final = f"{self.target.folder}/{name}" if self.target.folder else name
         try:
             file, self._file = self._file, None
@@ -170,6 +171,7 @@ class StorageSink:
             raise _storage_failure(self.target.url(name), error, during="saving to", task_id=self.task_id) from None
         self._temporary = None
         self.url = self.target.url(name)
+        self.saved = self.tally.saved(self.url)
 
     def discard(self) -> None:
         file, self._file = self._file, None

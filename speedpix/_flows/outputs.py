@@ -16,7 +16,7 @@ folder given.
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,8 +31,9 @@ from .._core.storage import failure
 from .._wire.drivers import TRANSFER_FAILURES
 from . import preview
 from .handle import Handle, storage_handle
-from .objectstore import StorageTarget
-from .transfers import MemorySink, download_flow, save_flow, storage_save_flow
+from .objectstore import StorageSink, StorageTarget
+from .tally import SavedFile
+from .transfers import AtomicFileSink, MemorySink, download_flow, save_flow, sink_save_flow
 
 if TYPE_CHECKING:
     import PIL.Image
@@ -114,6 +115,10 @@ class FileOutput(_Shown, str):
         return self._save(path, self.filename, storage_options)
 
     def _save(self, path: object, name: str, storage_options: Mapping[str, Any] | None = None) -> Path | str:
+        return self._save_file(path, name, storage_options).path
+
+    def _save_file(self, path: object, name: str, storage_options: Mapping[str, Any] | None = None) -> SavedFile:
+        """:meth:`save`, with the size and SHA-256 computed while the bytes streamed."""
         handle, settings, timeout = self._parts()
         flow = save_flow(self.url, path, name, settings, timeout, task_id=self.task_id, storage_options=storage_options)
         return handle.run_sync(flow)
@@ -133,6 +138,11 @@ class FileOutput(_Shown, str):
     async def _async_save(
         self, path: object, name: str, storage_options: Mapping[str, Any] | None = None
     ) -> Path | str:
+        return (await self._async_save_file(path, name, storage_options)).path
+
+    async def _async_save_file(
+        self, path: object, name: str, storage_options: Mapping[str, Any] | None = None
+    ) -> SavedFile:
         handle, settings, timeout = self._parts()
         flow = save_flow(self.url, path, name, settings, timeout, task_id=self.task_id, storage_options=storage_options)
         return await handle.run_async(flow)
@@ -248,11 +258,25 @@ def wrap_output(value: Any, handle: Handle | None, *, task_id: str | None = None
     return value
 
 
-def save_to_storage(file: FileOutput, target: StorageTarget) -> str:
-    """Stream ``file`` into object storage, under a name ``target`` chooses from the
-    file's first bytes (see ``_apps.saving.save_outputs_to_storage``); its final URL."""
+#: Where :func:`save_named` streams a file: object storage, or a local folder and the
+#: function naming the file from its first bytes.
+NamedTarget = StorageTarget | tuple[Path, Callable[[bytes], str]]
+
+
+def _sink(file: FileOutput, target: NamedTarget) -> AtomicFileSink | StorageSink:
+    if isinstance(target, StorageTarget):
+        return StorageSink(target, task_id=file.task_id)
+    folder, name = target
+    return AtomicFileSink(folder, task_id=file.task_id, name=name)
+
+
+def save_named(file: FileOutput, target: NamedTarget) -> SavedFile:
+    """Stream ``file`` into object storage (a :class:`StorageTarget`) or into a local
+    folder (``(folder, name)``), under a name chosen from the file's first bytes (see
+    ``_apps.saving.save_outputs``); where it went, its size and SHA-256, computed as the
+    bytes streamed."""
     handle, settings, timeout = file._parts()
-    return handle.run_sync(storage_save_flow(file.url, target, settings, timeout, task_id=file.task_id))
+    return handle.run_sync(sink_save_flow(file.url, _sink(file, target), settings, timeout))
 
 
 def _restore(url: str, task_id: str | None, config: Config | None) -> FileOutput:

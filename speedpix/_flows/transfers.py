@@ -35,6 +35,7 @@ from .._core.storage import Route
 from .calls import UPLOAD_SIGN, api_call
 from .handle import Handle
 from .objectstore import StorageSink, StorageTarget, is_storage_url, storage_target
+from .tally import SavedFile, Tally
 
 
 @dataclass(frozen=True)
@@ -84,16 +85,25 @@ class AtomicFileSink:
 
     blocking = True
 
-    def __init__(self, target: Path, *, task_id: str | None = None) -> None:
+    def __init__(self, target: Path, *, task_id: str | None = None, name: Callable[[bytes], str] | None = None) -> None:
+        # With ``name``, ``target`` is the folder and the file's name is chosen from its
+        # first bytes once complete (see ``_apps.saving.save_outputs``).
         self.target = target
         self.task_id = task_id
+        self.name = name
+        self.tally = Tally()
+        #: Once committed: where, how many bytes, their SHA-256.
+        self.saved: SavedFile | None = None
         self._file: Any = None
 
     def open(self) -> None:
         self.discard()
+        self.tally.reset()
+        folder = self.target if self.name is not None else self.target.parent
+        label = "output" if self.name is not None else self.target.name
         try:
-            self.target.parent.mkdir(parents=True, exist_ok=True)
-            part = self.target.parent / f".{self.target.name}.{secrets.token_hex(6)}.part"
+            folder.mkdir(parents=True, exist_ok=True)
+            part = folder / f".{label}.{secrets.token_hex(6)}.part"
             # "x": created exclusively, mode 0o666 less the process umask, as any new file.
             self._file = open(part, "xb")  # noqa: SIM115 (closed in commit/discard)
         except OSError as error:
@@ -105,15 +115,18 @@ class AtomicFileSink:
         except OSError as error:
             self.discard()
             raise self._failed(error) from None
+        self.tally.add(chunk)
 
     def commit(self) -> None:
+        final = self.target if self.name is None else self.target / self.name(self.tally.head)
         try:
             self._file.close()
-            os.replace(self._file.name, self.target)
+            os.replace(self._file.name, final)
         except OSError as error:
             self.discard()
             raise self._failed(error) from None
         self._file = None
+        self.saved = self.tally.saved(final)
 
     def discard(self) -> None:
         if self._file is not None:
@@ -191,8 +204,9 @@ def save_flow(
     *,
     task_id: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
-) -> Flow[Path | str]:
-    """``save(path)``: to a local file (a ``Path``), or to an fsspec URL (the final URL)."""
+) -> Flow[SavedFile]:
+    """``save(path)``: to a local file (a ``Path``), or to an fsspec URL (the final URL);
+    with the size and SHA-256 of what was written, computed as it streamed."""
     if is_storage_url(path):
         assert isinstance(path, str)
         remote: StorageTarget = yield Blocking(lambda: storage_target(path, name, storage_options))
@@ -200,18 +214,23 @@ def save_flow(
     if storage_options is not None:
         raise InvalidInputError("storage_options apply to a storage URL (s3://…), not to a local path")
     target: Path = yield Blocking(lambda: save_target(path, name))
-    yield from download_flow(url, AtomicFileSink(target, task_id=task_id), settings, timeout, task_id=task_id)
-    return target
+    return (yield from sink_save_flow(url, AtomicFileSink(target, task_id=task_id), settings, timeout))
+
+
+def sink_save_flow(
+    url: str, sink: AtomicFileSink | StorageSink, settings: CallSettings, timeout: httpx.Timeout
+) -> Flow[SavedFile]:
+    """Stream ``url`` into a file sink (local or object storage); what it saved."""
+    yield from download_flow(url, sink, settings, timeout, task_id=sink.task_id)
+    assert sink.saved is not None
+    return sink.saved
 
 
 def storage_save_flow(
     url: str, target: StorageTarget, settings: CallSettings, timeout: httpx.Timeout, *, task_id: str | None = None
-) -> Flow[str]:
+) -> Flow[SavedFile]:
     """Stream ``url`` into object storage (see :mod:`.objectstore`); the final URL."""
-    sink = StorageSink(target, task_id=task_id)
-    yield from download_flow(url, sink, settings, timeout, task_id=task_id)
-    assert sink.url is not None
-    return sink.url
+    return (yield from sink_save_flow(url, StorageSink(target, task_id=task_id), settings, timeout))
 
 
 def upload_flow(

@@ -80,8 +80,16 @@ string or credentials), ``submitted_at`` and ``finished_at`` (ISO 8601 UTC, e.g.
 ``2026-12-06T07:01:02.123Z``: when the service accepted the task, when this process saw
 it finish), ``duration_ms`` (the service's ``Prediction.duration_ms``) and ``outputs``:
 ``{"path": <relative to the output directory>, "bytes": n, "sha256": hex}`` per saved
-file, hashed from the saved file right after saving. A journal of an older version gains
+file (the full URL as ``path`` for a file in object storage), the size and checksum
+computed from the bytes as they are written: no output is read back. A journal of an older version gains
 the new columns on first use; its old rows have none of these fields.
+
+**Object storage.** ``out_dir`` may be an fsspec URL (``s3://bucket/prefix``; the
+``speedpix[storage]`` extra and the scheme's package): each job's files are streamed to
+``URL/<job id>/``, with no local copy, and the journal, ``results.jsonl`` and
+``report.html`` go to ``state``, a local folder, required then; ``state`` with a local
+``out_dir`` is refused (the state of a local batch lives with its files). The report shows
+storage URLs as text, not thumbnails.
 
 **The report.** Every run ends by writing ``DIR/report.html`` (:func:`write_report`
 rebuilds it from the journal): counts, failures first, then every job's saved files as a
@@ -97,8 +105,10 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .._apps.saving import check_storage_folder, is_storage_url
 from .._core.errors import InvalidInputError
 from .._core.logging import logger
+from .._core.names import shown_url
 from ._jobs import JOURNAL_NAME, RESULTS_NAME, BatchInputError, Job, load_jobs
 from ._journal import Journal, exclusive, job_results, reconcile, write_results
 from ._report import REPORT_NAME, write_report
@@ -132,6 +142,8 @@ def run_batch(
     resubmit_unknown: bool = False,
     retry_failed: bool = False,
     max_failures: int | str | None = None,
+    state: str | os.PathLike[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
 ) -> BatchSummary:
     """Run every job, at most ``concurrency`` at once; safe to interrupt and run again.
 
@@ -144,18 +156,27 @@ def run_batch(
     ``"10%"``) stops submitting once that many jobs failed in this run (see the module
     doc); :attr:`BatchSummary.stopped_early` then says so. See the module doc for the
     journal's rules.
+
+    ``out_dir`` may be an fsspec URL (``s3://bucket/prefix``, needs ``speedpix[storage]``
+    and the scheme's package): each job's files are streamed to ``out_dir/<job id>/``,
+    and ``state`` (required then, a local folder) holds the journal, ``results.jsonl`` and
+    ``report.html``. ``storage_options`` go to the file system (e.g. ``endpoint_url``).
+    Both are checked before anything is submitted (:class:`BatchInputError`; a scheme
+    whose package is missing: :class:`~speedpix.errors.ConfigurationError`).
     """
     failure_limit = FailureLimit.parse(max_failures)
+    storage = _storage(out_dir, state, storage_options)
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise InvalidInputError(f"concurrency must be an integer >= 1, got {concurrency!r}")
     if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0):
         raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
     jobs = load_jobs(jobs_path_or_iterable, detect_file_paths=client.detect_file_paths)
-    directory = Path(out_dir)
+    directory = Path(state if storage is not None and state is not None else out_dir)
     try:
         directory.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise BatchInputError(f"cannot create the output directory {directory}: {error}") from None
+        what = "state" if storage is not None else "output"
+        raise BatchInputError(f"cannot create the {what} directory {directory}: {error}") from None
     started = time.monotonic()
     results_path = directory / RESULTS_NAME
     with exclusive(directory):
@@ -168,7 +189,10 @@ def run_batch(
             reused = client.files.reuse(journal.uploads())
             if reused:
                 logger.info("reusing %d uploads of an earlier run of this batch", reused)
-            runner = Runner(jobs, directory, journal, client, timeout, on_event, concurrency, failure_limit)
+            runner = Runner(
+                jobs, directory, journal, client, timeout, on_event, concurrency, failure_limit,
+                storage=storage, storage_options=storage_options,
+            )  # fmt: skip
             threads = runner.start(rows)
             try:
                 runner.join(threads)
@@ -196,7 +220,36 @@ def run_batch(
         report_path=report_path,
         stopped_early=runner.halted.is_set(),
         stop_reason=runner.stop_reason,
+        output_url=shown_url(storage) if storage is not None else None,
     )
+
+
+def _storage(
+    out_dir: str | os.PathLike[str], state: str | os.PathLike[str] | None, storage_options: Mapping[str, Any] | None
+) -> str | None:
+    """The storage URL the outputs go to (None: the local ``out_dir``); refuses, before
+    anything is submitted, what could not work."""
+    if not is_storage_url(out_dir):
+        if state is not None and Path(state).resolve() != Path(out_dir).resolve():
+            raise BatchInputError(
+                f"a separate state folder ({state}) is for outputs in object storage: with a local output "
+                f"folder, the journal, results.jsonl and report.html are kept in it ({out_dir})"
+            )
+        if storage_options is not None:
+            raise BatchInputError("storage_options apply to a storage URL (s3://…), not to a local output folder")
+        return None
+    assert isinstance(out_dir, str)
+    if state is None:
+        raise BatchInputError(
+            f"{shown_url(out_dir)} is object storage: the journal, results.jsonl and report.html need a "
+            "local folder, add --state DIR (state=DIR)"
+        )
+    if is_storage_url(state):
+        raise BatchInputError(f"the state folder must be local, got {shown_url(state)}")
+    if "?" in out_dir or "#" in out_dir:
+        raise BatchInputError(f"{shown_url(out_dir)}: give the storage URL without a query or fragment")
+    check_storage_folder(out_dir, storage_options)  # fsspec and the scheme's package, nothing sent
+    return out_dir
 
 
 def _report(directory: Path, journal: Journal) -> Path | None:

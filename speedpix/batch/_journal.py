@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from .._apps.saving import is_storage_url
 from ..errors import InvalidInputError
 from ..files import UploadRecord
 from ._jobs import LOCK_NAME, BatchInputError, Job
@@ -268,7 +269,7 @@ def job_results(jobs: list[Job], journal: Journal, out_dir: Path) -> list[JobRes
     for job in jobs:
         row = rows[job.id]
         status = _STATUS_OF_STATE.get(row.state, "incomplete")
-        files = [str((out_dir / name).resolve()) for name in row.files] if row.state == DONE else []
+        files = [_located(out_dir, name) for name in row.files] if row.state == DONE else []
         error = None if row.state == DONE else row.error
         if status == "incomplete" and error is None:
             error = "not finished; rerun to resume"
@@ -278,6 +279,11 @@ def job_results(jobs: list[Job], journal: Journal, out_dir: Path) -> list[JobRes
             provenance.pop("outputs", None)
         results.append(JobResult(job.id, status, row.task_id, files, error, row.error_code, kind, provenance))
     return results
+
+
+def _located(out_dir: Path, name: str) -> str:
+    """A saved file's place: a storage URL as it is, a local name under ``out_dir``."""
+    return name if is_storage_url(name) else str((out_dir / name).resolve())
 
 
 def write_results(path: Path, results: list[JobResult]) -> None:

@@ -24,7 +24,7 @@ from .._core.inputs import is_media_file_path
 from .._core.names import shown_url
 from ._jobs import FILE_KEY, TEXT_KEY, Job
 
-__all__ = ["FileHashes", "failure_kind", "sent_inputs", "task_failure_kind", "utc_now"]
+__all__ = ["FileHashes", "failure_kind", "redacted", "sent_inputs", "task_failure_kind", "utc_now"]
 
 _CHUNK: Final = 1 << 20
 # The error codes by which the service says a task or a call was refused by its
@@ -38,7 +38,9 @@ def utc_now() -> str:
 
 
 def file_record(path: str | os.PathLike[str], shown: str) -> dict[str, Any]:
-    """``{"path": shown, "bytes": ..., "sha256": ...}`` of a local file, read in chunks."""
+    """``{"path": shown, "bytes": ..., "sha256": ...}`` of a local input file, read in
+    chunks. (Saved outputs are never read back: their checksums are computed as they
+    stream, see ``speedpix._flows.tally``.)"""
     digest = hashlib.sha256()
     size = 0
     with open(path, "rb") as stream:
@@ -90,6 +92,18 @@ def sent_inputs(job: Job, hashes: FileHashes, *, detect_file_paths: bool) -> dic
 
     result: dict[str, Any] = walk(job.input)
     return result
+
+
+def redacted(value: Any) -> Any:
+    """A task's output for the journal: every URL without its query or credentials (an
+    output link's signature is in its query)."""
+    if isinstance(value, dict):
+        return {key: redacted(child) for key, child in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(child) for child in value]
+    if isinstance(value, str) and "://" in value[:16] and ("?" in value or "@" in value):
+        return shown_url(value)
+    return value
 
 
 def task_failure_kind(error_code: str | None) -> str:

@@ -13,6 +13,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Final
 from urllib.parse import quote
 
+from .._apps.saving import is_storage_url
 from ._jobs import JOURNAL_NAME, REPORT_NAME, TEXT_KEY, BatchInputError
 from ._journal import DONE, FAILED, Journal, Row
 from ._provenance import utc_now
@@ -40,6 +41,7 @@ td.error{color:#a00;white-space:pre-wrap;word-break:break-word}
 .job audio{width:100%}.id{font-weight:600;word-break:break-all}
 .prompt{color:#444;max-height:4.2em;overflow:hidden;word-break:break-word}
 .meta{color:#777;font-size:12px}.err{color:#a00;font-size:12px;word-break:break-word}
+.url{font:12px ui-monospace,monospace;word-break:break-all;padding:.2em 0}
 .none{height:180px;display:flex;align-items:center;justify-content:center;background:#f0f0f0;color:#888}
 """
 
@@ -68,6 +70,9 @@ def _href(name: str) -> str:
 
 
 def _media(name: str) -> str:
+    if is_storage_url(name):
+        # In object storage (s3://…): no browser opens it, so the URL is shown as text.
+        return f'<div class="url">{escape(name)}</div>'
     href = _href(name)
     suffix = PurePosixPath(name).suffix.lower()
     if suffix in _IMAGES:

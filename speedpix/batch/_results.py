@@ -70,6 +70,9 @@ class BatchSummary:
     stop_reason: str | None = None
     #: ``report.html`` in the output directory (None if it could not be written).
     report_path: Path | None = None
+    #: Where the files went when they were streamed to object storage (``output_dir``
+    #: then holds the batch's state alone); None for local outputs.
+    output_url: str | None = None
 
     def _count(self, status: str) -> int:
         return sum(1 for result in self.results if result.status == status)
@@ -142,6 +145,7 @@ class BatchSummary:
             "results_path": str(self.results_path),
             "report_path": str(self.report_path) if self.report_path is not None else None,
             "output_dir": str(self.output_dir),
+            "output_url": self.output_url,
         }
 
 

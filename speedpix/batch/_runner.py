@@ -10,19 +10,19 @@ import math
 import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from .._apps.saving import save_outputs
+from .._apps.saving import save_outputs, save_outputs_to_storage
 from .._core.adaptive import AdaptiveLimit
 from .._core.errors import InvalidInputError, PredictionTimeoutError, RateLimitError
 from .._core.logging import logger
 from .._core.retry import RetryPolicy, retry_delay
 from ._jobs import Job, job_input
 from ._journal import DONE, FAILED, PENDING, SUBMITTED, SUBMITTING, UNKNOWN, Journal, Row
-from ._provenance import FileHashes, failure_kind, file_record, sent_inputs, task_failure_kind, utc_now
+from ._provenance import FileHashes, failure_kind, redacted, sent_inputs, task_failure_kind, utc_now
 from ._results import BatchEvent
 
 if TYPE_CHECKING:
@@ -166,9 +166,16 @@ class Runner:
         on_event: Callable[[BatchEvent], Any] | None,
         concurrency: int = 4,
         failure_limit: FailureLimit | None = None,
+        *,
+        storage: str | None = None,
+        storage_options: Mapping[str, Any] | None = None,
     ) -> None:
         self.jobs = jobs
+        # Local outputs go under out_dir/<job id>/; with ``storage`` (an fsspec URL),
+        # under storage/<job id>/ and out_dir holds the batch's state alone.
         self.out_dir = out_dir
+        self.storage = storage.rstrip("/") if storage is not None else None
+        self.storage_options = storage_options
         self.journal = journal
         self.client = client
         # Submissions raise throttling at once: the gate paces them, not client retries.
@@ -369,20 +376,34 @@ class Runner:
             )
             return
         try:
-            saved = save_outputs(prediction.output, self.out_dir / job.id)
-            files = [path.relative_to(self.out_dir).as_posix() for path in saved]
-            # Hashed right after saving, read back in chunks (the download stream is the core's).
-            finished["outputs"] = [file_record(path, name) for path, name in zip(saved, files, strict=True)]
+            files = self.save(job, prediction)
         except Exception as error:
             # The task id stays in the journal: a rerun fetches the result again.
             self._incomplete(job, prediction.id, error)
             return
-        outputs = json.dumps(prediction.output, ensure_ascii=False, default=str)
+        finished["outputs"] = files
+        outputs = json.dumps(redacted(prediction.output), ensure_ascii=False, default=str)
+        names = [file["path"] for file in files]
         self.journal.update(
-            job.id, state=DONE, outputs=outputs, files=json.dumps(files), error=None, finished=json.dumps(finished)
+            job.id, state=DONE, outputs=outputs, files=json.dumps(names), error=None, finished=json.dumps(finished)
         )
         self.counted(failed=False)
         self.emit("succeeded", job, prediction.id, f"{len(files)} file(s)")
+
+    def save(self, job: Job, prediction: Prediction) -> list[dict[str, Any]]:
+        """Save the job's files; ``{"path", "bytes", "sha256"}`` of each, the checksum
+        computed as the bytes streamed (no saved file is read back). The path is relative
+        to the batch's folder for a local file, the full URL for one in object storage."""
+        if self.storage is not None:
+            remote = save_outputs_to_storage(
+                prediction.output, f"{self.storage}/{job.id}", storage_options=self.storage_options
+            )
+            return [{"path": str(file.path), "bytes": file.bytes, "sha256": file.sha256} for file in remote]
+        saved = save_outputs(prediction.output, self.out_dir / job.id)
+        return [
+            {"path": Path(file.path).relative_to(self.out_dir).as_posix(), "bytes": file.bytes, "sha256": file.sha256}
+            for file in saved
+        ]
 
     def run_job(self, job: Job, row: Row) -> None:
         task_id = row.task_id if row.state == SUBMITTED else None

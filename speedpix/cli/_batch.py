@@ -41,6 +41,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 resubmit_unknown=args.resubmit_unknown,
                 retry_failed=args.retry_failed,
                 max_failures=args.max_failures,
+                state=args.state,
             )
     except BatchInputError as error:
         raise UsageError(str(error)) from None

@@ -237,10 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
         "and after it is made: rerunning the same command after a crash, kill or Ctrl-C never submits a "
         "job twice (submitted tasks are followed by id) and keeps every finished result. Files are saved "
         "under DIR/<job id>/, a summary in DIR/results.jsonl, a page of every result in DIR/report.html "
-        "(self-contained, offline; `speedpix report DIR` rebuilds it).",
+        "(self-contained, offline; `speedpix report DIR` rebuilds it). With -o s3://bucket/prefix (any fsspec "
+        "URL) the files are streamed to URL/<job id>/ and the journal, results and report go to --state DIR.",
         epilog="example:\n"
         '  echo \'{"id": "fox", "workflow_id": "my-workflow", "input": {"prompt": "a fox"}}\' > jobs.jsonl\n'
-        "  speedpix batch jobs.jsonl -o out/ --concurrency 8\n\n"
+        "  speedpix batch jobs.jsonl -o out/ --concurrency 8\n"
+        "  speedpix batch jobs.jsonl -o s3://my-bucket/renders --state state/\n\n"
         "a job left 'submitting' by a crash (the task may or may not exist) is reported as 'unknown' and\n"
         "not submitted again unless --resubmit-unknown is given (which risks paying for it twice).\n\n"
         + EPILOG.replace(
@@ -248,7 +250,20 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     batch.add_argument("jobs", metavar="JOBS.jsonl", help="the jobs file ('-' reads stdin)")
-    batch.add_argument("-o", "--output-dir", metavar="DIR", required=True, help="journal, results and files go here")
+    batch.add_argument(
+        "-o",
+        "--output-dir",
+        metavar="DIR|URL",
+        required=True,
+        help="journal, results and files go here; or a storage URL (s3://bucket/prefix, with speedpix[storage]) "
+        "the files are streamed to, with --state",
+    )
+    batch.add_argument(
+        "--state",
+        metavar="DIR",
+        help="with a storage URL as -o: the local folder for the journal, results.jsonl and report.html "
+        "(`speedpix report DIR` rebuilds the report)",
+    )
     batch.add_argument(
         "--concurrency",
         type=_count,

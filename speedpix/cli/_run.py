@@ -25,6 +25,7 @@ from ._parser import parse_input, parse_options
 
 if TYPE_CHECKING:
     from .._apps.progress import ProgressDisplay
+    from .._apps.saving import SavedFile
     from ..client import Client
     from ..predictions import Prediction
 
@@ -75,11 +76,12 @@ def _finish(prediction: Prediction, args: argparse.Namespace, display: ProgressD
         "error_code": prediction.error_code,
     }
     if prediction.status == "succeeded":
-        files: list[Path] | list[str] = []
+        saved: list[SavedFile] = []
         if out_dir and is_storage_url(out_dir):  # s3://bucket/prefix… (speedpix[storage])
-            files = save_outputs_to_storage(prediction.output, out_dir)
+            saved = save_outputs_to_storage(prediction.output, out_dir)
         elif out_dir:
-            files = save_outputs(prediction.output, out_dir)
+            saved = save_outputs(prediction.output, out_dir)
+        files = [file.path for file in saved]
         result["files"] = [str(path) for path in files]
         if args.json:
             print_json(result)

@@ -130,7 +130,7 @@ def test_the_cli_rule_is_the_same_rule(client: speedpix.Client, server: HostileS
     outer, folder = _layout(tmp_path)
     url = server.url("/x/..%2F..%2Fk.png")
     output = client.run("echo-node", {"node": {"../..": {"url": url}, "..": [url]}}, polling_interval=0.005)["images"]
-    saved = save_outputs(output, folder)
+    saved = [Path(file.path) for file in save_outputs(output, folder)]
     assert [path.parent for path in saved] == [folder, folder]
     assert tree(outer) == {"a", "a/b", "a/b/dir"} | {f"a/b/dir/{path.name}" for path in saved}
 

@@ -106,8 +106,8 @@ def test_run_output_names_match_a_local_folder(client: speedpix.Client, tmp_path
     node = client.run("demo-txt2img", {"prompt": "a fox"}, polling_interval=0.005)
     output = {"images": [node["images"], node["images"]], "mask": node["images"]["url"]}
     folder = f"/t-{uuid.uuid4().hex[:8]}"
-    urls = save_outputs_to_storage(output, f"memory:/{folder}", prefix="job-")
-    local = save_outputs(output, tmp_path, prefix="job-")
+    urls = [str(saved.path) for saved in save_outputs_to_storage(output, f"memory:/{folder}", prefix="job-")]
+    local = [Path(saved.path) for saved in save_outputs(output, tmp_path, prefix="job-")]
     assert [url.rsplit("/", 1)[1] for url in urls] == [path.name for path in local]
     assert [memory().cat(url) for url in urls] == [path.read_bytes() for path in local]
     assert sorted(memory().ls(folder, detail=False)) == sorted(f"{folder}/{path.name}" for path in local)
