@@ -101,7 +101,11 @@ def test_with_several_at_once_the_jobs_in_flight_may_add_to_the_limit(strict_emu
     concurrency = 4
     with strict_emu.client() as client:
         summary = run_batch(
-            write_jobs(tmp_path / "jobs.jsonl"), tmp_path / "out", client=client, concurrency=concurrency, max_failures=3
+            write_jobs(tmp_path / "jobs.jsonl"),
+            tmp_path / "out",
+            client=client,
+            concurrency=concurrency,
+            max_failures=3,
         )
     refused = strict_emu.stats.moderated
     assert 3 <= refused <= 3 + concurrency - 1, refused
