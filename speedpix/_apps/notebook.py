@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from .._core.names import shown_url
 from .._flows.outputs import FileNode, FileOutput, iter_output_files
-from .._flows.preview import MAX_INLINE_BYTES, preview
+from .._flows.preview import MAX_INLINE_BYTES, preview, shown_name
 from .._flows.tasks import Prediction
 from .terminal import describe
 
@@ -34,7 +34,8 @@ def _files(output: Any) -> list[tuple[str, FileOutput | FileNode]]:
     for item in iter_output_files(output):
         obj = item.node if item.node is not None else item.file
         keys = " / ".join(str(key) for key in item.keys if key != "url")
-        items.append((f"{keys} · {obj.filename}" if keys else obj.filename, obj))
+        name = shown_name(obj.filename, obj.url)
+        items.append((f"{keys} · {name}" if keys else name, obj))
     return items
 
 
@@ -46,7 +47,7 @@ def gallery_html(output: Any, *, max_bytes: int = MAX_INLINE_BYTES) -> str:
         shown = preview(obj, max_bytes=max_bytes)
         tiles.append(
             '<figure style="margin:0;width:200px;display:flex;flex-direction:column;gap:4px">'
-            f"{shown.html(standalone=False)}"
+            f"{shown.html()}"
             f'<figcaption style="font-size:85%;opacity:.8;word-break:break-all">{html.escape(label)}</figcaption>'
             "</figure>"
         )

@@ -15,6 +15,11 @@ Rules:
 - The note's visible text is the URL without its query (short, and no signature to read
   off a screenshot); the link itself is the full presigned URL, which is the output's
   value and is needed to open it. It expires, and the note says so.
+- An image carries its file name as ``alt`` and ``title`` (HTML-escaped; never the URL's
+  query): a PNG or JPEG is offered both as ``image/png``/``image/jpeg`` and as an HTML
+  ``<img>`` of the same bytes. Frontends that render HTML (JupyterLab, Notebook, VS Code,
+  Colab, nbconvert's HTML) show the ``<img>``, so screen readers get its name; the others
+  (nbconvert to PDF/LaTeX) the PNG/JPEG. A saved notebook holds the bytes twice.
 
 Only ``_repr_png_``/``_repr_jpeg_``/``_repr_html_`` are offered, not
 ``_repr_mimebundle_``: IPython calls the former only in frontends that show those types,
@@ -84,15 +89,18 @@ class Preview:
     def jpeg(self) -> bytes | None:
         return self.data if self.kind == "image" and self.content_type == "image/jpeg" else None
 
-    def html(self, *, standalone: bool = True) -> str:
-        """An HTML fragment; ``standalone`` PNG/JPEG return '' (they display as images)."""
-        if standalone and (self.png() is not None or self.jpeg() is not None):
-            return ""
-        url, name = html.escape(self.url, quote=True), html.escape(self.name)
+    @property
+    def shown_name(self) -> str:
+        return shown_name(self.name, self.url)
+
+    def html(self) -> str:
+        """An HTML fragment: an ``<img>`` with the file name as ``alt`` and ``title``, a
+        player, or a note with the link."""
+        url, name = html.escape(self.url, quote=True), html.escape(self.shown_name, quote=True)
         if self.kind == "image" and self.data is not None:
             encoded = base64.b64encode(self.data).decode("ascii")
             return (
-                f'<img src="data:{html.escape(self.content_type or "image/png")};base64,{encoded}" '
+                f'<img src="data:{html.escape(self.content_type or "image/png", quote=True)};base64,{encoded}" '
                 f'alt="{name}" title="{name}" style="max-width:100%;height:auto"/>'
             )
         if self.kind in ("video", "audio"):
@@ -117,6 +125,15 @@ class Preview:
             f'<span style="opacity:.75">{reason} ({advice})</span>'
             "</div>"
         )
+
+
+def shown_name(name: str, url: str) -> str:
+    """A file's name for people (alt text, captions): never its URL's query (the presigned
+    signature), which a server-given ``filename`` could repeat."""
+    query = urlsplit(url).query
+    if query:
+        name = name.replace(query, "…")
+    return name.strip() or "output"
 
 
 def _file_name(url: str) -> str:

@@ -133,9 +133,12 @@ def render_report(rows: list[Row], *, title: str = "SpeedPix batch", generated_a
             "<th>job</th><th>kind</th><th>error</th><th>code</th><th>task</th><th>prompt</th></tr></thead><tbody>"
         )
         for row in failed:
-            kind = FAILURE_KINDS.get(row.failure_kind or "other", "other")
+            # The kind in words; its name, as results.jsonl's failure_kind has it, on hover.
+            name = row.failure_kind if row.failure_kind and row.failure_kind in FAILURE_KINDS else "other"
+            kind = FAILURE_KINDS[name]
             parts.append(
-                f'<tr id="failed-{escape(row.id, quote=True)}"><td>{escape(row.id)}</td><td>{escape(kind)}</td>'
+                f'<tr id="failed-{escape(row.id, quote=True)}"><td>{escape(row.id)}</td>'
+                f'<td title="{escape(name, quote=True)}">{escape(kind)}</td>'
                 f'<td class="error">{escape(_short(row.error or "", 2000))}</td>'
                 f"<td>{escape(row.error_code or '')}</td><td>{escape(row.task_id or '')}</td>"
                 f"<td>{escape(_short(_prompt(_spec(row))))}</td></tr>"

@@ -28,6 +28,12 @@ Where the real service is undocumented, the emulator decides, and says so here:
   ``TaskFailed``, the message in ``subErrMessage`` and the task in ``data``.
 - ``estimatedDurationInSeconds`` is the expected time from submission to the end,
   queue included; ``images`` lists the URLs of the file nodes of ``result``.
+- The content-security check (``Emulator(sensitive_words=[...])``, off by default)
+  runs at the business gateway, after the signature and quota checks and before the
+  application: a ``comfy_prompt`` with a sensitive word in a text value of ``inputs``
+  (ignoring case; URLs and data URIs are files, not text) gets envelope ``status`` 20,
+  ``errCode`` ``B_API_AuditFailed``, ``data`` null and an ``errMessage`` that does not
+  name the word (the real message is undocumented).
 - Gateway refusals have an empty body (the reason is in ``X-Ca-Error-Message``).
   ``X-Ca-Timestamp`` and ``X-Ca-Nonce`` are required (the real gateway tolerates
   their absence; every SpeedPix SDK sends them, so losing one is a bug to catch).

@@ -26,6 +26,7 @@ from typing import Any
 
 from . import _gateway
 from ._faults import Fault, FaultQueue
+from ._moderation import AUDIT_FAILED, AUDIT_FAILED_MESSAGE, is_refused
 from ._quota import RATE, Quota, QuotaGate
 from ._storage import FILES_PREFIX, UPLOAD_PREFIX, Storage, StorageError, StoredFile
 from ._tasks import MAX_STEPS, TaskBoard, TaskRecord
@@ -84,6 +85,9 @@ class Stats:
     tasks_created: int = 0
     #: Submissions refused by the quota (``Emulator(max_submissions_per_second=...)``).
     throttled: int = 0
+    #: Submissions refused by the content-security check (``Emulator(sensitive_words=...)``);
+    #: like ``throttled``, injected faults are not counted.
+    moderated: int = 0
 
 
 @dataclass(slots=True)
@@ -123,8 +127,11 @@ class EmulatorApp:
         storage: Storage,
         registry: WorkflowRegistry,
         quota: Quota | None = None,
+        sensitive_words: tuple[str, ...] = (),
     ) -> None:
         self.credentials = credentials
+        # Case-folded (see _moderation); replaced whole, so a request reads one list.
+        self.sensitive_words = sensitive_words
         self.quota = QuotaGate(quota)
         self.storage = storage
         self.registry = registry
@@ -172,6 +179,7 @@ class EmulatorApp:
         self.stats.requests_by_path.clear()
         self.stats.tasks_created = 0
         self.stats.throttled = 0
+        self.stats.moderated = 0
         self.quota.reset()
         self.requests.clear()
         self.faults.clear()
@@ -258,6 +266,8 @@ class EmulatorApp:
         if kind == "flow_control":
             message = f"业务网关层触发限流:{params['detail']}"
             return self._envelope(None, status=20, err_code=FLOW_CONTROL, err_message=message)
+        if kind == "moderation":
+            return self._envelope(None, status=20, err_code=AUDIT_FAILED, err_message=str(params["message"]))
         if kind == "html_error":
             status = int(params["status"])
             reason = _reason(status)
@@ -314,6 +324,11 @@ class EmulatorApp:
             payload = None
         if not isinstance(payload, dict):
             return self._invalid("The request body must be a JSON object.")
+        words = self.sensitive_words
+        if words and record.path == "/scc/comfy_prompt" and is_refused(payload.get("inputs"), words):
+            # The business gateway's content check, in front of the application: nothing is created.
+            self.stats.moderated += 1
+            return self._envelope(None, status=20, err_code=AUDIT_FAILED, err_message=AUDIT_FAILED_MESSAGE)
         return await handler(payload, record.headers)
 
     def _envelope(

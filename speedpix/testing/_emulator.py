@@ -13,6 +13,7 @@ from typing import Any
 
 from ._app import EmulatorApp, RecordedRequest, Stats
 from ._faults import Fault
+from ._moderation import sensitive_words as checked_words
 from ._quota import Quota
 from ._server import ServerThread, require_uvicorn
 from ._storage import Storage
@@ -39,6 +40,13 @@ class Emulator:
     Flow Control``) and ``max_running_tasks`` (unfinished tasks; beyond it the business
     gateway's ``B_API_CauseFlowControl``). Refused submissions create nothing and are
     counted in ``stats.throttled``; :meth:`set_quota` changes it while running.
+
+    A content-security check: a submission whose inputs contain one of
+    ``sensitive_words`` (in any text value, ignoring case; file URLs and data URIs are
+    not read as text) is refused as the business gateway refuses content: HTTP 200,
+    envelope ``status`` 20, ``errCode`` ``B_API_AuditFailed`` (the client raises
+    ``ContentModerationError``). It creates nothing and is counted in
+    ``stats.moderated``; :meth:`set_sensitive_words` changes the words while running.
     """
 
     def __init__(
@@ -50,8 +58,10 @@ class Emulator:
         *,
         max_submissions_per_second: float | None = None,
         max_running_tasks: int | None = None,
+        sensitive_words: Iterable[str] = (),
     ) -> None:
         self._quota = Quota(max_submissions_per_second, max_running_tasks)  # checked before anything starts
+        self._sensitive_words = checked_words(sensitive_words)
         require_uvicorn()  # fail here, with a one-line message, not on first use
         self.app_key = app_key
         self.app_secret = app_secret
@@ -79,6 +89,7 @@ class Emulator:
                 storage=storage,
                 registry=self._registry,
                 quota=self._quota,
+                sensitive_words=self._sensitive_words,
             )
             app.clock_offset = self._pending_offset
             try:
@@ -176,6 +187,7 @@ class Emulator:
         """Give the next ``count`` requests to ``path`` (exact, or a prefix ending in
         ``*``) the fault ``kind``: ``http_error`` (status=503, retry_after, body),
         ``throttle`` (retry_after), ``flow_control`` (detail), ``slow`` (delay),
+        ``moderation`` (message: ``B_API_AuditFailed``, as for a sensitive word),
         ``drop_before``, ``drop_after``, ``malformed_json``, ``html_error`` (status=502),
         ``not_found``."""
         return self._running_app().faults.inject(path, kind, count, **params)
@@ -187,6 +199,18 @@ class Emulator:
         self._quota = Quota(max_submissions_per_second, max_running_tasks)
         if self._app is not None:
             self._app.quota.set(self._quota)
+
+    @property
+    def sensitive_words(self) -> list[str]:
+        """The words the content-security check refuses (case-folded)."""
+        return list(self._sensitive_words)
+
+    def set_sensitive_words(self, words: Iterable[str]) -> None:
+        """Replace the words the content-security check refuses (empty: refuse nothing).
+        Takes effect on the next submission; kept across :meth:`reset`."""
+        self._sensitive_words = checked_words(words)
+        if self._app is not None:
+            self._app.sensitive_words = self._sensitive_words
 
     @property
     def clock_offset(self) -> float:

@@ -6,6 +6,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from ._moderation import AUDIT_FAILED_MESSAGE
+
 # Each kind and the parameters it accepts, with their defaults.
 FAULT_KINDS: dict[str, dict[str, Any]] = {
     # An HTTP error from the gateway or a proxy in front of it.
@@ -14,6 +16,9 @@ FAULT_KINDS: dict[str, dict[str, Any]] = {
     "throttle": {"retry_after": None},
     # The business gateway's rate limit (HTTP 200, envelope status 20).
     "flow_control": {"detail": "QPS limit exceeded"},
+    # The business gateway's content-security refusal (HTTP 200, envelope status 20,
+    # B_API_AuditFailed), whatever the inputs are.
+    "moderation": {"message": AUDIT_FAILED_MESSAGE},
     # Wait ``delay`` seconds, then handle the request normally.
     "slow": {"delay": 1.0},
     # Close the connection without a response, before handling the request.

@@ -36,6 +36,15 @@ def _parser() -> argparse.ArgumentParser:
         metavar="M",
         help="quota: a submission while M tasks are unfinished gets B_API_CauseFlowControl",
     )
+    parser.add_argument(
+        "--sensitive-word",
+        action="append",
+        default=[],
+        metavar="WORD",
+        dest="sensitive_words",
+        help="refuse a submission whose inputs contain WORD (any case) with B_API_AuditFailed, "
+        "as the content-security check does; repeat for more words",
+    )
     return parser
 
 
@@ -53,12 +62,13 @@ def main(argv: list[str] | None = None) -> int:
             port=args.port,
             max_submissions_per_second=args.max_submissions_per_second,
             max_running_tasks=args.max_running_tasks,
+            sensitive_words=args.sensitive_words,
         )
         emulator.start()
     except MissingExtraError as exc:
         print(exc, file=sys.stderr)
         return 1
-    except ValueError as exc:  # a quota that is not a positive number
+    except ValueError as exc:  # a quota that is not a positive number, an empty word
         print(f"speedpix emulator: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:
@@ -87,6 +97,9 @@ def main(argv: list[str] | None = None) -> int:
         ]
         if limits:
             print(f"  Quota per app key: at most {' and '.join(limits)}")
+        if emulator.sensitive_words:
+            words = ", ".join(repr(word) for word in emulator.sensitive_words)
+            print(f"  Content check: submissions containing {words} get B_API_AuditFailed")
         print(f"Built-in workflows: {', '.join(emulator.workflows)} (alias main). Press Ctrl-C to stop.")
         sys.stdout.flush()
         # Short waits, not one long one: the OS may deliver the signal to the server's

@@ -28,7 +28,8 @@ def test_png_displays_as_image_png_fetched_once_without_credentials(emu: Emulato
     output = serve(emu, client, png, "result.png")
     assert isinstance(output, FileOutput)
     assert output._repr_png_() == png
-    assert output._repr_html_() is None  # a frontend would prefer HTML over the PNG
+    html = output._repr_html_()  # the same bytes, with the file name as alt text
+    assert html is not None and _data_uri_bytes(html, "image/png") == png and 'alt="' in html
     assert output._repr_jpeg_() is None
     assert output._repr_png_() == png  # a second display
     fetched = gets(emu, output.url)
@@ -50,7 +51,8 @@ def test_jpeg_displays_as_image_jpeg(emu: Emulator, client: Client) -> None:
     output = serve(emu, client, jpeg, "photo.jpg")
     assert output._repr_jpeg_() == jpeg
     assert output._repr_png_() is None
-    assert output._repr_html_() is None
+    html = output._repr_html_()
+    assert html is not None and _data_uri_bytes(html, "image/jpeg") == jpeg
 
 
 @pytest.mark.parametrize(
@@ -239,8 +241,8 @@ def test_ipython_formatters_fetch_only_where_images_can_be_shown(emu: Emulator, 
     assert data == {"text/plain": repr(output)}
     assert gets(emu, output.url) == []  # printing the URL downloads nothing
     data, _ = DisplayFormatter().format(output)  # a Jupyter frontend's formatters
-    assert set(data) == {"text/plain", "image/png"}
-    assert data["image/png"] == png
+    assert set(data) == {"text/plain", "image/png", "text/html"}  # HTML for its alt text
+    assert data["image/png"] == png and _data_uri_bytes(data["text/html"], "image/png") == png
     assert len(gets(emu, output.url)) == 1
 
 

@@ -49,7 +49,9 @@ def test_outputs_show_images(executed: Any) -> None:
     for cell in with_images[:3]:
         [result] = [o for o in cell.outputs if o.output_type == "execute_result"]
         assert result.data["image/png"].startswith("iVBORw0KGgo")  # base64 of the PNG signature
-        assert "text/html" not in result.data  # which a frontend would show instead
+        # The same image as HTML, which a frontend shows instead: with its name as alt text.
+        html = result.data["text/html"]
+        assert html.startswith('<img src="data:image/png;base64,iVBORw0KGgo') and ' alt="' in html
         assert result.data["text/plain"].startswith("{'url': FileOutput('http://127.0.0.1:")
 
 

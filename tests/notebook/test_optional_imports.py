@@ -45,7 +45,7 @@ def test_a_run_with_files_displays_and_progress_loads_none_of_them() -> None:
             echoed = client.run("demo-echo", {"image": io.BytesIO(echoed["images"].read())},
                                 file_encoding_strategy="base64")
             assert echoed["images"]._repr_png_().startswith(b"\\x89PNG")
-            assert echoed["images"]._repr_html_() is None
+            assert echoed["images"]._repr_html_().startswith('<img src="data:image/png;base64,')
             speedpix.show([out, echoed])
     """
     assert _loaded_after(code) == []
