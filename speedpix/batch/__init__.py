@@ -111,9 +111,10 @@ from .._core.logging import logger
 from .._core.names import shown_url
 from ._jobs import JOURNAL_NAME, RESULTS_NAME, BatchInputError, Job, load_jobs
 from ._journal import Journal, exclusive, job_results, reconcile, write_results
+from ._pacing import FailureLimit
 from ._report import REPORT_NAME, write_report
 from ._results import FAILURE_KINDS, BatchEvent, BatchSummary, JobResult
-from ._runner import FailureLimit, Runner
+from ._runner import Runner
 
 if TYPE_CHECKING:
     from ..client import Client

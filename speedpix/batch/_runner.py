@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .._apps.saving import save_outputs, save_outputs_to_storage
-from .._core.adaptive import AdaptiveLimit
-from .._core.errors import InvalidInputError, PredictionTimeoutError, RateLimitError
+from .._core.errors import PredictionTimeoutError, RateLimitError
 from .._core.logging import logger
 from .._core.retry import RetryPolicy, retry_delay
 from ._jobs import Job, job_input
 from ._journal import DONE, FAILED, PENDING, SUBMITTED, SUBMITTING, UNKNOWN, Journal, Row
+from ._pacing import FailureLimit, Gate
 from ._provenance import FileHashes, failure_kind, redacted, sent_inputs, task_failure_kind, utc_now
 from ._results import BatchEvent
 
@@ -30,56 +30,10 @@ if TYPE_CHECKING:
     from ..files import UploadRecord
     from ..predictions import Prediction
 
-__all__ = ["FailureLimit", "Runner"]
+__all__ = ["Runner"]
 
-#: A percentage limit is checked only once this many jobs (at least) finished in the run.
-MIN_FINISHED_FOR_PERCENT: Final = 10
 #: The client's uploads are copied to the journal at most this often (seconds), and at the end.
 KEEP_UPLOADS_EVERY: Final = 1.0
-
-
-@dataclass(frozen=True)
-class FailureLimit:
-    """When a batch stops submitting: ``count`` failures, or a ``ratio`` of the jobs
-    finished in this run once at least ``max(10, ceil(1 / ratio))`` have finished (below
-    that, one failure would already be over the ratio)."""
-
-    count: int | None = None
-    ratio: float | None = None
-
-    @classmethod
-    def parse(cls, value: int | str | None) -> FailureLimit | None:
-        if value is None:
-            return None
-        if isinstance(value, str) and value.strip().endswith("%"):
-            try:
-                percent = float(value.strip()[:-1])
-            except ValueError:
-                percent = math.nan
-            if not 0 < percent <= 100:
-                raise InvalidInputError(f"max_failures: a percentage is from 0 (excluded) to 100%, got {value!r}")
-            return cls(ratio=percent / 100)
-        if isinstance(value, str) and value.strip().isdigit():
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise InvalidInputError(f"max_failures must be an integer >= 1 or a percentage like '10%', got {value!r}")
-        return cls(count=value)
-
-    @property
-    def min_finished(self) -> int:
-        return 0 if self.ratio is None else max(MIN_FINISHED_FOR_PERCENT, math.ceil(1 / self.ratio - 1e-9))
-
-    def reached(self, failed: int, finished: int) -> str | None:
-        """Why the batch stops now, or None."""
-        if self.count is not None:
-            return f"{failed} jobs failed (--max-failures {self.count})" if failed >= self.count else None
-        assert self.ratio is not None
-        if finished < self.min_finished or failed < self.ratio * finished:
-            return None
-        return f"{failed} of {finished} finished jobs failed (--max-failures {self.ratio * 100:g}%)"
-
-    def describe(self) -> str:
-        return str(self.count) if self.count is not None else f"{(self.ratio or 0) * 100:g}%"
 
 
 @dataclass
@@ -116,45 +70,6 @@ class _Throttled(Exception):
         self.error = error
 
 
-class _Gate:
-    """At most ``limit.current`` jobs at once: a semaphore whose size the service's
-    throttling sets (see _adaptive)."""
-
-    def __init__(self, maximum: int) -> None:
-        self.limit = AdaptiveLimit(maximum)
-        self.in_flight = 0
-        self._changed = threading.Condition()
-
-    def enter(self, stop: threading.Event) -> bool:
-        """Wait for a free slot; False if the batch is stopping."""
-        with self._changed:
-            while self.in_flight >= self.limit.current and not stop.is_set():
-                self._changed.wait(0.2)
-            if stop.is_set():
-                return False
-            self.in_flight += 1
-            return True
-
-    def leave(self) -> None:
-        with self._changed:
-            self.in_flight -= 1
-            self._changed.notify()
-
-    def submitted(self) -> None:
-        with self._changed:
-            before = self.limit.current
-            self.limit.on_success(self.in_flight)
-            if self.limit.current > before:
-                self._changed.notify()
-
-    def throttled(self, started_at: float) -> None:
-        with self._changed:
-            before = self.limit.current
-            self.limit.on_throttle(started_at, time.monotonic())
-            if self.limit.current < before:
-                logger.info("batch throttled: %d jobs at once now (was %d)", self.limit.current, before)
-
-
 class Runner:
     def __init__(
         self,
@@ -184,7 +99,7 @@ class Runner:
         self.on_event = on_event
         self.stop = threading.Event()
         self.counts = _Counts(total=len(jobs))
-        self.gate = _Gate(concurrency)
+        self.gate = Gate(concurrency)
         self._event_lock = threading.Lock()
         self.failure_limit = failure_limit
         # Set once the failure limit is reached: nothing more is submitted, tasks
