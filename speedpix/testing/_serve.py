@@ -55,15 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from speedpix.testing._emulator import Emulator
 
-        emulator = Emulator(
-            app_key=args.app_key,
-            app_secret=args.app_secret,
-            host=args.host,
-            port=args.port,
-            max_submissions_per_second=args.max_submissions_per_second,
-            max_running_tasks=args.max_running_tasks,
-            sensitive_words=args.sensitive_words,
-        )
+        emulator = Emulator(**vars(args))  # each option is named as the parameter it sets
         emulator.start()
     except MissingExtraError as exc:
         print(exc, file=sys.stderr)
