@@ -34,7 +34,7 @@ class Ours(common.Adapter):
     def sign_only(self, client: Any) -> Any:
         # The client's signer (keyed with the emulator's test credentials), as each request uses it.
         body = b'{"taskId":"01m87a5672v1ccrva46v0a07m8"}'
-        signer = client._transport.signer
+        signer = client.api.get_httpx_client().auth  # our GatewaySigner, attached as httpx auth
 
         def sign() -> Any:
             return signer.signature_headers(method="POST", url_path="/scc/comfy_get_progress", url_query="", body=body)
@@ -47,7 +47,7 @@ class Ours(common.Adapter):
         from speedpix_api.models import TaskIdRequest
 
         http = client.api.get_httpx_client()
-        signer = client._transport.signer
+        signer = http.auth
 
         def build() -> Any:
             body = TaskIdRequest(task_id="01m87a5672v1ccrva46v0a07m8").to_dict()
