@@ -195,6 +195,13 @@ def download_flow(
     return response
 
 
+def read_flow(url: str, settings: CallSettings, timeout: httpx.Timeout, *, task_id: str | None = None) -> Flow[bytes]:
+    """``read()``: the whole file, in memory."""
+    sink = MemorySink()
+    yield from download_flow(url, sink, settings, timeout, task_id=task_id)
+    return sink.buffer.getvalue()
+
+
 def save_flow(
     url: str,
     path: object,
