@@ -46,13 +46,13 @@ class _Shown:
     sent, at most 10 MB is fetched, and the bytes are kept for ``to_pil()``."""
 
     def _repr_png_(self) -> bytes | None:
-        return preview.repr_png(self)  # type: ignore[arg-type]
+        return preview.preview(self).png()  # type: ignore[arg-type]
 
     def _repr_jpeg_(self) -> bytes | None:
-        return preview.repr_jpeg(self)  # type: ignore[arg-type]
+        return preview.preview(self).jpeg()  # type: ignore[arg-type]
 
     def _repr_html_(self) -> str | None:
-        return preview.repr_html(self)  # type: ignore[arg-type]
+        return preview.preview(self).html() or None  # type: ignore[arg-type]
 
 
 class FileOutput(_Shown, str):
@@ -220,16 +220,12 @@ def _path(saving: tuple[Handle, Flow[SavedFile]]) -> tuple[Handle, Flow[Path | s
     return handle, path()
 
 
-def _is_url(value: str) -> bool:
-    return value.startswith(("http://", "https://"))
-
-
 def wrap_output(value: Any, handle: Handle | None, *, task_id: str | None = None) -> Any:
     """Turn every http(s) URL in ``value`` into a FileOutput (downloading with
     ``handle``'s settings) and every dict with one under ``url`` into a FileNode;
     everything else is returned as it is."""
     if isinstance(value, str):
-        if not _is_url(value):
+        if not value.startswith(("http://", "https://")):
             return value
         file = FileOutput(value, task_id=task_id)
         file._handle = handle
@@ -248,20 +244,18 @@ def wrap_output(value: Any, handle: Handle | None, *, task_id: str | None = None
 NamedTarget = StorageTarget | tuple[Path, Callable[[bytes], str]]
 
 
-def _sink(file: FileOutput, target: NamedTarget) -> AtomicFileSink | StorageSink:
-    if isinstance(target, StorageTarget):
-        return StorageSink(target, task_id=file.task_id)
-    folder, name = target
-    return AtomicFileSink(folder, task_id=file.task_id, name=name)
-
-
 def save_named(file: FileOutput, target: NamedTarget) -> SavedFile:
     """Stream ``file`` into object storage (a :class:`StorageTarget`) or into a local
     folder (``(folder, name)``), under a name chosen from the file's first bytes (see
     ``_apps.saving.save_outputs``); where it went, its size and SHA-256, computed as the
     bytes streamed."""
+    sink: AtomicFileSink | StorageSink
+    if isinstance(target, StorageTarget):
+        sink = StorageSink(target, task_id=file.task_id)
+    else:
+        sink = AtomicFileSink(target[0], task_id=file.task_id, name=target[1])
     handle, settings, timeout = file._parts()
-    return handle.run_sync(sink_save_flow(file.url, _sink(file, target), settings, timeout))
+    return handle.run_sync(sink_save_flow(file.url, sink, settings, timeout))
 
 
 def _restore(url: str, task_id: str | None, config: Config | None) -> FileOutput:

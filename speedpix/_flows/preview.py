@@ -261,34 +261,14 @@ def preview(obj: FileOutput | FileNode, *, max_bytes: int = MAX_INLINE_BYTES) ->
     return Preview("note", url, name, content_type, reason=reason)
 
 
-# ---------------------------------------------------------------- the _repr_*_ methods
-
-
-def repr_png(obj: FileOutput | FileNode) -> bytes | None:
-    return preview(obj).png()
-
-
-def repr_jpeg(obj: FileOutput | FileNode) -> bytes | None:
-    return preview(obj).jpeg()
-
-
-def repr_html(obj: FileOutput | FileNode) -> str | None:
-    return preview(obj).html() or None
-
-
-def cached_bytes(obj: FileOutput) -> bytes | None:
-    """The file's bytes when a display already fetched them whole."""
-    cached = _FETCHED.get(id(obj))
-    return cached.data if cached is not None else None
-
-
 # ---------------------------------------------------------------- PIL images
 
 
 def pil_flow(file: FileOutput, read: Flow[bytes]) -> Flow[Image]:
     """``to_pil()``: the bytes a display fetched, else ``read``'s, decoded."""
     pillow()  # before downloading: a missing extra is said at once
-    data = cached_bytes(file)
+    cached = _FETCHED.get(id(file))  # the bytes a display already fetched whole
+    data = cached.data if cached is not None else None
     if data is None:
         data = yield from read
     # Decoding is CPU work: off the event loop.
