@@ -113,7 +113,6 @@ class AtomicFileSink:
         try:
             self._file.write(chunk)
         except OSError as error:
-            self.discard()
             raise self._failed(error) from None
         self.tally.add(chunk)
 
@@ -123,7 +122,6 @@ class AtomicFileSink:
             self._file.close()
             os.replace(self._file.name, final)
         except OSError as error:
-            self.discard()
             raise self._failed(error) from None
         self._file = None
         self.saved = self.tally.saved(final)
@@ -137,6 +135,7 @@ class AtomicFileSink:
                 Path(file.name).unlink(missing_ok=True)
 
     def _failed(self, error: OSError) -> FileTransferError:
+        self.discard()
         reason = error.strerror or str(error) or type(error).__name__
         return FileTransferError(
             f"saving to {self.target} failed: {reason}. Check that its folder is writable and has "
