@@ -50,11 +50,9 @@ class Predictions:
 
     create, async_create = sync_and_async(_create)
 
-    def get(self, prediction_id: str) -> Prediction:
+    def _get(self, prediction_id: str) -> tuple[Handle, Flow[Prediction]]:
         """The task with this id, in its current state (with its output if it finished)."""
         validate.identifier("prediction_id", prediction_id)
-        return Prediction(self._handle, prediction_id, status="unknown").reload()
+        return Prediction(self._handle, prediction_id, status="unknown")._reload()
 
-    async def async_get(self, prediction_id: str) -> Prediction:
-        validate.identifier("prediction_id", prediction_id)
-        return await Prediction(self._handle, prediction_id, status="unknown").async_reload()
+    get, async_get = sync_and_async(_get)

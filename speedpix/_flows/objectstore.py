@@ -135,9 +135,11 @@ class StorageSink:
         self._file: Any = None
         self._temporary: str | None = None
 
-    def _shown(self) -> str:
-        name = self.target.name if isinstance(self.target.name, str) else "…"
-        return self.target.url(name)
+    def _failed(self, error: Exception, shown: str | None = None) -> FileTransferError:
+        """Discard what was written; the error naming the target (``shown``, else its name)."""
+        self.discard()
+        shown = shown or self.target.url(self.target.name if isinstance(self.target.name, str) else "…")
+        return _storage_failure(shown, error, during="saving to", task_id=self.task_id)
 
     def open(self) -> None:
         self.discard()
@@ -148,15 +150,13 @@ class StorageSink:
         try:
             self._file = self.target.fs.open(self._temporary, "wb")
         except Exception as error:
-            self.discard()
-            raise _storage_failure(self._shown(), error, during="saving to", task_id=self.task_id) from None
+            raise self._failed(error) from None
 
     def write(self, chunk: bytes) -> None:
         try:
             self._file.write(chunk)
         except Exception as error:
-            self.discard()
-            raise _storage_failure(self._shown(), error, during="saving to", task_id=self.task_id) from None
+            raise self._failed(error) from None
         self.tally.add(chunk)
 
     def commit(self) -> None:
@@ -167,8 +167,7 @@ class StorageSink:
             file.close()  # uploads the rest: the temporary object is complete
             self.target.fs.mv(self._temporary, final)
         except Exception as error:
-            self.discard()
-            raise _storage_failure(self.target.url(name), error, during="saving to", task_id=self.task_id) from None
+            raise self._failed(error, self.target.url(name)) from None
         self._temporary = None
         self.url = self.target.url(name)
         self.saved = self.tally.saved(self.url)

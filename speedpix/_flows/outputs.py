@@ -24,16 +24,18 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .._core.config import Config
+from .._core.effects import Flow
 from .._core.errors import SpeedPixException
 from .._core.names import first_safe_name, safe_name, shown_url, url_name
 from .._core.retry import CallSettings, RetryPolicy
 from .._core.storage import failure
+from .._core.twins import sync_and_async
 from .._wire.drivers import TRANSFER_FAILURES
 from . import preview
 from .handle import Handle, storage_handle
 from .objectstore import StorageSink, StorageTarget
 from .tally import SavedFile
-from .transfers import AtomicFileSink, MemorySink, download_flow, save_flow, sink_save_flow
+from .transfers import AtomicFileSink, download_flow, read_flow, save_flow, sink_save_flow
 
 if TYPE_CHECKING:
     import PIL.Image
@@ -44,13 +46,13 @@ class _Shown:
     sent, at most 10 MB is fetched, and the bytes are kept for ``to_pil()``."""
 
     def _repr_png_(self) -> bytes | None:
-        return preview.repr_png(self)  # type: ignore[arg-type]
+        return preview.preview(self).png()  # type: ignore[arg-type]
 
     def _repr_jpeg_(self) -> bytes | None:
-        return preview.repr_jpeg(self)  # type: ignore[arg-type]
+        return preview.preview(self).jpeg()  # type: ignore[arg-type]
 
     def _repr_html_(self) -> str | None:
-        return preview.repr_html(self)  # type: ignore[arg-type]
+        return preview.preview(self).html() or None  # type: ignore[arg-type]
 
 
 class FileOutput(_Shown, str):
@@ -93,16 +95,16 @@ class FileOutput(_Shown, str):
         retry = handle.config.retry_policy if retries else RetryPolicy(max_retries=0)
         return handle, CallSettings(timeout=timeout, retry=retry), timeout
 
-    def read(self) -> bytes:
+    def _read(self) -> tuple[Handle, Flow[bytes]]:
         """The whole file, in memory. For large files prefer :meth:`save` or iteration."""
         handle, settings, timeout = self._parts()
-        sink = MemorySink()
-        handle.run_sync(download_flow(self.url, sink, settings, timeout, task_id=self.task_id))
-        return sink.buffer.getvalue()
+        return handle, read_flow(self.url, settings, timeout, task_id=self.task_id)
 
-    def save(
+    read, async_read = sync_and_async(_read)
+
+    def _save(
         self, path: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, Any] | None = None
-    ) -> Path | str:
+    ) -> tuple[Handle, Flow[Path | str]]:
         """Stream the file to ``path`` (a file, or a folder to save into under
         :attr:`filename`; default: the current folder) and return where it was written.
 
@@ -112,40 +114,19 @@ class FileOutput(_Shown, str):
         URL is returned as a ``str``. ``storage_options`` go to the file system (e.g.
         ``{"endpoint_url": ..., "key": ...}`` for s3fs); fsspec's own configuration and
         environment variables (``FSSPEC_S3_ENDPOINT_URL``…) apply too."""
-        return self._save(path, self.filename, storage_options)
+        return _path(self._saved(path, self.filename, storage_options))
 
-    def _save(self, path: object, name: str, storage_options: Mapping[str, Any] | None = None) -> Path | str:
-        return self._save_file(path, name, storage_options).path
+    save, async_save = sync_and_async(_save, ":meth:`save`, async (the storage writes run in worker threads).")
 
-    def _save_file(self, path: object, name: str, storage_options: Mapping[str, Any] | None = None) -> SavedFile:
+    def _saved(
+        self, path: object, name: str, storage_options: Mapping[str, Any] | None = None
+    ) -> tuple[Handle, Flow[SavedFile]]:
         """:meth:`save`, with the size and SHA-256 computed while the bytes streamed."""
         handle, settings, timeout = self._parts()
         flow = save_flow(self.url, path, name, settings, timeout, task_id=self.task_id, storage_options=storage_options)
-        return handle.run_sync(flow)
+        return handle, flow
 
-    async def async_read(self) -> bytes:
-        handle, settings, timeout = self._parts()
-        sink = MemorySink()
-        await handle.run_async(download_flow(self.url, sink, settings, timeout, task_id=self.task_id))
-        return sink.buffer.getvalue()
-
-    async def async_save(
-        self, path: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, Any] | None = None
-    ) -> Path | str:
-        """:meth:`save`, async (the storage writes run in worker threads)."""
-        return await self._async_save(path, self.filename, storage_options)
-
-    async def _async_save(
-        self, path: object, name: str, storage_options: Mapping[str, Any] | None = None
-    ) -> Path | str:
-        return (await self._async_save_file(path, name, storage_options)).path
-
-    async def _async_save_file(
-        self, path: object, name: str, storage_options: Mapping[str, Any] | None = None
-    ) -> SavedFile:
-        handle, settings, timeout = self._parts()
-        flow = save_flow(self.url, path, name, settings, timeout, task_id=self.task_id, storage_options=storage_options)
-        return await handle.run_async(flow)
+    _save_file, _async_save_file = sync_and_async(_saved)
 
     def iter_bytes(self, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
         """Stream the file in chunks (no retries: a consumer may have used earlier chunks)."""
@@ -180,12 +161,12 @@ class FileOutput(_Shown, str):
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self.aiter_bytes()
 
-    def to_pil(self) -> PIL.Image.Image:
+    def _to_pil(self) -> tuple[Handle, Flow[PIL.Image.Image]]:
         """The file as a ``PIL.Image`` (needs Pillow: ``pip install 'speedpix[images]'``)."""
-        return preview.to_pil(self)
+        handle, read = self._read()
+        return handle, preview.pil_flow(self, read)
 
-    async def async_to_pil(self) -> PIL.Image.Image:
-        return await preview.async_to_pil(self)
+    to_pil, async_to_pil = sync_and_async(_to_pil)
 
 
 class FileNode(_Shown, dict[str, Any]):
@@ -204,22 +185,18 @@ class FileNode(_Shown, dict[str, Any]):
     def url(self) -> str:
         return str(self["url"])
 
-    def read(self) -> bytes:
-        return self.file.read()
+    def _read(self) -> tuple[Handle, Flow[bytes]]:
+        return self.file._read()
 
-    def save(
+    read, async_read = sync_and_async(_read)
+
+    def _save(
         self, path: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, Any] | None = None
-    ) -> Path | str:
+    ) -> tuple[Handle, Flow[Path | str]]:
         """:meth:`FileOutput.save` (local path or storage URL); into a folder, under :attr:`filename`."""
-        return self.file._save(path, self.filename, storage_options)
+        return _path(self.file._saved(path, self.filename, storage_options))
 
-    async def async_read(self) -> bytes:
-        return await self.file.async_read()
-
-    async def async_save(
-        self, path: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, Any] | None = None
-    ) -> Path | str:
-        return await self.file._async_save(path, self.filename, storage_options)
+    save, async_save = sync_and_async(_save)
 
     @property
     def filename(self) -> str:
@@ -227,16 +204,20 @@ class FileNode(_Shown, dict[str, Any]):
         folders, no ``..``), else the URL's (see :attr:`FileOutput.filename`)."""
         return first_safe_name(self.get("filename"), url_name(self.url))
 
-    def to_pil(self) -> PIL.Image.Image:
-        """The file as a ``PIL.Image`` (needs Pillow: ``pip install 'speedpix[images]'``)."""
-        return self.file.to_pil()
+    def _to_pil(self) -> tuple[Handle, Flow[PIL.Image.Image]]:
+        return self.file._to_pil()
 
-    async def async_to_pil(self) -> PIL.Image.Image:
-        return await self.file.async_to_pil()
+    to_pil, async_to_pil = sync_and_async(_to_pil)
 
 
-def _is_url(value: str) -> bool:
-    return value.startswith(("http://", "https://"))
+def _path(saving: tuple[Handle, Flow[SavedFile]]) -> tuple[Handle, Flow[Path | str]]:
+    """``save()``'s flow: where the file went."""
+    handle, flow = saving
+
+    def path() -> Flow[Path | str]:
+        return (yield from flow).path
+
+    return handle, path()
 
 
 def wrap_output(value: Any, handle: Handle | None, *, task_id: str | None = None) -> Any:
@@ -244,7 +225,7 @@ def wrap_output(value: Any, handle: Handle | None, *, task_id: str | None = None
     ``handle``'s settings) and every dict with one under ``url`` into a FileNode;
     everything else is returned as it is."""
     if isinstance(value, str):
-        if not _is_url(value):
+        if not value.startswith(("http://", "https://")):
             return value
         file = FileOutput(value, task_id=task_id)
         file._handle = handle
@@ -263,20 +244,18 @@ def wrap_output(value: Any, handle: Handle | None, *, task_id: str | None = None
 NamedTarget = StorageTarget | tuple[Path, Callable[[bytes], str]]
 
 
-def _sink(file: FileOutput, target: NamedTarget) -> AtomicFileSink | StorageSink:
-    if isinstance(target, StorageTarget):
-        return StorageSink(target, task_id=file.task_id)
-    folder, name = target
-    return AtomicFileSink(folder, task_id=file.task_id, name=name)
-
-
 def save_named(file: FileOutput, target: NamedTarget) -> SavedFile:
     """Stream ``file`` into object storage (a :class:`StorageTarget`) or into a local
     folder (``(folder, name)``), under a name chosen from the file's first bytes (see
     ``_apps.saving.save_outputs``); where it went, its size and SHA-256, computed as the
     bytes streamed."""
+    sink: AtomicFileSink | StorageSink
+    if isinstance(target, StorageTarget):
+        sink = StorageSink(target, task_id=file.task_id)
+    else:
+        sink = AtomicFileSink(target[0], task_id=file.task_id, name=target[1])
     handle, settings, timeout = file._parts()
-    return handle.run_sync(sink_save_flow(file.url, _sink(file, target), settings, timeout))
+    return handle.run_sync(sink_save_flow(file.url, sink, settings, timeout))
 
 
 def _restore(url: str, task_id: str | None, config: Config | None) -> FileOutput:

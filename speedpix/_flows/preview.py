@@ -29,7 +29,6 @@ the file just to print its URL.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import html
 import time
@@ -39,6 +38,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import unquote, urlsplit
 
+from .._core.effects import Blocking, Flow
 from .._core.images import open_image, pillow
 from .._core.mime import guess_from_name, sniff_content_type
 from .._core.names import shown_url
@@ -261,40 +261,16 @@ def preview(obj: FileOutput | FileNode, *, max_bytes: int = MAX_INLINE_BYTES) ->
     return Preview("note", url, name, content_type, reason=reason)
 
 
-# ---------------------------------------------------------------- the _repr_*_ methods
-
-
-def repr_png(obj: FileOutput | FileNode) -> bytes | None:
-    return preview(obj).png()
-
-
-def repr_jpeg(obj: FileOutput | FileNode) -> bytes | None:
-    return preview(obj).jpeg()
-
-
-def repr_html(obj: FileOutput | FileNode) -> str | None:
-    return preview(obj).html() or None
-
-
-def cached_bytes(obj: FileOutput) -> bytes | None:
-    """The file's bytes when a display already fetched them whole."""
-    cached = _FETCHED.get(id(obj))
-    return cached.data if cached is not None else None
-
-
 # ---------------------------------------------------------------- PIL images
 
 
-def to_pil(file: FileOutput) -> Image:
+def pil_flow(file: FileOutput, read: Flow[bytes]) -> Flow[Image]:
+    """``to_pil()``: the bytes a display fetched, else ``read``'s, decoded."""
     pillow()  # before downloading: a missing extra is said at once
-    data = cached_bytes(file)
-    return open_image(data if data is not None else file.read(), file.filename)
-
-
-async def async_to_pil(file: FileOutput) -> Image:
-    pillow()
-    data = cached_bytes(file)
+    cached = _FETCHED.get(id(file))  # the bytes a display already fetched whole
+    data = cached.data if cached is not None else None
     if data is None:
-        data = await file.async_read()
+        data = yield from read
     # Decoding is CPU work: off the event loop.
-    return await asyncio.to_thread(open_image, data, file.filename)
+    image: Image = yield Blocking(lambda: open_image(data, file.filename))
+    return image

@@ -23,7 +23,7 @@ from speedpix_api.models import (
 from speedpix_api.types import Unset
 
 from .._core import validate
-from .._core.effects import Call, Flow, Notify, Sleep
+from .._core.effects import Flow, Notify, Sleep
 from .._core.errors import (
     APIError,
     APITimeoutError,
@@ -192,18 +192,15 @@ class Prediction:
 
     # ------------------------------------------------------------ flows
 
-    def _result_call(self) -> Call[ComfyResultResponse]:
-        return RESULT(client=self._handle.api, body=TaskIdRequest(task_id=self.id))
-
-    def _result_flow(self, settings: CallSettings) -> Flow[None]:
+    def _result_flow(self, settings: CallSettings) -> Flow[Reply[ComfyResultResponse] | APIError]:
+        """A result call: its reply, or its error when that describes the task (a failed task)."""
+        call = RESULT(client=self._handle.api, body=TaskIdRequest(task_id=self.id))
         try:
-            reply = yield from api_call(self._result_call(), settings, task_id=self.id)
+            return (yield from api_call(call, settings, task_id=self.id))
         except APIError as error:
             if not _is_task_failure(error):
                 raise
-            self._apply_failure(error)
-            return
-        self._apply_result(reply)
+            return error
 
     def _reload_flow(self, settings: CallSettings, on_progress: ProgressCallback | None = None) -> Flow[Prediction]:
         reply = yield from api_call(
@@ -211,7 +208,11 @@ class Prediction:
         )
         changed = self._apply_progress(reply)
         if self.done:
-            yield from self._result_flow(settings)
+            result = yield from self._result_flow(settings)
+            if isinstance(result, APIError):
+                self._apply_failure(result)
+            else:
+                self._apply_result(result)
         if changed and on_progress is not None:
             yield Notify(on_progress, self)
         return self
@@ -219,11 +220,8 @@ class Prediction:
     def _finish_flow(self, settings: CallSettings, on_progress: ProgressCallback | None) -> Flow[bool]:
         """A poll aimed at the expected finish: ask for the result directly (one call
         when the aim is right). True when the task had finished."""
-        try:
-            reply = yield from api_call(self._result_call(), settings, task_id=self.id)
-        except APIError as error:
-            if not _is_task_failure(error):
-                raise
+        reply = yield from self._result_flow(settings)
+        if isinstance(reply, APIError):
             # Whether the service answers a result call for an unfinished task with its
             # status or with an error is undocumented. An error here may mean either, so
             # ask the progress endpoint, which is authoritative; if the task was still

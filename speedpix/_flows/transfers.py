@@ -4,7 +4,7 @@
 sync and async: the drivers send each storage request as it is, and
 :func:`speedpix._core.storage.verdict` says what its outcome means. Downloads go to a
 sink: memory (``read()``), a file written atomically (``save()``), or, for chunk
-iteration, nowhere (:func:`open_flow` hands the open response to the caller).
+iteration, nowhere (:func:`download_flow` hands the open response to the caller).
 """
 
 from __future__ import annotations
@@ -113,7 +113,6 @@ class AtomicFileSink:
         try:
             self._file.write(chunk)
         except OSError as error:
-            self.discard()
             raise self._failed(error) from None
         self.tally.add(chunk)
 
@@ -123,7 +122,6 @@ class AtomicFileSink:
             self._file.close()
             os.replace(self._file.name, final)
         except OSError as error:
-            self.discard()
             raise self._failed(error) from None
         self._file = None
         self.saved = self.tally.saved(final)
@@ -137,6 +135,7 @@ class AtomicFileSink:
                 Path(file.name).unlink(missing_ok=True)
 
     def _failed(self, error: OSError) -> FileTransferError:
+        self.discard()
         reason = error.strerror or str(error) or type(error).__name__
         return FileTransferError(
             f"saving to {self.target} failed: {reason}. Check that its folder is writable and has "
@@ -195,6 +194,13 @@ def download_flow(
     return response
 
 
+def read_flow(url: str, settings: CallSettings, timeout: httpx.Timeout, *, task_id: str | None = None) -> Flow[bytes]:
+    """``read()``: the whole file, in memory."""
+    sink = MemorySink()
+    yield from download_flow(url, sink, settings, timeout, task_id=task_id)
+    return sink.buffer.getvalue()
+
+
 def save_flow(
     url: str,
     path: object,
@@ -210,7 +216,7 @@ def save_flow(
     if is_storage_url(path):
         assert isinstance(path, str)
         remote: StorageTarget = yield Blocking(lambda: storage_target(path, name, storage_options))
-        return (yield from storage_save_flow(url, remote, settings, timeout, task_id=task_id))
+        return (yield from sink_save_flow(url, StorageSink(remote, task_id=task_id), settings, timeout))
     if storage_options is not None:
         raise InvalidInputError("storage_options apply to a storage URL (s3://…), not to a local path")
     target: Path = yield Blocking(lambda: save_target(path, name))
@@ -224,13 +230,6 @@ def sink_save_flow(
     yield from download_flow(url, sink, settings, timeout, task_id=sink.task_id)
     assert sink.saved is not None
     return sink.saved
-
-
-def storage_save_flow(
-    url: str, target: StorageTarget, settings: CallSettings, timeout: httpx.Timeout, *, task_id: str | None = None
-) -> Flow[SavedFile]:
-    """Stream ``url`` into object storage (see :mod:`.objectstore`); the final URL."""
-    return (yield from sink_save_flow(url, StorageSink(target, task_id=task_id), settings, timeout))
 
 
 def upload_flow(

@@ -232,7 +232,7 @@ class Transport:
 
     # ------------------------------------------------------------ client arguments
 
-    def _common_args(self, *, signed: bool) -> dict[str, Any]:
+    def _args(self, *, signed: bool, asynchronous: bool) -> dict[str, Any]:
         c = self.config
         args: dict[str, Any] = {
             "headers": {"User-Agent": c.agent, "Accept-Encoding": "identity"},
@@ -246,21 +246,18 @@ class Transport:
             # Presigned storage URLs may redirect (e.g. to a CDN); following is safe because
             # nothing secret is attached to these requests.
             args.update(timeout=c.transfer_timeouts, follow_redirects=True)
+        args["event_hooks"] = _guards.event_hooks(args.get("event_hooks"), api=signed, asynchronous=asynchronous)
         return args
 
     def _sync_client(self, *, signed: bool) -> httpx.Client:
-        args = self._common_args(signed=signed)
-        args["event_hooks"] = _guards.sync_hooks(args.get("event_hooks"), api=signed)
         from .sync import SyncClient  # httpcore is imported when the first sync client is made
 
-        return SyncClient(**args)
+        return SyncClient(**self._args(signed=signed, asynchronous=False))
 
     def _async_client(self, *, signed: bool) -> httpx.AsyncClient:
-        args = self._common_args(signed=signed)
-        args["event_hooks"] = _guards.async_hooks(args.get("event_hooks"), api=signed)
         from .aio import AsyncClient  # aiohttp (a large import) when async code first needs it
 
-        return AsyncClient(**args)
+        return AsyncClient(**self._args(signed=signed, asynchronous=True))
 
     # ------------------------------------------------------------ the clients
 

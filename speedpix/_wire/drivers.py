@@ -113,19 +113,31 @@ def _log_transfer(method: str, effect: Put | Get, started: float, outcome: Trans
     return outcome
 
 
-def sync_body_head(response: httpx.Response) -> bytes:
-    """The first ``ERROR_BODY_LIMIT`` bytes of a body that is not the file; the status
-    says what happened, so a body that fails to arrive is no worse than none."""
-    head = b""
-    try:
+class _Head:
+    """The first ``ERROR_BODY_LIMIT`` bytes of a body that is not the file. The status
+    says what happened, so ``with`` it, a body that fails to arrive is no worse than
+    none, unless the call's deadline passed: then the call is over."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def full(self, chunk: bytes) -> bool:
+        self.data += chunk
+        return len(self.data) >= ERROR_BODY_LIMIT
+
+    def __enter__(self) -> _Head:
+        return self
+
+    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> bool:
+        return isinstance(error, TRANSFER_FAILURES) and not deadline_passed()
+
+
+def _sync_body_head(response: httpx.Response) -> bytes:
+    with _Head() as head:
         for chunk in response.iter_bytes():
-            head += chunk
-            if len(head) >= ERROR_BODY_LIMIT:
+            if head.full(chunk):
                 break
-    except TRANSFER_FAILURES:
-        if deadline_passed():  # the call is over, not just this body
-            raise
-    return head[:ERROR_BODY_LIMIT]
+    return head.data[:ERROR_BODY_LIMIT]
 
 
 def _sync_put(transport: Transport, effect: Put) -> TransferOutcome:
@@ -142,7 +154,7 @@ def _sync_put(transport: Transport, effect: Put) -> TransferOutcome:
                 follow_redirects=False,
             ) as response,
         ):
-            outcome = TransferOutcome(response=response, body=sync_body_head(response))
+            outcome = TransferOutcome(response=response, body=_sync_body_head(response))
     except TRANSFER_FAILURES as error:
         outcome = TransferOutcome(error=error)
     return _log_transfer("PUT", effect, started, outcome)
@@ -159,7 +171,7 @@ def _sync_get(transport: Transport, effect: Get) -> TransferOutcome:
             handed_over = False
             try:
                 if not delivers("GET", response.status_code):
-                    outcome = TransferOutcome(response=response, body=sync_body_head(response))
+                    outcome = TransferOutcome(response=response, body=_sync_body_head(response))
                 elif sink is None:
                     outcome, handed_over = TransferOutcome(response=response), True
                 else:
@@ -250,18 +262,12 @@ async def _async_send(transport: Transport, effect: Send[Any]) -> CallOutcome[An
             return outcome
 
 
-async def async_body_head(response: httpx.Response) -> bytes:
-    """:func:`sync_body_head`, for an async response."""
-    head = b""
-    try:
+async def _async_body_head(response: httpx.Response) -> bytes:
+    with _Head() as head:
         async for chunk in response.aiter_bytes():
-            head += chunk
-            if len(head) >= ERROR_BODY_LIMIT:
+            if head.full(chunk):
                 break
-    except TRANSFER_FAILURES:
-        if deadline_passed():  # the call is over, not just this body
-            raise
-    return head[:ERROR_BODY_LIMIT]
+    return head.data[:ERROR_BODY_LIMIT]
 
 
 async def _async_put(transport: Transport, effect: Put) -> TransferOutcome:
@@ -280,7 +286,7 @@ async def _async_put(transport: Transport, effect: Put) -> TransferOutcome:
                     follow_redirects=False,
                 ) as response,
             ):
-                outcome = TransferOutcome(response=response, body=await async_body_head(response))
+                outcome = TransferOutcome(response=response, body=await _async_body_head(response))
     except TimeoutError:  # the call's deadline
         outcome = TransferOutcome(error=httpx.WriteTimeout("the call's timeout passed during the upload"))
     except TRANSFER_FAILURES as error:
@@ -300,7 +306,7 @@ async def _async_get(transport: Transport, effect: Get) -> TransferOutcome:
                 handed_over = False
                 try:
                     if not delivers("GET", response.status_code):
-                        outcome = TransferOutcome(response=response, body=await async_body_head(response))
+                        outcome = TransferOutcome(response=response, body=await _async_body_head(response))
                     elif sink is None:
                         outcome, handed_over = TransferOutcome(response=response), True
                     else:

@@ -23,9 +23,10 @@ through a public API of httpx, httpcore, aiohttp or httpx-aiohttp.
 
 from __future__ import annotations
 
+import functools
 import http.cookiejar
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
 from contextvars import ContextVar, Token
 from typing import TYPE_CHECKING, Any
 
@@ -202,26 +203,21 @@ def _on_response(response: httpx.Response, *, api: bool) -> None:
 Hooks = dict[str, list[Callable[..., Any]]]
 
 
-def sync_hooks(user: Mapping[str, Iterable[Callable[..., Any]]] | None, *, api: bool) -> Hooks:
-    """Our hooks around the caller's (``httpx_args["event_hooks"]``)."""
+def event_hooks(user: Mapping[str, Iterable[Callable[..., Any]]] | None, *, api: bool, asynchronous: bool) -> Hooks:
+    """Our hooks around the caller's (``httpx_args["event_hooks"]``); coroutines for an async client."""
     user = user or {}
-
-    def on_response(response: httpx.Response) -> None:
-        _on_response(response, api=api)
-
-    return {"request": [*user.get("request", ()), _on_request], "response": [on_response, *user.get("response", ())]}
-
-
-def async_hooks(user: Mapping[str, Iterable[Callable[..., Any]]] | None, *, api: bool) -> Hooks:
-    user = user or {}
-
-    async def on_request(request: httpx.Request) -> None:
-        _on_request(request)
-
-    async def on_response(response: httpx.Response) -> None:
-        _on_response(response, api=api)
-
+    on_request: Callable[..., Any] = _on_request
+    on_response: Callable[..., Any] = functools.partial(_on_response, api=api)
+    if asynchronous:
+        on_request, on_response = _awaitable(on_request), _awaitable(on_response)
     return {"request": [*user.get("request", ()), on_request], "response": [on_response, *user.get("response", ())]}
+
+
+def _awaitable(hook: Callable[[Any], None]) -> Callable[[Any], Coroutine[Any, Any, None]]:
+    async def awaitable(message: Any) -> None:
+        hook(message)
+
+    return awaitable
 
 
 class _GuardedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
