@@ -186,14 +186,7 @@ def _check_job(data: Any, line: int, *, detect_file_paths: bool = True) -> Job:
         request_options(options)  # the checks create() makes, before anything is submitted
     except InvalidInputError as error:
         raise ValueError(str(error)) from None
-    return Job(
-        id=job_id,
-        workflow_id=workflow_id,
-        input=inputs,
-        options=options,
-        resource_config_id=resource_config_id,
-        line=line,
-    )
+    return Job(job_id, workflow_id, inputs, options, resource_config_id, line)
 
 
 def _lines(source: str | os.PathLike[str] | TextIO | Iterable[Any]) -> Iterator[tuple[int, Any, str]]:

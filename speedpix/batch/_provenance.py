@@ -84,10 +84,7 @@ def sent_inputs(job: Job, hashes: FileHashes, *, detect_file_paths: bool) -> dic
         if isinstance(value, list):
             return [walk(child) for child in value]
         if isinstance(value, str):
-            if detect_file_paths and is_media_file_path(value):
-                return hashes.record(value)
-            if "://" in value[:16] and ("?" in value or "@" in value):
-                return shown_url(value)
+            return hashes.record(value) if detect_file_paths and is_media_file_path(value) else redacted(value)
         return value
 
     result: dict[str, Any] = walk(job.input)

@@ -4,10 +4,8 @@ the journal alone, so ``speedpix report DIR`` rebuilds it at any time."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
 from html import escape
 from pathlib import Path, PurePosixPath
 from typing import Any, Final
@@ -15,13 +13,12 @@ from urllib.parse import quote
 
 from .._apps.saving import is_storage_url
 from ._jobs import JOURNAL_NAME, REPORT_NAME, TEXT_KEY, BatchInputError
-from ._journal import DONE, FAILED, Journal, Row
+from ._journal import DONE, STATUS_OF_STATE, Journal, Row, write_atomically
 from ._provenance import utc_now
 from ._results import FAILURE_KINDS
 
 __all__ = ["REPORT_NAME", "render_report", "write_report"]
 
-_STATUS_OF_STATE: Final = {DONE: "succeeded", FAILED: "failed", "unknown": "unknown"}
 _IMAGES: Final = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".avif", ".svg"})
 _VIDEOS: Final = frozenset({".mp4", ".webm", ".mov", ".m4v", ".ogv"})
 _AUDIO: Final = frozenset({".mp3", ".wav", ".ogg", ".flac", ".m4a", ".aac", ".opus"})
@@ -101,7 +98,7 @@ def _spec(row: Row) -> dict[str, Any]:
 
 def render_report(rows: list[Row], *, title: str = "SpeedPix batch", generated_at: str | None = None) -> str:
     """The page for these journal rows (in the jobs file's order)."""
-    statuses = [_STATUS_OF_STATE.get(row.state, "incomplete") for row in rows]
+    statuses = [STATUS_OF_STATE.get(row.state, "incomplete") for row in rows]
     failed = [row for row, status in zip(rows, statuses, strict=True) if status == "failed"]
     kinds: dict[str, int] = {}
     for row in failed:
@@ -182,13 +179,5 @@ def write_report(out_dir: str | os.PathLike[str], *, journal: Journal | None = N
         if own:
             journal.close()
     page = render_report(rows, title=f"SpeedPix batch: {directory.resolve().name}")
-    path = directory / REPORT_NAME
-    temp = directory / f".{REPORT_NAME}.{secrets.token_hex(6)}.tmp"
-    try:
-        temp.write_text(page, encoding="utf-8")
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    return path
+    write_atomically(directory / REPORT_NAME, page)
+    return directory / REPORT_NAME

@@ -169,16 +169,7 @@ class Runner:
         except OSError as error:  # the file went away since the jobs were checked
             self.fail(job, f"cannot read an input file: {error}", kind="invalid_input")
             return None
-        self.journal.update(
-            job.id,
-            state=SUBMITTING,
-            task_id=None,
-            error=None,
-            error_code=None,
-            failure_kind=None,
-            sent=json.dumps(sent, ensure_ascii=False),
-            finished=None,
-        )
+        self.journal.restart(job.id, SUBMITTING, sent=json.dumps(sent, ensure_ascii=False))
         started = time.monotonic()
         try:
             prediction = self.submitter.predictions.create(
