@@ -22,7 +22,7 @@ from .._core.errors import (
 )
 from .._core.inputs import is_media_file_path
 from .._core.names import shown_url
-from ._jobs import FILE_KEY, TEXT_KEY, Job
+from ._jobs import Job, map_input
 
 __all__ = ["FileHashes", "failure_kind", "redacted", "sent_inputs", "task_failure_kind", "utc_now"]
 
@@ -74,21 +74,12 @@ def sent_inputs(job: Job, hashes: FileHashes, *, detect_file_paths: bool) -> dic
     """The job's input as sent: each local file as ``{"path", "bytes", "sha256"}`` (the path
     as the job named it), ``{"$text": s}`` as ``s``, a URL without its query or credentials."""
 
-    def walk(value: Any) -> Any:
-        if isinstance(value, dict):
-            if set(value) == {FILE_KEY}:
-                return hashes.record(value[FILE_KEY])
-            if set(value) == {TEXT_KEY}:
-                return value[TEXT_KEY]
-            return {name: walk(child) for name, child in value.items()}
-        if isinstance(value, list):
-            return [walk(child) for child in value]
-        if isinstance(value, str):
-            return hashes.record(value) if detect_file_paths and is_media_file_path(value) else redacted(value)
-        return value
+    def leaf(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return hashes.record(value) if detect_file_paths and is_media_file_path(value) else redacted(value)
 
-    result: dict[str, Any] = walk(job.input)
-    return result
+    return map_input(job.input, file=hashes.record, text=str, leaf=leaf)
 
 
 def redacted(value: Any) -> Any:
