@@ -15,7 +15,7 @@ from .._apps.saving import is_storage_url
 from ._jobs import JOURNAL_NAME, REPORT_NAME, TEXT_KEY, BatchInputError
 from ._journal import DONE, STATUS_OF_STATE, Journal, Row, write_atomically
 from ._provenance import utc_now
-from ._results import FAILURE_KINDS
+from ._results import FAILURE_KINDS, failures_by_kind, known_kind
 
 __all__ = ["REPORT_NAME", "render_report", "write_report"]
 
@@ -100,10 +100,6 @@ def render_report(rows: list[Row], *, title: str = "SpeedPix batch", generated_a
     """The page for these journal rows (in the jobs file's order)."""
     statuses = [STATUS_OF_STATE.get(row.state, "incomplete") for row in rows]
     failed = [row for row, status in zip(rows, statuses, strict=True) if status == "failed"]
-    kinds: dict[str, int] = {}
-    for row in failed:
-        kind = row.failure_kind if row.failure_kind in FAILURE_KINDS else "other"
-        kinds[kind] = kinds.get(kind, 0) + 1
     parts = [
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width,initial-scale=1">',
@@ -119,9 +115,8 @@ def render_report(rows: list[Row], *, title: str = "SpeedPix batch", generated_a
         count = statuses.count(status)
         if count or status in ("succeeded", "failed"):
             parts.append(f'<span class="{status}">{count} {status}</span>')
-    for kind in FAILURE_KINDS:
-        if kinds.get(kind):
-            parts.append(f'<span class="failed">{kinds[kind]} {escape(FAILURE_KINDS[kind])}</span>')
+    for kind, count in failures_by_kind(row.failure_kind for row in failed).items():
+        parts.append(f'<span class="failed">{count} {escape(FAILURE_KINDS[kind])}</span>')
     parts.append("</p>")
 
     if failed:
@@ -131,7 +126,7 @@ def render_report(rows: list[Row], *, title: str = "SpeedPix batch", generated_a
         )
         for row in failed:
             # The kind in words; its name, as results.jsonl's failure_kind has it, on hover.
-            name = row.failure_kind if row.failure_kind and row.failure_kind in FAILURE_KINDS else "other"
+            name = known_kind(row.failure_kind)
             kind = FAILURE_KINDS[name]
             parts.append(
                 f'<tr id="failed-{escape(row.id, quote=True)}"><td>{escape(row.id)}</td>'
