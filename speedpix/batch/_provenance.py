@@ -5,7 +5,6 @@ saved files with their checksums; and the kind of a failure."""
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,7 +25,6 @@ from ._jobs import Job, map_input
 
 __all__ = ["FileHashes", "failure_kind", "redacted", "sent_inputs", "task_failure_kind", "utc_now"]
 
-_CHUNK: Final = 1 << 20
 # The error codes by which the service says a task or a call was refused by its
 # content-security check.
 _MODERATION_CODES: Final = ("B_API_AuditFailed", "AuditFailed")
@@ -37,19 +35,6 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def file_record(path: str | os.PathLike[str], shown: str) -> dict[str, Any]:
-    """``{"path": shown, "bytes": ..., "sha256": ...}`` of a local input file, read in
-    chunks. (Saved outputs are never read back: their checksums are computed as they
-    stream, see ``speedpix._flows.tally``.)"""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return {"path": shown, "bytes": size, "sha256": digest.hexdigest()}
-
-
 class FileHashes:
     """Checksums of input files, each file read once per batch (many jobs share one)."""
 
@@ -58,16 +43,21 @@ class FileHashes:
         self._lock = threading.Lock()
 
     def record(self, named: str) -> dict[str, Any]:
+        """``{"path": named, "bytes": ..., "sha256": ...}`` of a local input file. (Saved
+        outputs are never read back: their checksums are computed as they stream, see
+        ``speedpix._flows.tally``.)"""
         path = Path(named).expanduser()
         stat = path.stat()
         key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
         with self._lock:
             known = self._known.get(key)
         if known is None:
-            known = file_record(path, named)
+            with open(path, "rb") as stream:
+                sha256 = hashlib.file_digest(stream, "sha256").hexdigest()
+                known = {"bytes": stream.tell(), "sha256": sha256}
             with self._lock:
                 self._known[key] = known
-        return {**known, "path": named}
+        return {"path": named, **known}
 
 
 def sent_inputs(job: Job, hashes: FileHashes, *, detect_file_paths: bool) -> dict[str, Any]:
