@@ -23,7 +23,7 @@ from .._core.inputs import is_media_file_path
 from .._core.names import shown_url
 from ._jobs import Job, map_input
 
-__all__ = ["FileHashes", "failure_kind", "redacted", "sent_inputs", "task_failure_kind", "utc_now"]
+__all__ = ["FileHashes", "failure_kind", "redacted", "sent_record", "task_failure_kind", "utc_now"]
 
 # The error codes by which the service says a task or a call was refused by its
 # content-security check.
@@ -60,16 +60,27 @@ class FileHashes:
         return {"path": named, **known}
 
 
-def sent_inputs(job: Job, hashes: FileHashes, *, detect_file_paths: bool) -> dict[str, Any]:
-    """The job's input as sent: each local file as ``{"path", "bytes", "sha256"}`` (the path
-    as the job named it), ``{"$text": s}`` as ``s``, a URL without its query or credentials."""
+def sent_record(job: Job, hashes: FileHashes, *, detect_file_paths: bool) -> dict[str, Any]:
+    """What ``job`` is sent as, recorded with its submission: its workflow, version or alias
+    (``"main"`` when it names neither: ``create()``'s default), resource configuration and
+    inputs: each local file as ``{"path", "bytes", "sha256"}`` (the path as the job named
+    it), ``{"$text": s}`` as ``s``, a URL without its query or credentials."""
+    record: dict[str, Any] = {"workflow_id": job.workflow_id}
+    version_id = job.options.get("version_id")
+    if version_id is not None:
+        record["version_id"] = version_id
+    else:
+        record["alias_id"] = job.options.get("alias_id") or "main"
+    if job.resource_config_id is not None:
+        record["resource_config_id"] = job.resource_config_id
 
     def leaf(value: Any) -> Any:
         if not isinstance(value, str):
             return value
         return hashes.record(value) if detect_file_paths and is_media_file_path(value) else redacted(value)
 
-    return map_input(job.input, file=hashes.record, text=str, leaf=leaf)
+    record["inputs"] = map_input(job.input, file=hashes.record, text=str, leaf=leaf)
+    return record
 
 
 def redacted(value: Any) -> Any:
