@@ -8,7 +8,7 @@ import json
 import os
 from html import escape
 from pathlib import Path, PurePosixPath
-from typing import Any, Final
+from typing import Final
 from urllib.parse import quote
 
 from .._apps.saving import is_storage_url
@@ -47,9 +47,13 @@ def _short(text: str, limit: int = _TEXT_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _prompt(spec: dict[str, Any]) -> str:
+def _prompt(row: Row) -> str:
     """The job's prompt: its ``prompt`` input, else its first text input ('' if none)."""
-    inputs = spec.get("input")
+    try:
+        spec = json.loads(row.spec)
+    except ValueError:
+        return ""
+    inputs = spec.get("input") if isinstance(spec, dict) else None
     if not isinstance(inputs, dict):
         return ""
     values = [inputs["prompt"]] if "prompt" in inputs else list(inputs.values())
@@ -61,16 +65,11 @@ def _prompt(spec: dict[str, Any]) -> str:
     return ""
 
 
-def _href(name: str) -> str:
-    """A file's path relative to the report (the output directory), as an escaped URL."""
-    return escape(quote(PurePosixPath(name).as_posix()), quote=True)
-
-
 def _media(name: str) -> str:
     if is_storage_url(name):
         # In object storage (s3://…): no browser opens it, so the URL is shown as text.
         return f'<div class="url">{escape(name)}</div>'
-    href = _href(name)
+    href = escape(quote(PurePosixPath(name).as_posix()), quote=True)  # relative to the report
     suffix = PurePosixPath(name).suffix.lower()
     if suffix in _IMAGES:
         return f'<a href="{href}"><img src="{href}" loading="lazy" alt="{escape(name, quote=True)}"></a>'
@@ -86,14 +85,6 @@ def _duration(row: Row) -> str:
     if not isinstance(ms, int | float) or isinstance(ms, bool):
         return ""
     return f"{ms / 1000:.1f} s" if ms < 60_000 else f"{ms / 60_000:.1f} min"
-
-
-def _spec(row: Row) -> dict[str, Any]:
-    try:
-        spec = json.loads(row.spec)
-    except ValueError:
-        return {}
-    return spec if isinstance(spec, dict) else {}
 
 
 def render_report(rows: list[Row], *, title: str = "SpeedPix batch", generated_at: str | None = None) -> str:
@@ -133,7 +124,7 @@ def render_report(rows: list[Row], *, title: str = "SpeedPix batch", generated_a
                 f'<td title="{escape(name, quote=True)}">{escape(kind)}</td>'
                 f'<td class="error">{escape(_short(row.error or "", 2000))}</td>'
                 f"<td>{escape(row.error_code or '')}</td><td>{escape(row.task_id or '')}</td>"
-                f"<td>{escape(_short(_prompt(_spec(row))))}</td></tr>"
+                f"<td>{escape(_short(_prompt(row)))}</td></tr>"
             )
         parts.append("</tbody></table>")
 
@@ -148,7 +139,7 @@ def render_report(rows: list[Row], *, title: str = "SpeedPix batch", generated_a
         meta = " · ".join(part for part in (status, _duration(row), f"{len(files)} file(s)" if files else "") if part)
         parts.append(
             f'<div class="id">{escape(row.id)}</div>'
-            f'<div class="prompt">{escape(_short(_prompt(_spec(row))))}</div>'
+            f'<div class="prompt">{escape(_short(_prompt(row)))}</div>'
             f'<div class="meta">{escape(meta)}</div>'
         )
         if status != "succeeded" and row.error:
