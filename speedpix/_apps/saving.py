@@ -14,7 +14,7 @@ from typing import Any
 
 from .._core.mime import extension_for, guess_from_name, sniff_content_type
 from .._flows.objectstore import is_storage_url, storage_target
-from .._flows.outputs import OutputItem, iter_output_files, save_named
+from .._flows.outputs import NamedTarget, OutputItem, iter_output_files, save_named
 from .._flows.tally import SavedFile
 
 __all__ = [
@@ -54,16 +54,6 @@ def _extension_of(head: bytes, item: OutputItem) -> str:
     return ""
 
 
-def _unique(used: set[str], base: str, extension: str) -> str:
-    """``base + extension``, numbered (``base-2.png``) if taken already; then taken."""
-    name, counter = base + extension, 1
-    while name in used:
-        counter += 1
-        name = f"{base}-{counter}{extension}"
-    used.add(name)
-    return name
-
-
 def save_outputs(output: Any, directory: str | os.PathLike[str], *, prefix: str = "") -> list[SavedFile]:
     """Save every file of a task's output into ``directory``; each file's path, size and
     SHA-256 (computed as the bytes streamed: no saved file is read back).
@@ -75,11 +65,7 @@ def save_outputs(output: Any, directory: str | os.PathLike[str], *, prefix: str 
     """
     target_dir = Path(directory)
     target_dir.mkdir(parents=True, exist_ok=True)
-    used: set[str] = set()
-    saved: list[SavedFile] = []
-    for item in iter_output_files(output):
-        saved.append(save_named(item.file, (target_dir, _namer(used, prefix + item.label, item))))
-    return saved
+    return _save_all(output, prefix, lambda name: (target_dir, name))
 
 
 def save_outputs_to_storage(
@@ -88,23 +74,29 @@ def save_outputs_to_storage(
     """:func:`save_outputs` into an fsspec URL (``s3://bucket/prefix``, a folder): the
     same names, each file streamed there atomically (see
     :mod:`speedpix._flows.objectstore`); their URLs (``SavedFile.path``), sizes and SHA-256."""
+    # Each target is resolved (fsspec imported, the scheme's package checked) before its download.
+    return _save_all(output, prefix, lambda name: storage_target(url, name, storage_options, folder=True))
+
+
+def _save_all(output: Any, prefix: str, target: Callable[[Callable[[bytes], str]], NamedTarget]) -> list[SavedFile]:
+    """Save every file of ``output`` to ``target(name_for)``, where ``name_for`` names it from its
+    first bytes: its label and the extension of its content type (``images.png``), numbered
+    (``images-2.png``) if taken already in this save."""
     used: set[str] = set()
-    saved: list[SavedFile] = []
-    for item in iter_output_files(output):
-        # Resolved (fsspec imported, the scheme's package checked) before the first download.
-        target = storage_target(url, _namer(used, prefix + item.label, item), storage_options, folder=True)
-        saved.append(save_named(item.file, target))
-    return saved
 
+    def namer(item: OutputItem) -> Callable[[bytes], str]:
+        def name_for(head: bytes) -> str:
+            base, extension = prefix + item.label, _extension_of(head, item)
+            name, counter = base + extension, 1
+            while name in used:
+                counter += 1
+                name = f"{base}-{counter}{extension}"
+            used.add(name)
+            return name
 
-def _namer(used: set[str], base: str, item: OutputItem) -> Callable[[bytes], str]:
-    """The name of a saved file, from its first bytes: ``base`` and the extension of its
-    content type, numbered if taken already in this save."""
+        return name_for
 
-    def name_for(head: bytes) -> str:
-        return _unique(used, base, _extension_of(head, item))
-
-    return name_for
+    return [save_named(item.file, target(namer(item))) for item in iter_output_files(output)]
 
 
 def check_storage_folder(url: str, storage_options: Mapping[str, Any] | None = None) -> None:

@@ -103,16 +103,13 @@ def describe(prediction: Prediction, *, elapsed: float | None = None, bar: bool 
         if prediction.queue_position is not None:
             queued += f", {prediction.queue_position} ahead"
         parts.append(queued)
-    elif status == "running":
+    elif status == "running" and prediction.progress is not None:
         progress = prediction.progress
-        if progress is not None:
-            if bar:
-                filled = round(progress * 20)
-                parts.append(f"running [{'#' * filled}{'.' * (20 - filled)}] {progress:4.0%}")
-            else:
-                parts.append(f"running {progress:.0%}")
+        if bar:
+            filled = round(progress * 20)
+            parts.append(f"running [{'#' * filled}{'.' * (20 - filled)}] {progress:4.0%}")
         else:
-            parts.append("running")
+            parts.append(f"running {progress:.0%}")
     else:
         parts.append(status)
     if not prediction.done and prediction.eta is not None and prediction.eta > 0:

@@ -106,9 +106,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .._apps.saving import check_storage_folder, is_storage_url
-from .._core.errors import InvalidInputError
 from .._core.logging import logger
 from .._core.names import shown_url
+from .._core.validate import count, positive
 from ._jobs import JOURNAL_NAME, RESULTS_NAME, BatchInputError, Job, load_jobs
 from ._journal import Journal, exclusive, job_results, reconcile, write_results
 from ._pacing import FailureLimit
@@ -167,10 +167,8 @@ def run_batch(
     """
     failure_limit = FailureLimit.parse(max_failures)
     storage = _storage(out_dir, state, storage_options)
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise InvalidInputError(f"concurrency must be an integer >= 1, got {concurrency!r}")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0):
-        raise InvalidInputError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    count("concurrency", concurrency, minimum=1)
+    positive("timeout", timeout, allow_none=True)
     jobs = load_jobs(jobs_path_or_iterable, detect_file_paths=client.detect_file_paths)
     directory = Path(state if storage is not None and state is not None else out_dir)
     try:

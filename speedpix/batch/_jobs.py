@@ -7,7 +7,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO, cast
@@ -29,6 +29,7 @@ __all__ = [
     "Job",
     "job_input",
     "load_jobs",
+    "map_input",
 ]
 
 # The batch's own files in its directory; no job may be named like them (each job's
@@ -121,24 +122,29 @@ def _file_problems(value: Any, where: str, *, detect_file_paths: bool) -> Iterat
         )
 
 
+def map_input(
+    inputs: dict[str, Any], *, file: Callable[[str], Any], text: Callable[[str], Any], leaf: Callable[[Any], Any]
+) -> dict[str, Any]:
+    """A checked input with each ``{"$file": p}`` as ``file(p)``, each ``{"$text": s}`` as
+    ``text(s)``, every other value that is not a dict or list as ``leaf(value)``."""
+
+    def walk(value: Any) -> Any:
+        if isinstance(value, dict):
+            key = _marker(value)
+            if key is not None:
+                return (file if key == FILE_KEY else text)(value[key])
+            return {name: walk(child) for name, child in value.items()}
+        if isinstance(value, list):
+            return [walk(child) for child in value]
+        return leaf(value)
+
+    return cast(dict[str, Any], walk(inputs))
+
+
 def job_input(job: Job) -> dict[str, Any]:
     """The input to submit for ``job``: ``{"$file": p}`` becomes ``Path(p)``, ``{"$text": s}`` a string
     sent as text."""
-
-    def decode(value: Any) -> Any:
-        if isinstance(value, dict):
-            key = _marker(value)
-            if key == FILE_KEY:
-                return Path(value[FILE_KEY]).expanduser()
-            if key == TEXT_KEY:
-                return _Text(value[TEXT_KEY])
-            return {name: decode(child) for name, child in value.items()}
-        if isinstance(value, list):
-            return [decode(child) for child in value]
-        return value
-
-    decoded: dict[str, Any] = decode(job.input)
-    return decoded
+    return map_input(job.input, file=lambda path: Path(path).expanduser(), text=_Text, leaf=lambda value: value)
 
 
 def _non_empty(data: dict[str, Any], key: str, *, required: bool = True) -> Any:
@@ -186,14 +192,7 @@ def _check_job(data: Any, line: int, *, detect_file_paths: bool = True) -> Job:
         request_options(options)  # the checks create() makes, before anything is submitted
     except InvalidInputError as error:
         raise ValueError(str(error)) from None
-    return Job(
-        id=job_id,
-        workflow_id=workflow_id,
-        input=inputs,
-        options=options,
-        resource_config_id=resource_config_id,
-        line=line,
-    )
+    return Job(job_id, workflow_id, inputs, options, resource_config_id, line)
 
 
 def _lines(source: str | os.PathLike[str] | TextIO | Iterable[Any]) -> Iterator[tuple[int, Any, str]]:

@@ -32,6 +32,7 @@ __all__ = [
     "DONE",
     "FAILED",
     "PENDING",
+    "STATUS_OF_STATE",
     "SUBMITTED",
     "SUBMITTING",
     "UNKNOWN",
@@ -40,6 +41,7 @@ __all__ = [
     "exclusive",
     "job_results",
     "reconcile",
+    "write_atomically",
     "write_results",
 ]
 
@@ -52,7 +54,8 @@ PENDING, SUBMITTING, SUBMITTED, DONE, FAILED, UNKNOWN = (
     "unknown",
 )
 
-_STATUS_OF_STATE: Final = {DONE: "succeeded", FAILED: "failed", UNKNOWN: "unknown"}
+#: A job's status in results.jsonl and the report, by journal state ("incomplete" for the others).
+STATUS_OF_STATE: Final = {DONE: "succeeded", FAILED: "failed", UNKNOWN: "unknown"}
 
 
 @dataclass
@@ -74,14 +77,22 @@ class Row:
 # them (ALTER TABLE … ADD COLUMN), NULL in its existing rows.
 _ADDED_COLUMNS: Final = {"failure_kind": "TEXT", "sent": "TEXT", "finished": "TEXT"}
 _COLUMNS: Final = "id, spec, state, task_id, files, error, error_code, failure_kind, sent, finished"
+# What a job starting over (Journal.restart) has none of: a task, an error, provenance.
+_CLEARED: Final = dict.fromkeys(("task_id", "error", "error_code", "failure_kind", "sent", "finished"))
 
 
-def _json_object(text: str | None) -> dict[str, Any]:
-    try:
-        value = json.loads(text) if text else {}
-    except ValueError:
-        return {}
-    return value if isinstance(value, dict) else {}
+def _provenance(*texts: str | None) -> dict[str, Any]:
+    """The provenance in the ``sent`` and ``finished`` columns: JSON objects, merged (a
+    column that holds none is left out)."""
+    merged: dict[str, Any] = {}
+    for text in texts:
+        try:
+            value = json.loads(text) if text else {}
+        except ValueError:
+            continue
+        if isinstance(value, dict):
+            merged.update(value)
+    return merged
 
 
 class Journal:
@@ -136,31 +147,27 @@ class Journal:
             cursor = self._db.execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY rowid")
             return [
                 Row(
-                    row[0],
-                    row[1],
-                    row[2],
-                    row[3],
-                    json.loads(row[4]) if row[4] else [],
-                    row[5],
-                    row[6],
-                    row[7],
-                    {**_json_object(row[8]), **_json_object(row[9])},
+                    id, spec, state, task, json.loads(files) if files else [], error, code, kind, _provenance(sent, end)
                 )
-                for row in cursor.fetchall()
+                for id, spec, state, task, files, error, code, kind, sent, end in cursor.fetchall()
             ]
 
-    def insert(self, jobs: Iterable[Job]) -> None:
+    def _execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        """``sql`` once per row, all in one committed transaction."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
-                self._db.executemany(
-                    "INSERT INTO jobs (id, spec, state, updated_at) VALUES (?, ?, ?, ?)",
-                    [(job.id, job.spec(), PENDING, time.time()) for job in jobs],
-                )
+                self._db.executemany(sql, rows)
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
+
+    def insert(self, jobs: Iterable[Job]) -> None:
+        self._execute_many(
+            "INSERT INTO jobs (id, spec, state, updated_at) VALUES (?, ?, ?, ?)",
+            [(job.id, job.spec(), PENDING, time.time()) for job in jobs],
+        )
 
     def uploads(self) -> list[UploadRecord]:
         """The uploads recorded by earlier runs (a row that is not a valid record is skipped)."""
@@ -176,22 +183,14 @@ class Journal:
         """Keep each upload, in one transaction; a content's known upload is replaced by one
         valid for longer only."""
         rows = [(r.sha256, r.size, r.content_type, r.access_url, r.until) for r in records]
-        if not rows:
-            return
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                self._db.executemany(
-                    """INSERT INTO uploads (sha256, size, content_type, access_url, until) VALUES (?, ?, ?, ?, ?)
-                    ON CONFLICT (sha256, size, content_type) DO UPDATE
-                    SET access_url = excluded.access_url, until = excluded.until
-                    WHERE excluded.until > uploads.until""",
-                    rows,
-                )
-                self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
+        if rows:
+            self._execute_many(
+                """INSERT INTO uploads (sha256, size, content_type, access_url, until) VALUES (?, ?, ?, ?, ?)
+                ON CONFLICT (sha256, size, content_type) DO UPDATE
+                SET access_url = excluded.access_url, until = excluded.until
+                WHERE excluded.until > uploads.until""",
+                rows,
+            )
 
     def update(self, job_id: str, **values: Any) -> None:
         """Set columns of one job in one committed transaction."""
@@ -199,6 +198,10 @@ class Journal:
         columns = ", ".join(f"{name} = ?" for name in values)
         with self._lock:
             self._db.execute(f"UPDATE jobs SET {columns} WHERE id = ?", [*values.values(), job_id])
+
+    def restart(self, job_id: str, state: str, **values: Any) -> None:
+        """Set a job's ``state`` (and ``values``), clearing its task, error and provenance: it starts over."""
+        self.update(job_id, **{**_CLEARED, **values}, state=state)
 
 
 @contextlib.contextmanager
@@ -246,17 +249,7 @@ def reconcile(
             )
             journal.update(job.id, state=UNKNOWN, error=message)
         elif (row.state == UNKNOWN and resubmit_unknown) or resettable or (row.state == FAILED and retry_failed):
-            journal.update(
-                job.id,
-                state=PENDING,
-                spec=job.spec(),
-                task_id=None,
-                error=None,
-                error_code=None,
-                failure_kind=None,
-                sent=None,
-                finished=None,
-            )
+            journal.restart(job.id, PENDING, spec=job.spec())
     if problems:
         raise BatchInputError("\n".join(problems))
     return journal.rows()
@@ -268,7 +261,7 @@ def job_results(jobs: list[Job], journal: Journal, out_dir: Path) -> list[JobRes
     results = []
     for job in jobs:
         row = rows[job.id]
-        status = _STATUS_OF_STATE.get(row.state, "incomplete")
+        status = STATUS_OF_STATE.get(row.state, "incomplete")
         files = [_located(out_dir, name) for name in row.files] if row.state == DONE else []
         error = None if row.state == DONE else row.error
         if status == "incomplete" and error is None:
@@ -287,14 +280,17 @@ def _located(out_dir: Path, name: str) -> str:
 
 
 def write_results(path: Path, results: list[JobResult]) -> None:
-    """Atomically: a temporary file beside it, flushed to disk, renamed over it."""
+    write_atomically(path, "".join(json.dumps(result.to_dict(), ensure_ascii=False) + "\n" for result in results))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """A temporary file beside ``path``, flushed to disk, renamed over it."""
     temp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
     # os.open with 0o666: the usual permissions (umask applied), unlike mkstemp's 0600.
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as stream:
-            for result in results:
-                stream.write(json.dumps(result.to_dict(), ensure_ascii=False) + "\n")
+            stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
         os.replace(temp, path)

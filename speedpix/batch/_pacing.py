@@ -60,9 +60,6 @@ class FailureLimit:
             return None
         return f"{failed} of {finished} finished jobs failed (--max-failures {self.ratio * 100:g}%)"
 
-    def describe(self) -> str:
-        return str(self.count) if self.count is not None else f"{(self.ratio or 0) * 100:g}%"
-
 
 class Gate:
     """At most ``limit.current`` jobs at once: a semaphore whose size the service's

@@ -5,7 +5,6 @@ saved files with their checksums; and the kind of a failure."""
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -22,11 +21,10 @@ from .._core.errors import (
 )
 from .._core.inputs import is_media_file_path
 from .._core.names import shown_url
-from ._jobs import FILE_KEY, TEXT_KEY, Job
+from ._jobs import Job, map_input
 
-__all__ = ["FileHashes", "failure_kind", "redacted", "sent_inputs", "task_failure_kind", "utc_now"]
+__all__ = ["FileHashes", "failure_kind", "redacted", "sent_record", "task_failure_kind", "utc_now"]
 
-_CHUNK: Final = 1 << 20
 # The error codes by which the service says a task or a call was refused by its
 # content-security check.
 _MODERATION_CODES: Final = ("B_API_AuditFailed", "AuditFailed")
@@ -37,19 +35,6 @@ def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def file_record(path: str | os.PathLike[str], shown: str) -> dict[str, Any]:
-    """``{"path": shown, "bytes": ..., "sha256": ...}`` of a local input file, read in
-    chunks. (Saved outputs are never read back: their checksums are computed as they
-    stream, see ``speedpix._flows.tally``.)"""
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return {"path": shown, "bytes": size, "sha256": digest.hexdigest()}
-
-
 class FileHashes:
     """Checksums of input files, each file read once per batch (many jobs share one)."""
 
@@ -58,40 +43,44 @@ class FileHashes:
         self._lock = threading.Lock()
 
     def record(self, named: str) -> dict[str, Any]:
+        """``{"path": named, "bytes": ..., "sha256": ...}`` of a local input file. (Saved
+        outputs are never read back: their checksums are computed as they stream, see
+        ``speedpix._flows.tally``.)"""
         path = Path(named).expanduser()
         stat = path.stat()
         key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
         with self._lock:
             known = self._known.get(key)
         if known is None:
-            known = file_record(path, named)
+            with open(path, "rb") as stream:
+                sha256 = hashlib.file_digest(stream, "sha256").hexdigest()
+                known = {"bytes": stream.tell(), "sha256": sha256}
             with self._lock:
                 self._known[key] = known
-        return {**known, "path": named}
+        return {"path": named, **known}
 
 
-def sent_inputs(job: Job, hashes: FileHashes, *, detect_file_paths: bool) -> dict[str, Any]:
-    """The job's input as sent: each local file as ``{"path", "bytes", "sha256"}`` (the path
-    as the job named it), ``{"$text": s}`` as ``s``, a URL without its query or credentials."""
+def sent_record(job: Job, hashes: FileHashes, *, detect_file_paths: bool) -> dict[str, Any]:
+    """What ``job`` is sent as, recorded with its submission: its workflow, version or alias
+    (``"main"`` when it names neither: ``create()``'s default), resource configuration and
+    inputs: each local file as ``{"path", "bytes", "sha256"}`` (the path as the job named
+    it), ``{"$text": s}`` as ``s``, a URL without its query or credentials."""
+    record: dict[str, Any] = {"workflow_id": job.workflow_id}
+    version_id = job.options.get("version_id")
+    if version_id is not None:
+        record["version_id"] = version_id
+    else:
+        record["alias_id"] = job.options.get("alias_id") or "main"
+    if job.resource_config_id is not None:
+        record["resource_config_id"] = job.resource_config_id
 
-    def walk(value: Any) -> Any:
-        if isinstance(value, dict):
-            if set(value) == {FILE_KEY}:
-                return hashes.record(value[FILE_KEY])
-            if set(value) == {TEXT_KEY}:
-                return value[TEXT_KEY]
-            return {name: walk(child) for name, child in value.items()}
-        if isinstance(value, list):
-            return [walk(child) for child in value]
-        if isinstance(value, str):
-            if detect_file_paths and is_media_file_path(value):
-                return hashes.record(value)
-            if "://" in value[:16] and ("?" in value or "@" in value):
-                return shown_url(value)
-        return value
+    def leaf(value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        return hashes.record(value) if detect_file_paths and is_media_file_path(value) else redacted(value)
 
-    result: dict[str, Any] = walk(job.input)
-    return result
+    record["inputs"] = map_input(job.input, file=hashes.record, text=str, leaf=leaf)
+    return record
 
 
 def redacted(value: Any) -> Any:

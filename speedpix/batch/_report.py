@@ -4,24 +4,21 @@ the journal alone, so ``speedpix report DIR`` rebuilds it at any time."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import secrets
 from html import escape
 from pathlib import Path, PurePosixPath
-from typing import Any, Final
+from typing import Final
 from urllib.parse import quote
 
 from .._apps.saving import is_storage_url
 from ._jobs import JOURNAL_NAME, REPORT_NAME, TEXT_KEY, BatchInputError
-from ._journal import DONE, FAILED, Journal, Row
+from ._journal import DONE, STATUS_OF_STATE, Journal, Row, write_atomically
 from ._provenance import utc_now
-from ._results import FAILURE_KINDS
+from ._results import FAILURE_KINDS, failures_by_kind, known_kind
 
 __all__ = ["REPORT_NAME", "render_report", "write_report"]
 
-_STATUS_OF_STATE: Final = {DONE: "succeeded", FAILED: "failed", "unknown": "unknown"}
 _IMAGES: Final = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".avif", ".svg"})
 _VIDEOS: Final = frozenset({".mp4", ".webm", ".mov", ".m4v", ".ogv"})
 _AUDIO: Final = frozenset({".mp3", ".wav", ".ogg", ".flac", ".m4a", ".aac", ".opus"})
@@ -50,9 +47,13 @@ def _short(text: str, limit: int = _TEXT_LIMIT) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def _prompt(spec: dict[str, Any]) -> str:
+def _prompt(row: Row) -> str:
     """The job's prompt: its ``prompt`` input, else its first text input ('' if none)."""
-    inputs = spec.get("input")
+    try:
+        spec = json.loads(row.spec)
+    except ValueError:
+        return ""
+    inputs = spec.get("input") if isinstance(spec, dict) else None
     if not isinstance(inputs, dict):
         return ""
     values = [inputs["prompt"]] if "prompt" in inputs else list(inputs.values())
@@ -64,16 +65,11 @@ def _prompt(spec: dict[str, Any]) -> str:
     return ""
 
 
-def _href(name: str) -> str:
-    """A file's path relative to the report (the output directory), as an escaped URL."""
-    return escape(quote(PurePosixPath(name).as_posix()), quote=True)
-
-
 def _media(name: str) -> str:
     if is_storage_url(name):
         # In object storage (s3://…): no browser opens it, so the URL is shown as text.
         return f'<div class="url">{escape(name)}</div>'
-    href = _href(name)
+    href = escape(quote(PurePosixPath(name).as_posix()), quote=True)  # relative to the report
     suffix = PurePosixPath(name).suffix.lower()
     if suffix in _IMAGES:
         return f'<a href="{href}"><img src="{href}" loading="lazy" alt="{escape(name, quote=True)}"></a>'
@@ -91,22 +87,10 @@ def _duration(row: Row) -> str:
     return f"{ms / 1000:.1f} s" if ms < 60_000 else f"{ms / 60_000:.1f} min"
 
 
-def _spec(row: Row) -> dict[str, Any]:
-    try:
-        spec = json.loads(row.spec)
-    except ValueError:
-        return {}
-    return spec if isinstance(spec, dict) else {}
-
-
 def render_report(rows: list[Row], *, title: str = "SpeedPix batch", generated_at: str | None = None) -> str:
     """The page for these journal rows (in the jobs file's order)."""
-    statuses = [_STATUS_OF_STATE.get(row.state, "incomplete") for row in rows]
+    statuses = [STATUS_OF_STATE.get(row.state, "incomplete") for row in rows]
     failed = [row for row, status in zip(rows, statuses, strict=True) if status == "failed"]
-    kinds: dict[str, int] = {}
-    for row in failed:
-        kind = row.failure_kind if row.failure_kind in FAILURE_KINDS else "other"
-        kinds[kind] = kinds.get(kind, 0) + 1
     parts = [
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width,initial-scale=1">',
@@ -122,9 +106,8 @@ def render_report(rows: list[Row], *, title: str = "SpeedPix batch", generated_a
         count = statuses.count(status)
         if count or status in ("succeeded", "failed"):
             parts.append(f'<span class="{status}">{count} {status}</span>')
-    for kind in FAILURE_KINDS:
-        if kinds.get(kind):
-            parts.append(f'<span class="failed">{kinds[kind]} {escape(FAILURE_KINDS[kind])}</span>')
+    for kind, count in failures_by_kind(row.failure_kind for row in failed).items():
+        parts.append(f'<span class="failed">{count} {escape(FAILURE_KINDS[kind])}</span>')
     parts.append("</p>")
 
     if failed:
@@ -134,14 +117,14 @@ def render_report(rows: list[Row], *, title: str = "SpeedPix batch", generated_a
         )
         for row in failed:
             # The kind in words; its name, as results.jsonl's failure_kind has it, on hover.
-            name = row.failure_kind if row.failure_kind and row.failure_kind in FAILURE_KINDS else "other"
+            name = known_kind(row.failure_kind)
             kind = FAILURE_KINDS[name]
             parts.append(
                 f'<tr id="failed-{escape(row.id, quote=True)}"><td>{escape(row.id)}</td>'
                 f'<td title="{escape(name, quote=True)}">{escape(kind)}</td>'
                 f'<td class="error">{escape(_short(row.error or "", 2000))}</td>'
                 f"<td>{escape(row.error_code or '')}</td><td>{escape(row.task_id or '')}</td>"
-                f"<td>{escape(_short(_prompt(_spec(row))))}</td></tr>"
+                f"<td>{escape(_short(_prompt(row)))}</td></tr>"
             )
         parts.append("</tbody></table>")
 
@@ -156,7 +139,7 @@ def render_report(rows: list[Row], *, title: str = "SpeedPix batch", generated_a
         meta = " · ".join(part for part in (status, _duration(row), f"{len(files)} file(s)" if files else "") if part)
         parts.append(
             f'<div class="id">{escape(row.id)}</div>'
-            f'<div class="prompt">{escape(_short(_prompt(_spec(row))))}</div>'
+            f'<div class="prompt">{escape(_short(_prompt(row)))}</div>'
             f'<div class="meta">{escape(meta)}</div>'
         )
         if status != "succeeded" and row.error:
@@ -182,13 +165,5 @@ def write_report(out_dir: str | os.PathLike[str], *, journal: Journal | None = N
         if own:
             journal.close()
     page = render_report(rows, title=f"SpeedPix batch: {directory.resolve().name}")
-    path = directory / REPORT_NAME
-    temp = directory / f".{REPORT_NAME}.{secrets.token_hex(6)}.tmp"
-    try:
-        temp.write_text(page, encoding="utf-8")
-        os.replace(temp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temp.unlink()
-        raise
-    return path
+    write_atomically(directory / REPORT_NAME, page)
+    return directory / REPORT_NAME

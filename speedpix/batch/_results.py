@@ -4,11 +4,13 @@ the events ``on_event`` receives while it runs."""
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["FAILURE_KINDS", "BatchEvent", "BatchSummary", "JobResult"]
+__all__ = ["FAILURE_KINDS", "BatchEvent", "BatchSummary", "JobResult", "failures_by_kind", "known_kind"]
 
 #: Why a job failed, in the order the summary shows them, with the words it uses:
 #: refused by the content-security check, refused as bad input (the SDK's checks, or
@@ -22,6 +24,18 @@ FAILURE_KINDS: Final = {
     "unreachable": "could not be reached",
     "other": "other",
 }
+
+
+def known_kind(kind: str | None) -> str:
+    """``kind`` if it is one of :data:`FAILURE_KINDS`, else ``"other"`` (e.g. a failure
+    recorded by an older SDK)."""
+    return kind if kind is not None and kind in FAILURE_KINDS else "other"
+
+
+def failures_by_kind(kinds: Iterable[str | None]) -> dict[str, int]:
+    """How many failures of each kind, in the order of :data:`FAILURE_KINDS`, kinds with none left out."""
+    counts = Counter(map(known_kind, kinds))
+    return {kind: counts[kind] for kind in FAILURE_KINDS if counts[kind]}
 
 
 @dataclass(frozen=True)
@@ -100,11 +114,7 @@ class BatchSummary:
     @property
     def failed_by_kind(self) -> dict[str, int]:
         """Failed jobs by kind (:data:`FAILURE_KINDS`), kinds with none left out."""
-        counts = {kind: 0 for kind in FAILURE_KINDS}
-        for result in self.results:
-            if result.status == "failed":
-                counts[result.failure_kind if result.failure_kind in FAILURE_KINDS else "other"] += 1
-        return {kind: count for kind, count in counts.items() if count}
+        return failures_by_kind(result.failure_kind for result in self.results if result.status == "failed")
 
     @property
     def ok(self) -> bool:

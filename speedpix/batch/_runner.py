@@ -22,7 +22,7 @@ from .._core.retry import RetryPolicy, retry_delay
 from ._jobs import Job, job_input
 from ._journal import DONE, FAILED, PENDING, SUBMITTED, SUBMITTING, UNKNOWN, Journal, Row
 from ._pacing import FailureLimit, Gate
-from ._provenance import FileHashes, failure_kind, redacted, sent_inputs, task_failure_kind, utc_now
+from ._provenance import FileHashes, failure_kind, redacted, sent_record, task_failure_kind, utc_now
 from ._results import BatchEvent
 
 if TYPE_CHECKING:
@@ -150,35 +150,13 @@ class Runner:
 
     # one job
 
-    def provenance(self, job: Job) -> dict[str, Any]:
-        """What the job is sent as (see _provenance): recorded with its submission."""
-        sent: dict[str, Any] = {"workflow_id": job.workflow_id}
-        version_id = job.options.get("version_id")
-        if version_id is not None:
-            sent["version_id"] = version_id
-        else:
-            sent["alias_id"] = job.options.get("alias_id") or "main"  # create()'s default
-        if job.resource_config_id is not None:
-            sent["resource_config_id"] = job.resource_config_id
-        sent["inputs"] = sent_inputs(job, self.hashes, detect_file_paths=self.client.detect_file_paths)
-        return sent
-
     def submit(self, job: Job) -> Prediction | None:
         try:
-            sent = self.provenance(job)
+            record = sent_record(job, self.hashes, detect_file_paths=self.client.detect_file_paths)
         except OSError as error:  # the file went away since the jobs were checked
             self.fail(job, f"cannot read an input file: {error}", kind="invalid_input")
             return None
-        self.journal.update(
-            job.id,
-            state=SUBMITTING,
-            task_id=None,
-            error=None,
-            error_code=None,
-            failure_kind=None,
-            sent=json.dumps(sent, ensure_ascii=False),
-            finished=None,
-        )
+        self.journal.restart(job.id, SUBMITTING, sent=json.dumps(record, ensure_ascii=False))
         started = time.monotonic()
         try:
             prediction = self.submitter.predictions.create(
@@ -198,8 +176,8 @@ class Runner:
                 self.journal.update(job.id, state=UNKNOWN, error=message, error_code=_error_code(error))
                 self.emit("unknown", job, message=message)
             return None
-        sent["submitted_at"] = utc_now()
-        self.journal.update(job.id, state=SUBMITTED, task_id=prediction.id, sent=json.dumps(sent, ensure_ascii=False))
+        record["submitted_at"] = utc_now()
+        self.journal.update(job.id, state=SUBMITTED, task_id=prediction.id, sent=json.dumps(record, ensure_ascii=False))
         self.keep_uploads()
         self.gate.submitted()
         self.emit("submitted", job, prediction.id)

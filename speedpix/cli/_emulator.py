@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from ._output import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, err, printable
 from ._parser import DEFAULT_DEMO_OUTPUT
-from ._run import listener
+from ._run import display_for, listener
 
 __all__ = ["cmd_demo", "cmd_emulator"]
 
@@ -45,14 +44,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from ..testing import Emulator  # lazy: needs the 'testing' extra
     except ImportError as error:
         return _missing_extra(error)
-    # Lazy (both): keeps `speedpix --help` fast.
-    from .._apps.progress import ProgressDisplay
-    from ..client import Client
+    from ..client import Client  # lazy: keeps `speedpix --help` fast
 
     target = Path(args.output).expanduser()
     if target.is_dir():
         target = target / DEFAULT_DEMO_OUTPUT
-    display = ProgressDisplay(sys.stderr, enabled=not args.quiet)
+    display = display_for(args)
     try:
         emulator = Emulator()
     except ImportError as error:

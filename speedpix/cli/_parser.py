@@ -28,15 +28,21 @@ DEFAULT_DEMO_OUTPUT = "speedpix-demo.png"
 DEMO_PROMPT = "a lighthouse on a cliff at dawn"
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
-
-
 class _Formatter(argparse.RawDescriptionHelpFormatter):
     def __init__(self, prog: str) -> None:
         super().__init__(prog, max_help_position=32)
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every command's parser: a usage error exits with EXIT_USAGE; the help ends with
+    the exit codes and the environment (``EPILOG``) unless told otherwise."""
+
+    def __init__(self, *, epilog: str | None = EPILOG, **kwargs: Any) -> None:
+        super().__init__(epilog=epilog, formatter_class=_Formatter, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def _json_or_text(value: str) -> Any:
@@ -147,8 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
         prog="speedpix",
         description="SpeedPix (智作工坊) from the command line: run ComfyUI workflows, follow tasks, "
         "upload files, run crash-safe batches.",
-        epilog=EPILOG,
-        formatter_class=_Formatter,
     )
     parser.add_argument("-V", "--version", action="version", version=f"speedpix {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -156,7 +160,6 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser(
         "run",
         parents=[output, connection],
-        formatter_class=_Formatter,
         help="run a workflow, wait for it, print or save its output",
         description="Submit a workflow task, show its progress on stderr, wait for it, then print its "
         "output (or, with -o, save its files and print their paths).",
@@ -199,11 +202,9 @@ def build_parser() -> argparse.ArgumentParser:
     get = commands.add_parser(
         "get",
         parents=[output, connection],
-        formatter_class=_Formatter,
         help="show a task by id; --wait follows it to the end",
         description="Show a task's status (and its output once finished). With --wait, follow it until it "
         "finishes: this resumes a `speedpix run` that was interrupted or timed out.",
-        epilog=EPILOG,
     )
     get.add_argument("task_id", metavar="TASK_ID", help="the task id printed by `speedpix run`")
     get.add_argument("--wait", action="store_true", help="wait until the task finishes")
@@ -214,11 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     upload = commands.add_parser(
         "upload",
         parents=[connection],
-        formatter_class=_Formatter,
         help="upload files, print their access URLs",
         description="Upload local files as temporary files and print one access URL per line, "
         "usable as workflow inputs.",
-        epilog=EPILOG,
     )
     upload.add_argument("files", nargs="+", metavar="FILE", help="files to upload")
     upload.add_argument("--json", action="store_true", help="print one JSON object instead of URLs")
@@ -226,7 +225,6 @@ def build_parser() -> argparse.ArgumentParser:
     batch = commands.add_parser(
         "batch",
         parents=[connection],
-        formatter_class=_Formatter,
         help="run many jobs from a JSONL file; safe to kill and rerun",
         description="Run every job of JOBS.jsonl (one JSON object per line: "
         '{"id": "...", "workflow_id": "...", "input": {...}}, optionally alias_id, version_id, '
@@ -293,12 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser(
         "report",
-        formatter_class=_Formatter,
         help="rebuild a batch's report.html from its journal",
         description="Write DIR/report.html again from DIR/journal.sqlite: counts, failures first, then a "
         "contact sheet of every job's saved files. One self-contained file (no script, no network); "
         "`speedpix batch` writes it at the end of every run.",
-        epilog=EPILOG,
     )
     report.add_argument("directory", metavar="DIR", help="the output directory of a `speedpix batch` run")
     report.add_argument("-q", "--quiet", action="store_true", help="do not print the report's path")
@@ -312,12 +308,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        formatter_class=_Formatter,
         help="try it offline: run a workflow on a local emulator and save the PNG",
         description="Start a local emulator in this process, run its demo-txt2img workflow through the "
         "public API with a progress line, save the PNG and print its path. No account, no network, "
         "no environment variables needed.",
-        epilog=EPILOG,
     )
     demo.add_argument(
         "-o",

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..client import Client
     from ..predictions import Prediction
 
-__all__ = ["cmd_get", "cmd_run", "cmd_upload", "listener", "make_client"]
+__all__ = ["cmd_get", "cmd_run", "cmd_upload", "display_for", "listener", "make_client"]
 
 
 def make_client(args: argparse.Namespace, **options: Any) -> Client:
@@ -47,7 +47,7 @@ def make_client(args: argparse.Namespace, **options: Any) -> Client:
     return Client(app_key=args.app_key, app_secret=args.app_secret, endpoint=args.endpoint, **options)
 
 
-def _display(args: argparse.Namespace) -> ProgressDisplay:
+def display_for(args: argparse.Namespace) -> ProgressDisplay:
     from .._apps.progress import ProgressDisplay  # lazy: keeps `speedpix --help` fast
 
     return ProgressDisplay(sys.stderr, enabled=not getattr(args, "quiet", False))
@@ -140,7 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         options["randomise_seeds"] = True
     if args.return_temp_files:
         options["return_temp_files"] = True
-    display = _display(args)
+    display = display_for(args)
     with make_client(args) as client:
         started = time.monotonic()
         try:
@@ -162,7 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_get(args: argparse.Namespace) -> int:
     _check_output_dir(args)
-    display = _display(args)
+    display = display_for(args)
     with make_client(args) as client:
         try:
             prediction = client.predictions.get(args.task_id)
