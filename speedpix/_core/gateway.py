@@ -133,11 +133,3 @@ def envelope_error(envelope: Envelope, *, request_id: str | None, task_id: str |
     if err_code == "B_API_ServiceError":
         return ServiceError(f"The service refused the call ({detail}).", **common)
     return APIError(f"The API returned an error ({detail}).", **common)
-
-
-# ---------------------------------------------------------------- checking a reply's values
-
-#: How deeply a reply may nest (objects and arrays, the envelope counted as 1). A real
-#: result is about 6 deep (envelope, data, result, node, list of files, file); 64 leaves
-#: ample room while keeping every walker of ours (wrap_output, to_dict, the CLI's JSON)
-#: far from the interpreter's recursion limit.

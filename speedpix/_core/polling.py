@@ -90,11 +90,8 @@ def remaining_estimate(state: PollState) -> float | None:
         return (1 - state.progress) / state.progress_rate
     if eta_is_consistent(state):
         return state.eta
-    by_progress: float | None = None
     if state.progress is not None and state.running_for and 0.05 <= state.progress < 1:
-        by_progress = state.running_for * (1 - state.progress) / state.progress
-    if by_progress is not None:
-        return by_progress
+        return state.running_for * (1 - state.progress) / state.progress
     if state.eta is not None and state.eta >= 0:
         return state.eta
     return None

@@ -78,6 +78,10 @@ def value_of(value: T | Unset | None) -> T | None:
     return None if isinstance(value, Unset) else value
 
 
+#: How deeply a reply may nest (objects and arrays, the envelope counted as 1). A real
+#: result is about 6 deep (envelope, data, result, node, list of files, file); 64 leaves
+#: ample room while keeping every walker of ours (wrap_output, to_dict, the CLI's JSON)
+#: far from the interpreter's recursion limit.
 MAX_REPLY_DEPTH: Final = 64
 
 # The first instant datetime cannot show (year 10000), in milliseconds since the epoch.
@@ -88,21 +92,19 @@ class _Refused(Exception):
     """A value of a reply that cannot be used (becomes a MalformedResponseError)."""
 
 
+# A JSON value's kind, as a message names it; the first type that matches (bool before int).
+_KINDS: Final = (
+    (type(None), "null"),
+    (bool, "a boolean"),
+    (int | float, "a number"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "an object"),
+)
+
+
 def _kind(value: object) -> str:
-    """A JSON value's kind, as a message names it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    return next((kind for types, kind in _KINDS if isinstance(value, types)), type(value).__name__)
 
 
 def _is_number(value: object) -> bool:

@@ -197,9 +197,7 @@ class Route:
     def refusal(self) -> FileTransferError | None:
         """The error to raise instead of sending to ``url``, if it cannot be fetched."""
         problem = url_problem(self.url)
-        if problem is None:
-            return None
-        return FileTransferError(f"{self.what}: the URL {problem}.", task_id=self.task_id)
+        return None if problem is None else FileTransferError(f"{self.what}: the URL {problem}.", task_id=self.task_id)
 
     def step(self, outcome: TransferOutcome) -> bool | SpeedPixException:
         """True: done. False: send again, to the redirect's target (now ``url``). Else the
