@@ -311,14 +311,9 @@ def _data_task_id(envelope: Envelope) -> str | None:
 
 
 def interpret(call: Call[E], outcome: CallOutcome[E], *, task_id: str | None = None) -> Reply[E] | SpeedPixException:
-    """The parsed envelope of a successful call, or the typed error describing the failure.
-
-    Returns (not raises) the error, so the caller can decide on a retry first. Every
-    value of the reply is checked first (see the module's docstring): a wrong JSON type
-    anywhere, or nesting beyond :data:`MAX_REPLY_DEPTH`, is a :class:`MalformedResponseError`
-    (with the task id once one exists); numbers out of range are made usable in place.
-    The envelope's ``status`` may be the string ``"10"`` (see :func:`reply_status`).
-    """
+    """The parsed envelope of a successful call, or the typed error (returned, not raised)
+    describing the failure. Every value of the reply is checked first, as the module's
+    docstring says; a :class:`MalformedResponseError` carries the task id once one exists."""
     response = outcome.response
     if isinstance(outcome.error, httpx.TransportError):
         return transport_error(outcome.error, what=call.name, task_id=task_id)
