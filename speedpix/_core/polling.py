@@ -110,11 +110,8 @@ def _clamp(seconds: float) -> float:
 
 
 def next_poll(state: PollState, *, fixed_interval: float | None = None, listening: bool = False) -> Poll:
-    """When to poll next, and whether that poll should ask for the result directly.
-
-    ``listening``: someone shows the progress, so no sleep exceeds LISTENING_INTERVAL
-    (LISTENING_FIRST before the first poll). A fixed interval is the caller's choice.
-    """
+    """When to poll next, and whether that poll should ask for the result directly
+    (``listening``: sleeps capped, see the module's docstring)."""
     if fixed_interval is not None:
         return Poll(fixed_interval, result=False)
     poll = _scheduled_poll(state)
