@@ -29,8 +29,12 @@ DEFAULT_TRANSFER_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=120.0, 
 
 
 def api_timeout(seconds: float) -> httpx.Timeout:
-    """The gateway timeout for a ``timeout=`` in seconds: connecting gets at most 10 s."""
+    """The httpx timeout for a ``timeout=`` in seconds: connecting gets at most 10 s."""
     return httpx.Timeout(seconds, connect=min(seconds, 10.0))
+
+
+# What Config.storage_only keeps: how to download, not whom to sign as.
+_STORAGE_SETTINGS = ("user_agent", "max_retries", "retry_delay", "transfer_timeout", "verify", "max_connections")
 
 
 @dataclass(frozen=True)
@@ -105,16 +109,7 @@ class Config:
 
     def storage_only(self) -> Config:
         """The settings an output is downloaded with: no credentials, no gateway."""
-        return Config(
-            app_key="",
-            app_secret="",
-            user_agent=self.user_agent,
-            max_retries=self.max_retries,
-            retry_delay=self.retry_delay,
-            transfer_timeout=self.transfer_timeout,
-            verify=self.verify,
-            max_connections=self.max_connections,
-        )
+        return Config(app_key="", app_secret="", **{name: getattr(self, name) for name in _STORAGE_SETTINGS})
 
     # ------------------------------------------------------------ derived
 
@@ -130,8 +125,7 @@ class Config:
 
     @property
     def transfer_timeouts(self) -> httpx.Timeout:
-        seconds = self.transfer_timeout
-        return DEFAULT_TRANSFER_TIMEOUT if seconds is None else httpx.Timeout(seconds, connect=min(seconds, 10.0))
+        return DEFAULT_TRANSFER_TIMEOUT if self.transfer_timeout is None else api_timeout(self.transfer_timeout)
 
     @property
     def agent(self) -> str:

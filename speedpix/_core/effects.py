@@ -206,7 +206,7 @@ class Steps(Generic[T]):
 class TransferOutcome:
     """What a storage request (:class:`Put`, :class:`Get`) led to: a response, whose body
     went to the sink or whose first bytes are ``body``; or the HTTP library's error that
-    left no usable reply. :func:`speedpix._flows.transfers.verdict` says what it means."""
+    left no usable reply. :meth:`speedpix._core.storage.Route.step` says what it means."""
 
     response: httpx.Response | None = None
     error: Exception | None = None

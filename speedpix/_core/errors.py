@@ -92,11 +92,7 @@ class APIError(SpeedPixException):
         self.retry_after = retry_after
 
     def __str__(self) -> str:
-        ids = [
-            f"{name}={value}"
-            for name, value in (("request_id", self.request_id), ("api_invoke_id", self.api_invoke_id))
-            if value
-        ]
+        ids = [f"{name}={getattr(self, name)}" for name in ("request_id", "api_invoke_id") if getattr(self, name)]
         text = super().__str__()
         return f"{text} [{', '.join(ids)}]" if ids else text
 

@@ -108,22 +108,13 @@ def gateway_error(response: httpx.Response, *, task_id: str | None) -> APIError:
 
 def envelope_error(envelope: Envelope, *, request_id: str | None, task_id: str | None) -> APIError:
     """Layers 2 and 3: HTTP 200 with an envelope ``status`` other than 10."""
-    err_code = text(envelope.err_code)
-    err_message = text(envelope.err_message)
-    sub_code = text(envelope.sub_err_code)
-    sub_message = text(envelope.sub_err_message)
-    common: dict[str, Any] = {
-        "status_code": 200,
-        "err_code": err_code,
-        "err_message": err_message,
-        "sub_err_code": sub_code,
-        "sub_err_message": sub_message,
-        "request_id": request_id,
-        "api_invoke_id": text(envelope.api_invoke_id),
-        "task_id": task_id,
-    }
-    detail = ": ".join(part for part in (sub_code or err_code, sub_message or err_message) if part)
-    detail = detail or f"envelope status {envelope.status}"
+    # The envelope's fields are APIError's keywords of the same names.
+    fields = ("err_code", "err_message", "sub_err_code", "sub_err_message", "api_invoke_id")
+    common: dict[str, Any] = {name: text(getattr(envelope, name)) for name in fields}
+    common.update(status_code=200, request_id=request_id, task_id=task_id)
+    err_code = common["err_code"]
+    parts = (common["sub_err_code"] or err_code, common["sub_err_message"] or common["err_message"])
+    detail = ": ".join(part for part in parts if part) or f"envelope status {envelope.status}"
     if err_code == "B_API_CauseFlowControl":
         return RateLimitError(f"Rate limited by the service ({detail}).", **common)
     if err_code == "B_API_AuditFailed":
@@ -133,11 +124,3 @@ def envelope_error(envelope: Envelope, *, request_id: str | None, task_id: str |
     if err_code == "B_API_ServiceError":
         return ServiceError(f"The service refused the call ({detail}).", **common)
     return APIError(f"The API returned an error ({detail}).", **common)
-
-
-# ---------------------------------------------------------------- checking a reply's values
-
-#: How deeply a reply may nest (objects and arrays, the envelope counted as 1). A real
-#: result is about 6 deep (envelope, data, result, node, list of files, file); 64 leaves
-#: ample room while keeping every walker of ours (wrap_output, to_dict, the CLI's JSON)
-#: far from the interpreter's recursion limit.

@@ -33,7 +33,6 @@ from .mime import SNIFF_BYTES, content_type_for, extension_for, guess_from_name,
 from .validate import check_header_values
 
 BASE64_LIMIT: Final = 1024 * 1024  # the official SDKs' cap for data URIs: 1 MB of file bytes
-STRATEGIES: Final = ("url", "base64")
 # Non-seekable streams are spooled to a temporary file so an upload can be retried.
 _SPOOL_IN_MEMORY: Final = 8 * 1024 * 1024
 
@@ -213,15 +212,19 @@ def file_source(
     return source
 
 
-def _is_file_object(value: Any) -> bool:
-    return isinstance(value, io.IOBase) or (hasattr(value, "read") and hasattr(value, "seek"))
+def _is_file(value: Any) -> bool:
+    """Whether :func:`file_source` takes ``value`` as a file other than a path: bytes, a
+    binary file object, a PIL image or a numpy array (checked with :func:`array_problem`)."""
+    if isinstance(value, bytes | bytearray | memoryview | io.IOBase):
+        return True
+    return (hasattr(value, "read") and hasattr(value, "seek")) or is_pil_image(value) or is_numpy_array(value)
 
 
 @dataclass(frozen=True)
 class _Pending:
     """A value found by the walk that may be a file; resolving it needs the file system."""
 
-    kind: str  # "path" (a Path), "text" (a str named like a media file), "bytes", "stream", "image"
+    kind: str  # "path" (a Path), "text" (a str named like a media file), "file" (see _is_file)
     value: Any
     label: list[str]
 
@@ -274,17 +277,10 @@ class _Walk:
             return item
         if isinstance(item, PurePath):
             return self.slot_for("path", item, path)
-        if isinstance(item, bytes | bytearray | memoryview):
-            return self.slot_for("bytes", item, path)
-        if _is_file_object(item):
-            return self.slot_for("stream", item, path)
-        if is_pil_image(item):
-            return self.slot_for("image", item, path)
-        if is_numpy_array(item):
-            problem = array_problem(item)
-            if problem is not None:
-                raise _fail(path, problem)
-            return self.slot_for("image", item, path)
+        if is_numpy_array(item) and (problem := array_problem(item)) is not None:
+            raise _fail(path, problem)
+        if _is_file(item):
+            return self.slot_for("file", item, path)
         access_url = getattr(item, "access_url", None)
         if isinstance(access_url, str):  # an uploaded speedpix File
             return access_url
@@ -345,11 +341,7 @@ def resolve_files(plan: InputPlan) -> InputPlan:
             targets.append(Slot(by_file[key]))
             continue
         targets.append(Slot(len(sources)))
-        if item.kind == "image":
-            sources.append(_source_from_bytes(png_bytes(item.value, _where(item.label)), item.label, PNG_NAME))
-            continue
-        make = _source_from_bytes if item.kind == "bytes" else _source_from_stream
-        sources.append(make(item.value, item.label))
+        sources.append(file_source(item.value, label=item.label))
     return InputPlan(value=_map_slots(plan.value, lambda slot: targets[slot.index]), sources=sources)
 
 
@@ -384,6 +376,6 @@ def check_base64_sizes(sources: list[FileSource]) -> None:
 
 
 def check_strategy(strategy: object) -> str:
-    if strategy not in STRATEGIES:
+    if strategy not in ("url", "base64"):
         raise InvalidInputError(f"file_encoding_strategy must be 'url' or 'base64', got {strategy!r}")
     return str(strategy)

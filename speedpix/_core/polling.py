@@ -90,11 +90,8 @@ def remaining_estimate(state: PollState) -> float | None:
         return (1 - state.progress) / state.progress_rate
     if eta_is_consistent(state):
         return state.eta
-    by_progress: float | None = None
     if state.progress is not None and state.running_for and 0.05 <= state.progress < 1:
-        by_progress = state.running_for * (1 - state.progress) / state.progress
-    if by_progress is not None:
-        return by_progress
+        return state.running_for * (1 - state.progress) / state.progress
     if state.eta is not None and state.eta >= 0:
         return state.eta
     return None
@@ -113,11 +110,8 @@ def _clamp(seconds: float) -> float:
 
 
 def next_poll(state: PollState, *, fixed_interval: float | None = None, listening: bool = False) -> Poll:
-    """When to poll next, and whether that poll should ask for the result directly.
-
-    ``listening``: someone shows the progress, so no sleep exceeds LISTENING_INTERVAL
-    (LISTENING_FIRST before the first poll). A fixed interval is the caller's choice.
-    """
+    """When to poll next, and whether that poll should ask for the result directly
+    (``listening``: sleeps capped, see the module's docstring)."""
     if fixed_interval is not None:
         return Poll(fixed_interval, result=False)
     poll = _scheduled_poll(state)

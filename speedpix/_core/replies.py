@@ -16,9 +16,12 @@ attrs models, before anything else reads them.
 
 from __future__ import annotations
 
+import functools
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Final, Generic, TypeVar, cast
 
 import httpx
@@ -75,6 +78,10 @@ def value_of(value: T | Unset | None) -> T | None:
     return None if isinstance(value, Unset) else value
 
 
+#: How deeply a reply may nest (objects and arrays, the envelope counted as 1). A real
+#: result is about 6 deep (envelope, data, result, node, list of files, file); 64 leaves
+#: ample room while keeping every walker of ours (wrap_output, to_dict, the CLI's JSON)
+#: far from the interpreter's recursion limit.
 MAX_REPLY_DEPTH: Final = 64
 
 # The first instant datetime cannot show (year 10000), in milliseconds since the epoch.
@@ -85,21 +92,19 @@ class _Refused(Exception):
     """A value of a reply that cannot be used (becomes a MalformedResponseError)."""
 
 
+# A JSON value's kind, as a message names it; the first type that matches (bool before int).
+_KINDS: Final = (
+    (type(None), "null"),
+    (bool, "a boolean"),
+    (int | float, "a number"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "an object"),
+)
+
+
 def _kind(value: object) -> str:
-    """A JSON value's kind, as a message names it."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return type(value).__name__
+    return next((kind for types, kind in _KINDS if isinstance(value, types)), type(value).__name__)
 
 
 def _is_number(value: object) -> bool:
@@ -189,10 +194,7 @@ def reply_depth(value: object, limit: int = MAX_REPLY_DEPTH) -> int:
     return deepest
 
 
-V = TypeVar("V")
-
-
-def _typed(value: V, types: type | tuple[type, ...], where: str, expected: str) -> V:
+def _typed(types: type | tuple[type, ...], expected: str, value: Any, where: str) -> Any:
     """``value`` if absent, null or of ``types`` (never a boolean for a number)."""
     if value is None or isinstance(value, Unset):
         return value
@@ -201,7 +203,7 @@ def _typed(value: V, types: type | tuple[type, ...], where: str, expected: str) 
     raise _Refused(f"{where} is {_kind(value)}, not {expected}")
 
 
-def _number(value: Any, where: str, clean: Callable[[object], T]) -> T | Unset:
+def _number(clean: Callable[[object], object], value: Any, where: str) -> Any:
     """A number field, made usable by ``clean`` (absent stays absent, null stays None)."""
     if isinstance(value, Unset):
         return value
@@ -210,60 +212,77 @@ def _number(value: Any, where: str, clean: Callable[[object], T]) -> T | Unset:
     return clean(value)
 
 
-def _check_prompt(data: ComfyPromptData) -> None:
-    _typed(data.task_id, str, "data.taskId", "a string")
-    _typed(data.status, str, "data.status", "a string")
-    data.estimated_duration_in_seconds = _number(
-        data.estimated_duration_in_seconds, "data.estimatedDurationInSeconds", seconds
-    )
+_Check = Callable[[Any, str], Any]
+_STRING = partial(_typed, str, "a string")
+_ARRAY = partial(_typed, list, "an array")
+_COUNT = partial(_number, count)
+_SECONDS = partial(_number, seconds)
+_TIMESTAMP = partial(_number, timestamp_ms)
 
 
-def _check_progress(data: ComfyProgressData) -> None:
-    _typed(data.task_id, str, "data.taskId", "a string")
-    _typed(data.status, str, "data.status", "a string")
-    data.progress = _number(data.progress, "data.progress", fraction)
-    data.last_queue_remaining = _number(data.last_queue_remaining, "data.lastQueueRemaining", count)
-    data.eta_relative = _number(data.eta_relative, "data.etaRelative", seconds)
-    _typed(data.message, str, "data.message", "a string")
-    state = _typed(data.state, ProgressState, "data.state", "an object")
-    if isinstance(state, ProgressState):
-        _typed(state.node_label, str, "data.state.nodeLabel", "a string")
-        state.step = _number(state.step, "data.state.step", count)
-        state.max_steps = _number(state.max_steps, "data.state.maxSteps", count)
+def _strings(value: Any, where: str) -> Any:
+    if isinstance(_ARRAY(value, where), list):
+        for index, item in enumerate(value):
+            _STRING(item, f"{where}[{index}]")
+    return value
 
 
-def _check_result(data: ComfyResultData) -> None:
-    _typed(data.task_id, str, "data.taskId", "a string")
-    _typed(data.status, str, "data.status", "a string")
-    data.task_duration = _number(data.task_duration, "data.taskDuration", count)
-    data.task_begin_time = _number(data.task_begin_time, "data.taskBeginTime", timestamp_ms)
-    data.task_end_time = _number(data.task_end_time, "data.taskEndTime", timestamp_ms)
-    _typed(data.images, list, "data.images", "an array")
-    _typed(data.result, ComfyResultDataResultType0, "data.result", "an object")
-    _typed(data.info, ComfyResultDataInfoType0, "data.info", "an object")
-    _typed(data.parameters, ComfyResultDataParametersType0, "data.parameters", "an object")
-    imgs_bytes = _typed(data.imgs_bytes, list, "data.imgs_bytes", "an array")
-    if isinstance(imgs_bytes, list):
-        for index, item in enumerate(imgs_bytes):
-            _typed(item, str, f"data.imgs_bytes[{index}]", "a string")
+def _data(model: type) -> dict[str, _Check]:
+    return {"data": partial(_typed, model, "an object of the expected fields")}
 
 
-def _check_upload_sign(data: UploadSignData) -> None:
-    _typed(data.upload_url, str, "data.uploadUrl", "a string")
-    _typed(data.access_url, str, "data.accessUrl", "a string")
-    _typed(data.path, str, "data.path", "a string")
-    _typed(data.object_key, str, "data.objectKey", "a string")
-    if not isinstance(data.expire_time, str):
-        data.expire_time = _number(data.expire_time, "data.expireTime", timestamp_ms)
-
-
-# Each response model of the spec: the model its ``data`` must be, and its checks.
-_DATA_CHECKS: Final[dict[type, tuple[type, Callable[[Any], None]]]] = {
-    ComfyPromptResponse: (ComfyPromptData, _check_prompt),
-    ComfyProgressResponse: (ComfyProgressData, _check_progress),
-    ComfyResultResponse: (ComfyResultData, _check_result),
-    UploadSignResponse: (UploadSignData, _check_upload_sign),
+# What each model of a reply must hold: a check (given a value and where it is, the value
+# to keep, or _Refused) by JSON name, in the order checked; a response model, its data.
+_TASK: Final = {"taskId": _STRING, "status": _STRING}
+_FIELDS: Final[dict[type, dict[str, _Check]]] = {
+    ComfyPromptResponse: _data(ComfyPromptData),
+    ComfyPromptData: {**_TASK, "estimatedDurationInSeconds": _SECONDS},
+    ComfyProgressResponse: _data(ComfyProgressData),
+    ComfyProgressData: {
+        **_TASK,
+        "progress": partial(_number, fraction),
+        "lastQueueRemaining": _COUNT,
+        "etaRelative": _SECONDS,
+        "message": _STRING,
+        "state": partial(_typed, ProgressState, "an object"),
+    },
+    ProgressState: {"nodeLabel": _STRING, "step": _COUNT, "maxSteps": _COUNT},
+    ComfyResultResponse: _data(ComfyResultData),
+    ComfyResultData: {
+        **_TASK,
+        "taskDuration": _COUNT,
+        "taskBeginTime": _TIMESTAMP,
+        "taskEndTime": _TIMESTAMP,
+        "images": _ARRAY,
+        "result": partial(_typed, ComfyResultDataResultType0, "an object"),
+        "info": partial(_typed, ComfyResultDataInfoType0, "an object"),
+        "parameters": partial(_typed, ComfyResultDataParametersType0, "an object"),
+        "imgs_bytes": _strings,
+    },
+    UploadSignResponse: _data(UploadSignData),
+    UploadSignData: {
+        "uploadUrl": _STRING,
+        "accessUrl": _STRING,
+        "path": _STRING,
+        "objectKey": _STRING,
+        "expireTime": lambda value, where: value if isinstance(value, str) else _TIMESTAMP(value, where),
+    },
 }
+
+
+@functools.cache
+def _attribute(name: str) -> str:
+    """The generated models' spelling of a JSON name: ``taskId`` is ``task_id``."""
+    return re.sub("([A-Z])", r"_\1", name).lower()
+
+
+def _check_fields(model: object, where: str = "") -> None:
+    """Checks the fields of ``model`` that _FIELDS lists, and theirs, in place."""
+    for name, check in _FIELDS.get(type(model), {}).items():
+        attribute = _attribute(name)
+        value = check(getattr(model, attribute), where + name)
+        setattr(model, attribute, value)
+        _check_fields(value, f"{where}{name}.")
 
 
 def _check_envelope(envelope: Envelope) -> int:
@@ -271,27 +290,17 @@ def _check_envelope(envelope: Envelope) -> int:
     status = reply_status(envelope.status)
     if status is None:
         raise _Refused(f"status is {_kind(envelope.status)} ({str(envelope.status)[:40]!r}), not a number")
-    for name, field in (
-        ("apiInvokeId", envelope.api_invoke_id),
-        ("errCode", envelope.err_code),
-        ("errMessage", envelope.err_message),
-        ("subErrCode", envelope.sub_err_code),
-        ("subErrMessage", envelope.sub_err_message),
-    ):
+    for name in ("apiInvokeId", "errCode", "errMessage", "subErrCode", "subErrMessage"):
+        field = getattr(envelope, _attribute(name))
         # Codes are strings; a gateway that sends a numeric code still said something.
         if isinstance(field, float) and not math.isfinite(field):
             raise _Refused(f"{name} is not a finite number")
-        _typed(field, (str, int, float), name, "a string")
+        _typed((str, int, float), "a string", field, name)
     return status
 
 
 def _check_data(envelope: Envelope) -> None:
-    expected = _DATA_CHECKS.get(type(envelope))
-    if expected is not None:
-        model, check = expected
-        if not isinstance(envelope.data, model):
-            raise _Refused(f"data is {_kind(envelope.data)}, not an object of the expected fields")
-        check(envelope.data)
+    _check_fields(envelope)
     if reply_depth(envelope) > MAX_REPLY_DEPTH:
         raise _Refused(f"it nests deeper than {MAX_REPLY_DEPTH} levels")
 
@@ -302,14 +311,9 @@ def _data_task_id(envelope: Envelope) -> str | None:
 
 
 def interpret(call: Call[E], outcome: CallOutcome[E], *, task_id: str | None = None) -> Reply[E] | SpeedPixException:
-    """The parsed envelope of a successful call, or the typed error describing the failure.
-
-    Returns (not raises) the error, so the caller can decide on a retry first. Every
-    value of the reply is checked first (see the module's docstring): a wrong JSON type
-    anywhere, or nesting beyond :data:`MAX_REPLY_DEPTH`, is a :class:`MalformedResponseError`
-    (with the task id once one exists); numbers out of range are made usable in place.
-    The envelope's ``status`` may be the string ``"10"`` (see :func:`reply_status`).
-    """
+    """The parsed envelope of a successful call, or the typed error (returned, not raised)
+    describing the failure. Every value of the reply is checked first, as the module's
+    docstring says; a :class:`MalformedResponseError` carries the task id once one exists."""
     response = outcome.response
     if isinstance(outcome.error, httpx.TransportError):
         return transport_error(outcome.error, what=call.name, task_id=task_id)

@@ -66,12 +66,11 @@ def _url_expiry(url: str) -> float | None:
 def valid_until(expire_time: object, access_url: str) -> float | None:
     """Until when (epoch seconds) an uploaded file's ``accessUrl`` is known to work,
     or None when that is not known."""
-    limits = [_epoch(expire_time)]
-    if limits[0] is None:
-        return None
-    if "?" in access_url:
-        limits.append(_url_expiry(access_url))
-    return None if any(limit is None for limit in limits) else min(limit for limit in limits if limit is not None)
+    until = _epoch(expire_time)
+    if until is None or "?" not in access_url:
+        return until
+    url_until = _url_expiry(access_url)
+    return None if url_until is None else min(until, url_until)
 
 
 def reusable(until: float | None, now: float) -> bool:

@@ -43,7 +43,6 @@ def canonical_path(path: str, query: str = "") -> str:
 
 
 def string_to_sign(
-    *,
     method: str,
     accept: str,
     content_md5: str,
@@ -52,12 +51,12 @@ def string_to_sign(
     signed_headers: Mapping[str, str],
     path: str,
 ) -> str:
-    """Build the gateway's string-to-sign.
+    """Build the gateway's string-to-sign: its lines, in the order of the parameters.
 
-    Lines joined with ``\\n`` and no trailing newline: the upper-case method, Accept,
-    Content-MD5, Content-Type and Date (each may be empty but still takes a line), then
-    one ``name:value`` line per signed ``x-ca-*`` header sorted by lower-case name,
-    then the path with its sorted query string.
+    Joined with ``\\n``, no trailing newline: the upper-case method, Accept, Content-MD5,
+    Content-Type and Date (each may be empty but still takes a line), then one
+    ``name:value`` line per signed ``x-ca-*`` header sorted by lower-case name, then the
+    path with its sorted query string.
     """
     header_lines = [f"{name.lower()}:{signed_headers[name]}" for name in sorted(signed_headers, key=str.lower)]
     return "\n".join([method.upper(), accept, content_md5, content_type, date, *header_lines, path])
@@ -132,15 +131,7 @@ class GatewaySigner(httpx.Auth):
         }
         md5 = content_md5(body) if body else ""
         date = http_date(now)
-        to_sign = string_to_sign(
-            method=method,
-            accept=accept,
-            content_md5=md5,
-            content_type=content_type,
-            date=date,
-            signed_headers=headers,
-            path=canonical_path(url_path, url_query),
-        )
+        to_sign = string_to_sign(method, accept, md5, content_type, date, headers, canonical_path(url_path, url_query))
         mac = self._mac.copy()
         mac.update(to_sign.encode("utf-8"))
         headers["x-ca-signature-headers"] = ",".join(SIGNED_HEADER_NAMES)

@@ -1,7 +1,7 @@
 """Storage transfers (upload PUTs, output GETs): what their outcomes mean, in one place.
 
 The drivers send each storage request as it is, without letting httpx follow redirects,
-and :func:`verdict`, one pure function, reads the outcome: the transfer is done, or it
+and :meth:`Route.step`, with no I/O, reads the outcome: the transfer is done, or it
 goes on at a redirect's target, or it failed with this typed error (which the retry
 policy may repeat). :func:`speedpix._flows.transfers.transfer_flow` applies it, for the
 sync and async drivers alike, and for uploads and downloads alike.
@@ -34,13 +34,6 @@ SUCCESS = {"GET": frozenset({200}), "PUT": frozenset({200, 201, 204})}
 FOLLOWED = {"GET": frozenset({301, 302, 303, 307, 308}), "PUT": frozenset({307, 308})}
 
 
-@dataclass(frozen=True)
-class Follow:
-    """Go on at ``url`` (a redirect's target)."""
-
-    url: str
-
-
 def delivers(method: str, status: int) -> bool:
     """Whether a response with ``status`` completes the transfer (a GET's body is the file)."""
     return status in SUCCESS[method]
@@ -59,23 +52,6 @@ def url_problem(url: str | httpx.URL) -> str | None:
     if parsed.port is not None and not 0 < parsed.port < 65536:
         return f"has no valid port ({parsed.port})"
     return None
-
-
-def verdict(
-    method: str, url: str, outcome: TransferOutcome, *, hops: int, what: str, task_id: str | None
-) -> Follow | SpeedPixException | None:
-    """None when the transfer succeeded, :class:`Follow` to go on at a redirect's target,
-    else the typed error. ``hops`` counts the redirects followed so far."""
-    if outcome.error is not None:
-        return failure(outcome.error, what=what, task_id=task_id)
-    response = outcome.response
-    assert response is not None
-    status = response.status_code
-    if status in SUCCESS[method]:
-        return None
-    if status in FOLLOWED[method]:
-        return _redirect(url, response, hops=hops, what=what, task_id=task_id)
-    return _refusal(method, response, outcome.body, what=what, task_id=task_id)
 
 
 def failure(error: Exception, *, what: str, task_id: str | None) -> SpeedPixException:
@@ -99,7 +75,8 @@ def failure(error: Exception, *, what: str, task_id: str | None) -> SpeedPixExce
 
 def _redirect(
     url: str, response: httpx.Response, *, hops: int, what: str, task_id: str | None
-) -> Follow | FileTransferError:
+) -> str | FileTransferError:
+    """The redirect's target, or why it is not followed."""
     status = response.status_code
     common: dict[str, Any] = {"status_code": status, "task_id": task_id}
     location = response.headers.get("location")
@@ -125,7 +102,7 @@ def _redirect(
             f"{shown_url(target)}): the storage host sends it round in a loop.",
             **common,
         )
-    return Follow(str(target))
+    return str(target)
 
 
 _CODE = re.compile(rb"<Code>\s*([A-Za-z0-9_.-]{1,64})\s*</Code>")
@@ -197,15 +174,21 @@ class Route:
     def refusal(self) -> FileTransferError | None:
         """The error to raise instead of sending to ``url``, if it cannot be fetched."""
         problem = url_problem(self.url)
-        if problem is None:
-            return None
-        return FileTransferError(f"{self.what}: the URL {problem}.", task_id=self.task_id)
+        return None if problem is None else FileTransferError(f"{self.what}: the URL {problem}.", task_id=self.task_id)
 
     def step(self, outcome: TransferOutcome) -> bool | SpeedPixException:
         """True: done. False: send again, to the redirect's target (now ``url``). Else the
         typed error."""
-        step = verdict(self.method, self.url, outcome, hops=self.hops, what=self.what, task_id=self.task_id)
-        if isinstance(step, Follow):
-            self.url, self.hops = step.url, self.hops + 1
-            return False
-        return True if step is None else step
+        if outcome.error is not None:
+            return failure(outcome.error, what=self.what, task_id=self.task_id)
+        response = outcome.response
+        assert response is not None
+        if delivers(self.method, response.status_code):
+            return True
+        if response.status_code not in FOLLOWED[self.method]:
+            return _refusal(self.method, response, outcome.body, what=self.what, task_id=self.task_id)
+        target = _redirect(self.url, response, hops=self.hops, what=self.what, task_id=self.task_id)
+        if isinstance(target, FileTransferError):
+            return target
+        self.url, self.hops = target, self.hops + 1
+        return False
