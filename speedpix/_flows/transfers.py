@@ -2,7 +2,7 @@
 
 :func:`transfer_flow` is the one redirect-and-retry loop, for uploads and downloads,
 sync and async: the drivers send each storage request as it is, and
-:func:`speedpix._core.storage.verdict` says what its outcome means. Downloads go to a
+:meth:`speedpix._core.storage.Route.step` says what its outcome means. Downloads go to a
 sink: memory (``read()``), a file written atomically (``save()``), or, for chunk
 iteration, nowhere (:func:`download_flow` hands the open response to the caller).
 """
