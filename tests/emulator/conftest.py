@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -94,3 +98,34 @@ def upload(http: httpx.Client, emu: Emulator, data: bytes, content_type: str, na
     put = http.put(sign_data["uploadUrl"], content=data, headers={"content-type": content_type})
     assert put.status_code == 200, put.text
     return dict(sign_data)
+
+
+_ROOT = Path(__file__).resolve().parents[2]
+_CLI = "from speedpix.cli import main; import sys; sys.exit(main(sys.argv[1:]))"
+
+
+@contextlib.contextmanager
+def emulator_command(*options: str, lines: int) -> Iterator[tuple[str, str]]:
+    """`speedpix emulator --port 0 OPTIONS` as a process: its endpoint and its first
+    ``lines`` lines of output; stopped on exit."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", _CLI, "emulator", "--port", "0", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=_ROOT,
+    )
+    try:
+        assert server.stdout is not None
+        printed = [server.stdout.readline() for _ in range(lines)]
+        yield printed[1].strip().partition("=")[2], "".join(printed)
+    finally:
+        server.terminate()
+        server.communicate(timeout=10)
+
+
+def refused_emulator_command(*options: str) -> subprocess.CompletedProcess[str]:
+    """`speedpix emulator --port 0 OPTIONS` when the options are refused: it exits at once."""
+    return subprocess.run(
+        [sys.executable, "-c", _CLI, "emulator", "--port", "0", *options], capture_output=True, text=True, cwd=_ROOT
+    )

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import subprocess
-import sys
-from pathlib import Path
 
 import httpx
 import pytest
@@ -17,9 +14,8 @@ from speedpix import ContentModerationError
 from speedpix.testing import Emulator
 from speedpix.testing._moderation import AUDIT_FAILED, is_refused, sensitive_words
 
-from .conftest import post, submit
+from .conftest import emulator_command, post, refused_emulator_command, submit
 
-ROOT = Path(__file__).resolve().parents[2]
 SUBMIT = "/scc/comfy_prompt"
 
 
@@ -155,29 +151,14 @@ def test_the_moderation_fault_refuses_the_next_submissions(http: httpx.Client) -
 
 
 def test_the_emulator_command_takes_sensitive_words() -> None:
-    code = "from speedpix.cli import main; import sys; sys.exit(main(sys.argv[1:]))"
-    args = ["emulator", "--port", "0", "--sensitive-word", "Forbidden", "--sensitive-word", "nope"]
-    server = subprocess.Popen(
-        [sys.executable, "-c", code, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT
-    )
-    try:
-        assert server.stdout is not None
-        lines = [server.stdout.readline() for _ in range(6)]
-        assert "Content check: submissions containing 'forbidden', 'nope' get B_API_AuditFailed" in "".join(lines)
-        endpoint = lines[1].strip().partition("=")[2]
-        from speedpix import Client
+    from speedpix import Client
 
+    options = ("--sensitive-word", "Forbidden", "--sensitive-word", "nope")
+    with emulator_command(*options, lines=6) as (endpoint, printed):
+        assert "Content check: submissions containing 'forbidden', 'nope' get B_API_AuditFailed" in printed
         with Client("test-app-key", "test-app-secret", endpoint=endpoint, max_retries=0) as client:
             with pytest.raises(ContentModerationError):
                 client.run("demo-txt2img", {"prompt": "forbidden"})
             assert client.run("demo-txt2img", {"prompt": "fine"})["images"]["url"]
-    finally:
-        server.terminate()
-        server.communicate(timeout=10)
-    bad = subprocess.run(
-        [sys.executable, "-c", code, "emulator", "--port", "0", "--sensitive-word", ""],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    bad = refused_emulator_command("--sensitive-word", "")
     assert bad.returncode == 2 and "non-empty string" in bad.stderr

@@ -3,10 +3,6 @@ refused exactly as the gateways refuse them."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from speedpix import RateLimitError
@@ -15,8 +11,9 @@ from speedpix.testing._quota import RATE, RUNNING, Quota, QuotaGate
 from speedpix.testing._tasks import TaskRecord
 from speedpix.testing._workflows import WorkflowOptions
 
+from .conftest import emulator_command, refused_emulator_command
+
 PROMPT = {"prompt": "a cat", "width": 16, "height": 16}
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_submissions_beyond_the_rate_get_the_gateways_throttling() -> None:
@@ -103,33 +100,14 @@ def test_quota_gate_is_per_app_key_and_refills_at_its_rate() -> None:
 
 
 def test_emulator_command_takes_the_quota() -> None:
-    code = "from speedpix.cli import main; import sys; sys.exit(main(sys.argv[1:]))"
-    server = subprocess.Popen(
-        [sys.executable, "-c", code, "emulator", "--port", "0", "--max-submissions-per-second", "1"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=ROOT,
-    )
-    try:
-        assert server.stdout is not None
-        lines = [server.stdout.readline() for _ in range(5)]
-        assert "Quota per app key: at most 1.0 submissions/s" in "".join(lines), lines
-        endpoint = lines[1].strip().partition("=")[2]
-        from speedpix import Client
+    from speedpix import Client
 
+    with emulator_command("--max-submissions-per-second", "1", lines=5) as (endpoint, printed):
+        assert "Quota per app key: at most 1.0 submissions/s" in printed, printed
         client = Client("test-app-key", "test-app-secret", endpoint=endpoint, max_retries=0)
         client.predictions.create("demo-txt2img", PROMPT)
         with pytest.raises(RateLimitError):
             client.predictions.create("demo-txt2img", PROMPT)
         client.close()
-    finally:
-        server.terminate()
-        server.communicate(timeout=10)
-    bad = subprocess.run(
-        [sys.executable, "-c", code, "emulator", "--port", "0", "--max-running-tasks", "0"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-    )
+    bad = refused_emulator_command("--max-running-tasks", "0")
     assert bad.returncode == 2 and "running_tasks must be a positive integer" in bad.stderr
