@@ -235,3 +235,16 @@ def test_the_latest_timestamp_accepted_is_a_date() -> None:
     assert latest is not None
     assert _datetime_ms(latest).year == 9999  # type: ignore[union-attr]
     assert timestamp_ms(_TIMESTAMP_MS_LIMIT) is None
+
+
+def test_every_checked_field_is_a_field_of_its_generated_model() -> None:
+    # The checks name fields by their JSON spelling; after a regeneration that renames
+    # one, this fails here instead of every reply failing for users.
+    import attrs
+
+    from speedpix._core.replies import _FIELDS, _attribute
+
+    for model, checks in _FIELDS.items():
+        names = attrs.fields_dict(model)
+        for name in checks:
+            assert _attribute(name) in names, f"{model.__name__} has no field for {name!r}"
