@@ -57,11 +57,12 @@ def test_no_more_requests_in_flight_than_max_connections(hostile: Callable[..., 
 
 
 def test_waiting_longer_than_the_pool_timeout_is_a_timeout_before_sending(hostile: Callable[..., Hostile]) -> None:
-    # One permit, each reply held 1.5 s, a 2 s timeout (its pool part too): the second
-    # call waits 1.5 s and is sent; the third would wait 3 s and is never sent.
-    held = Concurrency(hold=1.5)
+    # One permit, each reply held 2 s, a 3 s timeout (its pool part too): the second
+    # call waits 2 s and is sent; the third would wait 4 s and is never sent. (A second
+    # of margin either way: with 0.5 s, a loaded CI machine once timed the second out.)
+    held = Concurrency(hold=2.0)
     server = hostile(serve_each(held.answer))
-    client = speedpix.Client("key", "secret", endpoint=server.url, max_connections=1, max_retries=0, timeout=2.0)
+    client = speedpix.Client("key", "secret", endpoint=server.url, max_connections=1, max_retries=0, timeout=3.0)
 
     async def main() -> list[speedpix.Prediction | BaseException]:
         try:
@@ -75,7 +76,7 @@ def test_waiting_longer_than_the_pool_timeout_is_a_timeout_before_sending(hostil
     assert isinstance(first, speedpix.Prediction) and isinstance(second, speedpix.Prediction)
     assert isinstance(third, APITimeoutError)
     assert third.request_sent is False
-    assert "no connection was free within 2.0 s" in str(third)
+    assert "no connection was free within 3.0 s" in str(third)
     assert sorted(r.json()["taskId"] for r in server.requests) == ["t0", "t1"]
 
 
