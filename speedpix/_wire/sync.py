@@ -148,11 +148,11 @@ class GuardedTransport(httpx.BaseTransport):
             "http2": options.http2,
             "network_backend": _GuardedBackend(httpcore.SyncBackend()),
         }
-        self._pool: httpcore.ConnectionPool
+        self._connections: httpcore.ConnectionPool
         if proxy is None:
-            self._pool = httpcore.ConnectionPool(**common)
+            self._connections = httpcore.ConnectionPool(**common)
         elif proxy.url.scheme in ("http", "https"):
-            self._pool = httpcore.HTTPProxy(
+            self._connections = httpcore.HTTPProxy(
                 proxy_url=_httpcore_url(proxy.url),
                 proxy_auth=proxy.raw_auth,
                 proxy_headers=proxy.headers.raw,
@@ -160,7 +160,9 @@ class GuardedTransport(httpx.BaseTransport):
                 **common,
             )
         elif proxy.url.scheme in ("socks5", "socks5h"):  # httpcore needs socksio: `pip install httpx[socks]`
-            self._pool = httpcore.SOCKSProxy(proxy_url=_httpcore_url(proxy.url), proxy_auth=proxy.raw_auth, **common)
+            self._connections = httpcore.SOCKSProxy(
+                proxy_url=_httpcore_url(proxy.url), proxy_auth=proxy.raw_auth, **common
+            )
         else:
             raise ValueError(f"a proxy URL's scheme is http, https, socks5 or socks5h, not {proxy.url.scheme!r}")
 
@@ -175,7 +177,7 @@ class GuardedTransport(httpx.BaseTransport):
             extensions=request.extensions,
         )
         with _httpx_errors():
-            core_response = self._pool.handle_request(core_request)
+            core_response = self._connections.handle_request(core_request)
         stream = core_response.stream
         if not isinstance(stream, Iterable):
             raise TypeError("httpcore's sync pool replied with an async body")
@@ -187,7 +189,7 @@ class GuardedTransport(httpx.BaseTransport):
         )
 
     def close(self) -> None:
-        self._pool.close()
+        self._connections.close()
 
 
 class SyncClient(LeanClient, httpx.Client):

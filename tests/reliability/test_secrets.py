@@ -145,7 +145,7 @@ def _ssl_contexts(client: httpx.Client | httpx.AsyncClient) -> list[ssl.SSLConte
     transport = client._transport  # type: ignore[union-attr]
     if isinstance(client, httpx.AsyncClient):  # httpx-aiohttp's transport
         return [transport.ssl_context]
-    return [transport._pool._ssl_context]
+    return [transport._connections._ssl_context]
 
 
 def test_tls_is_verified_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
