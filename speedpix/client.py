@@ -38,7 +38,8 @@ class Client:
     connections per pool. The same input content is uploaded once and its link reused while
     valid for 20 more minutes (``reuse_uploads=False``: upload every time). ``httpx_args`` go
     to the httpx clients (``event_hooks``, ``proxy``...): ``httpx.Client`` for sync calls,
-    ``httpx.AsyncClient`` on aiohttp for async ones. They keep and send no cookies.
+    ``httpx.AsyncClient`` on aiohttp for async ones, whatever the environment or ``httpx_args``
+    say. They keep and send no cookies.
     """
 
     def __init__(

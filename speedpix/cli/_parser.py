@@ -196,7 +196,7 @@ _COMMANDS = {
                 "N", "at most N jobs at once (default 4), fewer while throttled", type=_count, default=4
             ),
             "--timeout": _opt("SECONDS", "per job: stop waiting after this long", type=_seconds),
-            "--resubmit-unknown": _flag("submit again jobs whose earlier submission is in doubt"),
+            "--resubmit-unknown": _flag("submit again jobs left 'unknown' by a crash (may pay for them twice)"),
             "--retry-failed": _flag("submit again jobs whose task failed"),
             "--max-failures": _opt("N|P%", "stop submitting once N jobs (or P%%) failed (exit 5)", type=_failure_limit),
             "--strings-as-text": _flag('send plain strings as text, never as files (files only as {"$file": "path"})'),
@@ -206,8 +206,6 @@ _COMMANDS = {
         "example:\n"
         "  speedpix batch jobs.jsonl -o out/ --concurrency 8\n"
         "  speedpix batch jobs.jsonl -o s3://my-bucket/renders --state state/\n\n"
-        "a job left 'submitting' by a crash is reported as 'unknown' and not submitted again\n"
-        "unless --resubmit-unknown is given (which risks paying for it twice).\n\n"
         + EPILOG.replace(
             "the task failed (batch: at least one job did not succeed)", "at least one job did not succeed"
         ),
