@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -34,13 +35,9 @@ def _extension_of(head: bytes, item: OutputItem) -> str:
 
 
 def save_outputs(output: Any, directory: str | os.PathLike[str], *, prefix: str = "") -> list[SavedFile]:
-    """Save every file of a task's output into ``directory``; each file's path, size and
-    SHA-256 (computed as the bytes stream: no saved file is read back).
-
-    Names are the output key, the index within a list and the extension of the content type
-    sniffed from the first bytes (``images.png``, ``images-0.png``…). Each download is
-    atomic: an interrupted save leaves no truncated file under its final name.
-    """
+    """Save every file of a task's output into ``directory``, each atomically, under its output key,
+    index in a list and the extension of its sniffed content type (``images-0.png``); each
+    file's path, size and SHA-256 (computed as the bytes stream: no saved file is read back)."""
     target_dir = Path(directory)
     target_dir.mkdir(parents=True, exist_ok=True)
     return _save_all(output, prefix, lambda name: (target_dir, name))
@@ -57,19 +54,16 @@ def _save_all(output: Any, prefix: str, target: Callable[[Callable[[bytes], str]
     """Save every file to ``target(name_for)``; ``name_for(first bytes)`` numbers a name taken already."""
     used: set[str] = set()
 
-    def namer(item: OutputItem) -> Callable[[bytes], str]:
-        def name_for(head: bytes) -> str:
-            base, extension = prefix + item.label, _extension_of(head, item)
-            name, counter = base + extension, 1
-            while name in used:
-                counter += 1
-                name = f"{base}-{counter}{extension}"
-            used.add(name)
-            return name
+    def name_for(item: OutputItem, head: bytes) -> str:
+        base, extension = prefix + item.label, _extension_of(head, item)
+        name, counter = base + extension, 1
+        while name in used:
+            counter += 1
+            name = f"{base}-{counter}{extension}"
+        used.add(name)
+        return name
 
-        return name_for
-
-    return [save_named(item.file, target(namer(item))) for item in iter_output_files(output)]
+    return [save_named(item.file, target(functools.partial(name_for, item))) for item in iter_output_files(output)]
 
 
 def check_storage_folder(url: str, storage_options: Mapping[str, Any] | None = None) -> None:

@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from .._apps.terminal import LiveLine
-from ._output import EXIT_INTERRUPTED, EXIT_OK, EXIT_STOPPED, EXIT_TASK_FAILED, UsageError, err, print_json, printable
+from .._apps.terminal import LiveLine, printable
+from ._output import EXIT_INTERRUPTED, EXIT_OK, EXIT_STOPPED, EXIT_TASK_FAILED, UsageError, err, print_json
 from ._run import make_client
 
 if TYPE_CHECKING:

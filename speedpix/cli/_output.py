@@ -23,7 +23,6 @@ __all__ = [
     "UsageError",
     "err",
     "print_json",
-    "printable",
     "report_error",
     "resume_line",
 ]

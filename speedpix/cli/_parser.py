@@ -6,15 +6,14 @@ import argparse
 import functools
 import json
 import math
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NamedTuple, NoReturn, cast
+from typing import Any, NamedTuple, cast
 
 from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
 from .._version import __version__
-from ._output import EXIT_CODES, EXIT_USAGE, UsageError
+from ._output import EXIT_CODES, UsageError
 
 __all__ = ["DEFAULT_DEMO_OUTPUT", "build_parser", "parse_input", "parse_options"]
 
@@ -29,15 +28,11 @@ _OPTION_KEYS = sorted(ComfyPromptRequestOptions.__optional_keys__)
 
 
 class _Parser(argparse.ArgumentParser):
-    """A usage error exits with EXIT_USAGE; the help ends with ``EPILOG`` unless told otherwise."""
+    """Its help ends with ``EPILOG`` unless told otherwise; a usage error exits with 2, EXIT_USAGE."""
 
     def __init__(self, *, epilog: str | None = EPILOG, **kwargs: Any) -> None:
         formatter = functools.partial(argparse.RawDescriptionHelpFormatter, max_help_position=32)
         super().__init__(epilog=epilog, formatter_class=formatter, **kwargs)
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
 
 
 def _json_or_text(value: str) -> Any:

@@ -13,17 +13,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ._output import (
-    EXIT_OK,
-    EXIT_TASK_FAILED,
-    EXIT_USAGE,
-    Interrupted,
-    UsageError,
-    err,
-    print_json,
-    printable,
-    resume_line,
-)
+from .._apps.terminal import printable
+from ._output import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, Interrupted, UsageError, err, print_json, resume_line
 from ._parser import DEFAULT_DEMO_OUTPUT, parse_input, parse_options
 
 if TYPE_CHECKING:
