@@ -30,8 +30,7 @@ if TYPE_CHECKING:
     from .predictions import Prediction
     from .progress import ProgressDisplay
 
-# Imported on first use (PEP 562), so that `import speedpix` stays cheap: these pull in
-# httpx and the generated client. `from speedpix import Client` works as usual.
+# Imported on first use (PEP 562): they pull in httpx and the generated client.
 _LAZY = {
     "DEFAULT_ENDPOINT": ".client",
     "Client": ".client",
@@ -68,8 +67,7 @@ _default_lock = threading.Lock()
 
 
 def _new_lock_in_child() -> None:
-    # A thread of the parent may have held it at fork(); the child's client is its own
-    # anyway (speedpix._wire.forksafe drops what it inherited).
+    # A thread of the parent may have held it at fork().
     global _default_lock
     _default_lock = threading.Lock()
 

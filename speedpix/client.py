@@ -11,8 +11,7 @@ from ._core.retry import DEFAULT_MAX_RETRIES, INITIAL_DELAY
 from ._core.twins import sync_and_async
 from ._core.validate import DEFAULT_ENDPOINT
 
-# What calls need is imported by the first call: `from speedpix import Client` stays
-# close to the cost of `import httpx` (the generated models, attrs and asyncio are not).
+# What calls need is imported by the first call: `from speedpix import Client` stays cheap.
 if TYPE_CHECKING:
     from speedpix_api import Client as GeneratedClient
     from speedpix_api.api.predictions import ComfyPromptRequestOptions
@@ -28,23 +27,19 @@ __all__ = ["DEFAULT_ENDPOINT", "Client"]
 class Client:
     """A SpeedPix client. Safe to share across threads and across ``asyncio.run()`` calls.
 
-    Credentials come from the arguments, else from ``SPEEDPIX_APP_KEY`` /
-    ``SPEEDPIX_APP_SECRET``; the endpoint from ``endpoint``, else ``SPEEDPIX_ENDPOINT``,
-    else ``https://openai.edu-aliyun.com``.
+    Credentials come from the arguments, else ``SPEEDPIX_APP_KEY`` / ``SPEEDPIX_APP_SECRET``;
+    the endpoint from ``endpoint``, else ``SPEEDPIX_ENDPOINT``, else ``https://openai.edu-aliyun.com``.
 
-    ``timeout`` is the per-request timeout of API calls; uploads and downloads have
-    their own (``transfer_timeout``), per chunk, so large files are fine.
-    ``max_retries`` applies to every call (see the README for what is retried);
-    ``retry_delay`` is the wait before the first retry, doubled on each further one up
-    to 8 s and scaled by a random jitter (a server's ``Retry-After`` wins, capped at 30 s).
-    ``detect_file_paths=False`` sends every plain string as text, never as a file.
-    ``max_connections`` bounds the connections (and requests in flight) per pool.
-    The same input content is uploaded once and its link reused while it stays valid for
-    20 minutes more (``reuse_uploads=False``: upload every time; see the README).
-    ``httpx_args`` go to the httpx clients (e.g. ``{"event_hooks": ...}``, ``proxy``).
-    Sync calls go through ``httpx.Client``, async ones through ``httpx.AsyncClient`` on
-    aiohttp (httpx-aiohttp), whatever the environment or ``httpx_args`` say. They keep
-    and send no cookies.
+    ``timeout`` is the per-request timeout of API calls; uploads and downloads have their own
+    (``transfer_timeout``), per chunk. ``max_retries`` applies to every call (see the README);
+    ``retry_delay`` is the wait before the first retry, doubled on each further one up to 8 s,
+    with jitter (a server's ``Retry-After`` wins, capped at 30 s). ``detect_file_paths=False``
+    sends every plain string as text, never as a file. ``max_connections`` bounds the
+    connections per pool. The same input content is uploaded once and its link reused while
+    valid for 20 more minutes (``reuse_uploads=False``: upload every time). ``httpx_args`` go
+    to the httpx clients (``event_hooks``, ``proxy``...): ``httpx.Client`` for sync calls,
+    ``httpx.AsyncClient`` on aiohttp for async ones, whatever the environment or ``httpx_args``
+    say. They keep and send no cookies.
     """
 
     def __init__(
@@ -81,16 +76,14 @@ class Client:
             client.__dict__["_handle"] = handle
         return client
 
-    def __reduce__(self) -> tuple[Any, ...]:
-        # Its configuration: the unpickled client has fresh connections.
+    def __reduce__(self) -> tuple[Any, ...]:  # unpickled: the same configuration, fresh connections
         return (Client._from_config, (self._config,))
 
     def __copy__(self) -> Client:  # shares the connections (as with_options does); a pickle does not
         return Client._from_config(self._config, self._handle)
 
     @functools.cached_property
-    def _handle(self) -> Handle:
-        # Made on first use: the generated client and httpx's clients are imported then.
+    def _handle(self) -> Handle:  # on first use: imports the generated client and httpx's
         from ._flows.handle import Handle
 
         return Handle(self._config)
@@ -110,8 +103,6 @@ class Client:
 
     def __repr__(self) -> str:
         return f"Client(endpoint={self.endpoint!r}, app_key={self.app_key!r}, app_secret=<hidden>)"
-
-    # ------------------------------------------------------------ resources
 
     @functools.cached_property
     def api(self) -> GeneratedClient:
@@ -169,9 +160,9 @@ class Client:
     async def aclose(self) -> None:
         if "_handle" in self.__dict__:
             await self._handle.transport.aclose()
-        # An asyncio transport closes its socket on the loop's next turn: take that turn,
-        # so the connections are closed once aclose() returns (emu.open_connections == 0).
-        import asyncio  # only once async code runs: asyncio is not imported by `import speedpix`
+        # An asyncio transport closes its socket on the loop's next turn: take it, so that the
+        # connections are closed once aclose() returns. (`import speedpix` imports no asyncio.)
+        import asyncio
 
         await asyncio.sleep(0)
 
@@ -186,8 +177,6 @@ class Client:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    # ------------------------------------------------------------ run
 
     def _run(
         self,
@@ -212,7 +201,7 @@ class Client:
         unless ``version_id`` is given —, ``version_id``, ``randomise_seeds``,
         ``return_temp_files``, and any the spec gains).
         """
-        from ._flows.submit import run_flow  # imported by the first call (see above)
+        from ._flows.submit import run_flow
 
         handle = (self if max_retries is None else self.with_options(max_retries=max_retries))._handle
         flow = run_flow(

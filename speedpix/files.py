@@ -1,4 +1,4 @@
-"""``client.files``: temporary file uploads (sign, then stream a PUT, then use ``accessUrl``)."""
+"""``client.files``: temporary file uploads."""
 
 from __future__ import annotations
 
@@ -34,18 +34,15 @@ class Files:
     )
 
     def uploads(self) -> list[UploadRecord]:
-        """The input uploads this client (and its ``with_options`` copies) made and may
-        reuse, each with until when its link works: to keep beside your own work (a batch
-        keeps them in its journal) and hand to :meth:`reuse` in a later process. Empty for a
-        client made with ``reuse_uploads=False``. The ``access_url`` is a presigned link:
-        store the records where you would store the content itself."""
+        """The input uploads this client (and its ``with_options`` copies) made and may reuse,
+        each with until when its link works, to hand to :meth:`reuse` in a later process.
+        Empty with ``reuse_uploads=False``. The ``access_url`` is a presigned link: store the
+        records where you would store the content itself."""
         return self._handle.uploads.records() if self._handle.config.reuse_uploads else []
 
     def reuse(self, records: Iterable[UploadRecord]) -> int:
-        """Reuse uploads made by another client (see :meth:`uploads`) for the same content
-        instead of uploading it again, under the client's rule: only while the link stays
-        valid for 20 more minutes. Returns how many were taken; 0 for a client made with
-        ``reuse_uploads=False``."""
+        """Reuse uploads made by another client (see :meth:`uploads`) for the same content, while
+        the link stays valid for 20 more minutes. How many were taken (0 with ``reuse_uploads=False``)."""
         records = list(records)
         if not all(isinstance(record, UploadRecord) for record in records):
             raise InvalidInputError("files.reuse() takes UploadRecord values, as files.uploads() returns them")

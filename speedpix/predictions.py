@@ -1,8 +1,4 @@
-"""``client.predictions``: create workflow tasks and look them up by id.
-
-A :class:`Prediction` is one task (see :mod:`speedpix._flows.tasks`). The SpeedPix API
-has no cancel endpoint and no webhooks: :meth:`Prediction.cancel` says so.
-"""
+"""``client.predictions``: create workflow tasks (:class:`Prediction`) and look them up by id."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""Outputs and progress in Jupyter: ``speedpix.show`` (a gallery of a run's files) and
-the progress bar of a notebook cell, both plain display bundles (HTML and text)."""
+"""Jupyter: ``speedpix.show`` (a gallery of a run's files) and a cell's progress bar, both
+plain display bundles (HTML and text)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import html
 import importlib
 import sys
 import time
-from typing import Any, Final
+from typing import Any
 
 from .._core.names import shown_url
 from .._flows.outputs import FileNode, FileOutput, iter_output_files
@@ -15,23 +15,21 @@ from .._flows.preview import MAX_INLINE_BYTES, preview, shown_name
 from .._flows.tasks import Prediction
 from .terminal import describe
 
-# ---------------------------------------------------------------- speedpix.show
-
 
 def in_notebook() -> bool:
-    """Whether this runs in a Jupyter kernel (IPython with a kernel attached). Never
-    imports IPython: it is loaded already in a kernel."""
-    ipython = sys.modules.get("IPython")
-    get_ipython = getattr(ipython, "get_ipython", None)
+    """Whether this runs in a Jupyter kernel; never imports IPython (a kernel has loaded it)."""
+    get_ipython = getattr(sys.modules.get("IPython"), "get_ipython", None)
     shell = get_ipython() if callable(get_ipython) else None
     return getattr(shell, "kernel", None) is not None
 
 
+def _display(bundle: dict[str, str], **options: Any) -> Any:
+    return importlib.import_module("IPython.display").display(bundle, raw=True, **options)
+
+
 def _files(output: Any) -> list[tuple[str, FileOutput | FileNode]]:
-    if isinstance(output, Prediction):
-        output = output.output
     items: list[tuple[str, FileOutput | FileNode]] = []
-    for item in iter_output_files(output):
+    for item in iter_output_files(output.output if isinstance(output, Prediction) else output):
         obj = item.node if item.node is not None else item.file
         keys = " / ".join(str(key) for key in item.keys if key != "url")
         name = shown_name(obj.filename, obj.url)
@@ -40,30 +38,22 @@ def _files(output: Any) -> list[tuple[str, FileOutput | FileNode]]:
 
 
 def gallery_html(output: Any, *, max_bytes: int = MAX_INLINE_BYTES) -> str:
-    """Every file of ``output`` as a tile of a wrapping grid: images inline, players for
-    video and audio, a note for the rest."""
-    tiles = []
-    for label, obj in _files(output):
-        shown = preview(obj, max_bytes=max_bytes)
-        tiles.append(
-            '<figure style="margin:0;width:200px;display:flex;flex-direction:column;gap:4px">'
-            f"{shown.html()}"
-            f'<figcaption style="font-size:85%;opacity:.8;word-break:break-all">{html.escape(label)}</figcaption>'
-            "</figure>"
-        )
+    tiles = [
+        '<figure style="margin:0;width:200px;display:flex;flex-direction:column;gap:4px">'
+        f"{preview(obj, max_bytes=max_bytes).html()}"
+        f'<figcaption style="font-size:85%;opacity:.8;word-break:break-all">{html.escape(label)}</figcaption>'
+        "</figure>"
+        for label, obj in _files(output)
+    ]
     if not tiles:
         return '<div class="speedpix-gallery"><em>no files in this output</em></div>'
-    return (
-        '<div class="speedpix-gallery" style="display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start">'
-        + "".join(tiles)
-        + "</div>"
-    )
+    style = "display:flex;flex-wrap:wrap;gap:12px;align-items:flex-start"
+    return f'<div class="speedpix-gallery" style="{style}">{"".join(tiles)}</div>'
 
 
 def gallery_text(output: Any) -> str:
     # Without the query: a presigned link's signature must not reach logs or exports.
-    lines = [f"{label}: {shown_url(obj.url)}" for label, obj in _files(output)]
-    return "\n".join(lines) or "no files in this output"
+    return "\n".join(f"{label}: {shown_url(obj.url)}" for label, obj in _files(output)) or "no files in this output"
 
 
 def show(output: Any, *, max_bytes: int = MAX_INLINE_BYTES) -> None:
@@ -77,24 +67,14 @@ def show(output: Any, *, max_bytes: int = MAX_INLINE_BYTES) -> None:
     if not in_notebook():
         print(gallery_text(output))
         return
-    bundle = {"text/html": gallery_html(output, max_bytes=max_bytes), "text/plain": gallery_text(output)}
-    _ipython_display()(bundle, raw=True)
-
-
-# ---------------------------------------------------------------- progress in a notebook
-
-
-def _ipython_display() -> Any:
-    return importlib.import_module("IPython.display").display
+    _display({"text/html": gallery_html(output, max_bytes=max_bytes), "text/plain": gallery_text(output)})
 
 
 class NotebookProgress:
-    """One output of the cell, updated in place (IPython's ``display_id``): a ``<progress>``
-    bar and the task's line. Works in every Jupyter frontend and in saved notebooks,
-    unlike a widget, whose state a saved or exported notebook does not show."""
+    """One output of the cell, updated in place (``display_id``): unlike a widget's, what a
+    saved or exported notebook shows too."""
 
-    #: Seconds between updates that change only the elapsed time.
-    MIN_INTERVAL: Final = 1.0
+    MIN_INTERVAL = 1.0  # seconds between updates that change only the elapsed time
 
     def __init__(self) -> None:
         self._handle: Any = None
@@ -106,37 +86,33 @@ class NotebookProgress:
         now = time.monotonic()
         if line == self._last_line and now - self._last_time < self.MIN_INTERVAL:
             return
-        self._last_line, self._last_time = line, now
-        self._show(progress_bundle(prediction, describe(prediction, elapsed=elapsed)))
-
-    def message(self, text: str) -> None:
-        _ipython_display()({"text/plain": text}, raw=True)
-
-    def _show(self, bundle: dict[str, str]) -> None:
+        self._last_line = line
+        self._last_time = now
+        bundle = progress_bundle(prediction, describe(prediction, elapsed=elapsed))
         try:
             if self._handle is None:
-                self._handle = _ipython_display()(bundle, raw=True, display_id=True)
+                self._handle = _display(bundle, display_id=True)
             else:
                 self._handle.update(bundle, raw=True)
         except Exception:  # a broken frontend must not fail the task: progress is best-effort
             self._handle = None
 
+    def message(self, text: str) -> None:
+        _display({"text/plain": text})
+
 
 def progress_bundle(prediction: Prediction, line: str) -> dict[str, str]:
-    """The text/plain and text/html of a progress line (pure)."""
+    """The text/plain and text/html of a progress line."""
     status = prediction.status
+    bar = '<progress max="1" style="width:12em"></progress>'  # indeterminate while queued
     if status == "running" and prediction.progress is not None:
         bar = f'<progress value="{prediction.progress:.3f}" max="1" style="width:12em"></progress>'
     elif status == "succeeded":
         bar = '<progress value="1" max="1" style="width:12em"></progress>'
     elif prediction.done:
         bar = "<span>✗</span>" if status == "failed" else ""
-    else:
-        bar = '<progress max="1" style="width:12em"></progress>'  # indeterminate while queued
+    style = "display:flex;gap:.6em;align-items:center;font-family:monospace"
     return {
         "text/plain": line,
-        "text/html": (
-            '<div class="speedpix-progress" style="display:flex;gap:.6em;align-items:center;font-family:monospace">'
-            f"{bar}<span>{html.escape(line)}</span></div>"
-        ),
+        "text/html": f'<div class="speedpix-progress" style="{style}">{bar}<span>{html.escape(line)}</span></div>',
     }

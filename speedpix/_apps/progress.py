@@ -1,7 +1,5 @@
-"""Progress of a task: a display that rewrites its line (:func:`.terminal.describe`)
-in place on a terminal, writes short lines to a log, or updates a notebook
-cell (``ProgressDisplay``, the public :class:`speedpix.progress.ProgressDisplay`).
-"""
+"""``ProgressDisplay`` (the public :class:`speedpix.progress.ProgressDisplay`): a task's
+progress line on a terminal, in a log or in a notebook cell."""
 
 from __future__ import annotations
 
@@ -52,29 +50,25 @@ class ProgressDisplay(LiveLine):
         elapsed = time.monotonic() - self._started
         if self._notebook is not None:
             self._notebook.update(prediction, elapsed)
-            return
-        if self.tty:
-            line = describe(prediction, elapsed=elapsed, bar=True)
-            self.rewrite(line, width=max(self._columns() - 1, 20))
-            return
-        decile = int((prediction.progress or 0.0) * 10) if prediction.status == "running" else None
-        key = (prediction.status, prediction.queue_position, decile)
-        if key != self._last_key:
-            self._last_key = key
-            self.line(describe(prediction, elapsed=elapsed))
+        elif self.tty:  # a line that wraps cannot be rewritten in place
+            self.rewrite(describe(prediction, elapsed=elapsed, bar=True), width=max(self._columns() - 1, 20))
+        else:
+            decile = int((prediction.progress or 0.0) * 10) if prediction.status == "running" else None
+            key = (prediction.status, prediction.queue_position, decile)
+            if key != self._last_key:
+                self._last_key = key
+                self.line(describe(prediction, elapsed=elapsed))
 
     def _columns(self) -> int:
-        """The terminal's width: a line that wraps cannot be rewritten in place."""
         try:
             columns = os.get_terminal_size(self.stream.fileno()).columns
         except (OSError, ValueError, AttributeError):
             return 80
-        return columns if columns > 0 else 80  # 0: a terminal that does not say
+        return columns or 80  # 0: a terminal that does not say
 
     def message(self, text: str) -> None:
         """A line of its own (ends the live line first)."""
-        if self._notebook is not None:
-            if self.enabled:
-                self._notebook.message(text)
-            return
-        self.line(text)
+        if self._notebook is None:
+            self.line(text)
+        elif self.enabled:
+            self._notebook.message(text)

@@ -1,11 +1,9 @@
-"""Saving a task's output files into a folder, under readable, stable names.
-
-Used by ``speedpix run -o`` and :mod:`speedpix.batch`; kept apart from the CLI so that
-the batch runner can use it without importing the CLI.
-"""
+"""Saving a task's output files into a folder or storage URL, under readable, stable names
+(``speedpix run -o`` and :mod:`speedpix.batch`, which must not import the CLI)."""
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -17,52 +15,29 @@ from .._flows.objectstore import is_storage_url, storage_target
 from .._flows.outputs import NamedTarget, OutputItem, iter_output_files, save_named
 from .._flows.tally import SavedFile
 
-__all__ = [
-    "OutputItem",
-    "SavedFile",
-    "check_storage_folder",
-    "is_storage_url",
-    "iter_output_files",
-    "save_outputs",
-    "save_outputs_to_storage",
-]
+__all__ = ["check_storage_folder", "is_storage_url", "iter_output_files", "save_outputs", "save_outputs_to_storage"]
 
 
 def _extension_of(head: bytes, item: OutputItem) -> str:
-    """The extension of the saved file: from its content type, sniffed from its first
-    bytes (``head``); else from the name or format the result gives; else none."""
-    sniffed = sniff_content_type(head)
-    if sniffed:
+    """From the content type sniffed from the first bytes, else from the result's names or format."""
+    if sniffed := sniff_content_type(head):
         return extension_for(sniffed)
-    names = []
-    if item.node is not None and isinstance(item.node.get("filename"), str):
-        names.append(item.node["filename"])
-    names.append(item.file.filename)
-    for name in names:
-        guessed = guess_from_name(name)
-        if guessed:
-            extension = extension_for(guessed)
-            if extension:
-                return extension
-    fmt = item.node.get("format") if item.node is not None else None
-    if isinstance(fmt, str) and re.fullmatch(r"[A-Za-z0-9]{1,8}", fmt):
-        return "." + fmt.lower()
-    for name in names:
-        suffix = Path(name).suffix
+    node: Mapping[str, Any] = item.node or {}
+    names = [name for name in (node.get("filename"), item.file.filename) if isinstance(name, str)]
+    for extension in (extension_for(guess_from_name(name)) for name in names):
+        if extension:
+            return extension
+    fmt = node.get("format")
+    for suffix in ["." + fmt if isinstance(fmt, str) else "", *(Path(name).suffix for name in names)]:
         if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", suffix):
             return suffix.lower()
     return ""
 
 
 def save_outputs(output: Any, directory: str | os.PathLike[str], *, prefix: str = "") -> list[SavedFile]:
-    """Save every file of a task's output into ``directory``; each file's path, size and
-    SHA-256 (computed as the bytes streamed: no saved file is read back).
-
-    Names are readable and stable: the output key, the index within a list, and the
-    extension of the file's content type (``images.png``, ``images-0.png``…), sniffed from
-    the first bytes as they pass. Each file is downloaded atomically, so an interrupted
-    save never leaves a truncated file under its final name; saving again overwrites.
-    """
+    """Save every file of a task's output into ``directory``, each atomically, under its output key,
+    index in a list and the extension of its sniffed content type (``images-0.png``); each
+    file's path, size and SHA-256 (computed as the bytes stream: no saved file is read back)."""
     target_dir = Path(directory)
     target_dir.mkdir(parents=True, exist_ok=True)
     return _save_all(output, prefix, lambda name: (target_dir, name))
@@ -71,38 +46,29 @@ def save_outputs(output: Any, directory: str | os.PathLike[str], *, prefix: str 
 def save_outputs_to_storage(
     output: Any, url: str, *, prefix: str = "", storage_options: Mapping[str, Any] | None = None
 ) -> list[SavedFile]:
-    """:func:`save_outputs` into an fsspec URL (``s3://bucket/prefix``, a folder): the
-    same names, each file streamed there atomically (see
-    :mod:`speedpix._flows.objectstore`); their URLs (``SavedFile.path``), sizes and SHA-256."""
-    # Each target is resolved (fsspec imported, the scheme's package checked) before its download.
+    """:func:`save_outputs` into an fsspec URL (``s3://bucket/prefix``); ``SavedFile.path`` is each file's URL."""
     return _save_all(output, prefix, lambda name: storage_target(url, name, storage_options, folder=True))
 
 
 def _save_all(output: Any, prefix: str, target: Callable[[Callable[[bytes], str]], NamedTarget]) -> list[SavedFile]:
-    """Save every file of ``output`` to ``target(name_for)``, where ``name_for`` names it from its
-    first bytes: its label and the extension of its content type (``images.png``), numbered
-    (``images-2.png``) if taken already in this save."""
+    """Save every file to ``target(name_for)``; ``name_for(first bytes)`` numbers a name taken already."""
     used: set[str] = set()
 
-    def namer(item: OutputItem) -> Callable[[bytes], str]:
-        def name_for(head: bytes) -> str:
-            base, extension = prefix + item.label, _extension_of(head, item)
-            name, counter = base + extension, 1
-            while name in used:
-                counter += 1
-                name = f"{base}-{counter}{extension}"
-            used.add(name)
-            return name
+    def name_for(item: OutputItem, head: bytes) -> str:
+        base, extension = prefix + item.label, _extension_of(head, item)
+        name, counter = base + extension, 1
+        while name in used:
+            counter += 1
+            name = f"{base}-{counter}{extension}"
+        used.add(name)
+        return name
 
-        return name_for
-
-    return [save_named(item.file, target(namer(item))) for item in iter_output_files(output)]
+    return [save_named(item.file, target(functools.partial(name_for, item))) for item in iter_output_files(output)]
 
 
 def check_storage_folder(url: str, storage_options: Mapping[str, Any] | None = None) -> None:
-    """Refuse, before a task is submitted, a storage URL that could not be saved into: no
-    fsspec, no implementation of its scheme (a ConfigurationError naming the package).
-    Nothing is sent to the storage."""
+    """Refuse, before a task is submitted, a storage URL that could not be saved into (no
+    fsspec, or no implementation of its scheme). Nothing is sent to the storage."""
     storage_target(url, _unnamed, storage_options, folder=True)
 
 

@@ -1,4 +1,4 @@
-"""``speedpix batch``: a jobs file run through :func:`speedpix.batch.run_batch`."""
+"""``speedpix batch`` (a jobs file run through :func:`speedpix.batch.run_batch`) and ``speedpix report``."""
 
 from __future__ import annotations
 
@@ -6,23 +6,14 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from .._apps.terminal import LiveLine
-from ._output import (
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    EXIT_STOPPED,
-    EXIT_TASK_FAILED,
-    UsageError,
-    err,
-    print_json,
-    printable,
-)
+from .._apps.terminal import LiveLine, printable
+from ._output import EXIT_INTERRUPTED, EXIT_OK, EXIT_STOPPED, EXIT_TASK_FAILED, UsageError, err, print_json
 from ._run import make_client
 
 if TYPE_CHECKING:
     from ..batch import BatchEvent
 
-__all__ = ["cmd_batch"]
+__all__ = ["cmd_batch", "cmd_report"]
 
 
 def cmd_batch(args: argparse.Namespace) -> int:
@@ -66,8 +57,7 @@ def cmd_batch(args: argparse.Namespace) -> int:
 
 
 class _BatchStatus(LiveLine):
-    """Batch progress on stderr: one line per job event (rewritten in place on a
-    terminal), ``printable`` as every LiveLine's."""
+    """One line per job event on stderr (the latest rewritten in place on a terminal)."""
 
     submitted = 0  # tasks submitted in this run, for the Ctrl-C report
 
@@ -78,3 +68,15 @@ class _BatchStatus(LiveLine):
             self.rewrite(event.describe())
         else:
             self.line(event.describe())
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from ..batch import BatchInputError, write_report
+
+    try:
+        path = write_report(args.directory)
+    except BatchInputError as error:
+        raise UsageError(str(error)) from None
+    if not args.quiet:
+        print(printable(path), flush=True)
+    return EXIT_OK

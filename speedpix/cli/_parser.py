@@ -1,19 +1,19 @@
-"""The command line's grammar: the parser of every command, and ``-i``/``--option`` values."""
+"""The command line's grammar: every command's parser, and the ``-i``/``--option`` values."""
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
-import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar, cast
+from typing import Any, NamedTuple, cast
 
 from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
 from .._version import __version__
-from ._output import EXIT_CODES, EXIT_USAGE, UsageError
+from ._output import EXIT_CODES, UsageError
 
 __all__ = ["DEFAULT_DEMO_OUTPUT", "build_parser", "parse_input", "parse_options"]
 
@@ -23,30 +23,19 @@ EPILOG = (
     "  SPEEDPIX_ENDPOINT                      API endpoint (default https://openai.edu-aliyun.com)\n"
     "\nTry it offline, no account needed:  speedpix demo"
 )
-
 DEFAULT_DEMO_OUTPUT = "speedpix-demo.png"
-DEMO_PROMPT = "a lighthouse on a cliff at dawn"
-
-
-class _Formatter(argparse.RawDescriptionHelpFormatter):
-    def __init__(self, prog: str) -> None:
-        super().__init__(prog, max_help_position=32)
+_OPTION_KEYS = sorted(ComfyPromptRequestOptions.__optional_keys__)
 
 
 class _Parser(argparse.ArgumentParser):
-    """Every command's parser: a usage error exits with EXIT_USAGE; the help ends with
-    the exit codes and the environment (``EPILOG``) unless told otherwise."""
+    """Its help ends with ``EPILOG`` unless told otherwise; a usage error exits with 2, EXIT_USAGE."""
 
     def __init__(self, *, epilog: str | None = EPILOG, **kwargs: Any) -> None:
-        super().__init__(epilog=epilog, formatter_class=_Formatter, **kwargs)
-
-    def error(self, message: str) -> NoReturn:
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n")
+        formatter = functools.partial(argparse.RawDescriptionHelpFormatter, max_help_position=32)
+        super().__init__(epilog=epilog, formatter_class=formatter, **kwargs)
 
 
 def _json_or_text(value: str) -> Any:
-    """A value of ``-i`` or ``--option``: parsed when it is valid JSON, else the string."""
     try:
         return json.loads(value)
     except ValueError:
@@ -54,9 +43,7 @@ def _json_or_text(value: str) -> Any:
 
 
 def parse_input(items: Sequence[str] | None) -> dict[str, Any]:
-    """``key=value`` pairs: a value that is valid JSON is parsed (``width=512`` is a
-    number, ``tags=["a","b"]`` a list), anything else is a string; ``key=@path`` is a
-    local file, uploaded (or base64-encoded) before the task is submitted."""
+    """``-i key=value`` pairs: JSON when the value is valid JSON, else a string; ``key=@path`` a local file."""
     result: dict[str, Any] = {}
     for item in items or ():
         key, sep, value = item.partition("=")
@@ -65,90 +52,184 @@ def parse_input(items: Sequence[str] | None) -> dict[str, Any]:
             raise UsageError(f"-i expects KEY=VALUE, got {item!r}")
         if key in result:
             raise UsageError(f"input {key!r} given twice")
-        if value.startswith("@"):
-            path = Path(value[1:]).expanduser()
-            if not value[1:]:
-                raise UsageError(f"-i {key}=@PATH needs a file path after '@'")
-            if not path.is_file():
-                raise UsageError(f"input {key!r}: no such file: {value[1:]}")
-            result[key] = path
-        else:
+        if not value.startswith("@"):
             result[key] = _json_or_text(value)
+        elif not value[1:]:
+            raise UsageError(f"-i {key}=@PATH needs a file path after '@'")
+        elif not (path := Path(value[1:]).expanduser()).is_file():
+            raise UsageError(f"input {key!r}: no such file: {value[1:]}")
+        else:
+            result[key] = path
     return result
 
 
 def parse_options(items: Sequence[str] | None) -> ComfyPromptRequestOptions:
     """``--option key=value`` pairs for the request's optional fields, values as in ``-i``."""
-    known = ComfyPromptRequestOptions.__optional_keys__
     result: dict[str, Any] = {}
     for item in items or ():
         key, sep, value = item.partition("=")
-        key = key.strip()
-        if not sep or key not in known:
-            raise UsageError(f"--option expects KEY=VALUE with KEY one of {', '.join(sorted(known))}; got {item!r}")
-        result[key] = _json_or_text(value)
+        if not sep or key.strip() not in _OPTION_KEYS:
+            raise UsageError(f"--option expects KEY=VALUE with KEY one of {', '.join(_OPTION_KEYS)}; got {item!r}")
+        result[key.strip()] = _json_or_text(value)
     return cast(ComfyPromptRequestOptions, result)
 
 
-_Number = TypeVar("_Number", int, float)
+def _positive(convert: Callable[[str], float], expected: str, top: float = math.inf) -> Callable[[str], Any]:
+    """An argparse ``type``: ``convert(text)``, refused unless finite, above 0 and at most ``top``."""
 
-
-def _positive(convert: Callable[[str], _Number], expected: str, positive: str) -> Callable[[str], _Number]:
-    """An argparse ``type``: ``convert(text)``, refused unless above 0 and finite."""
-
-    def parse(text: str) -> _Number:
+    def parse(text: str) -> float:
         try:
             value = convert(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-        if not 0 < value < math.inf:  # also refuses nan
-            raise argparse.ArgumentTypeError(f"expected {positive}, got {text!r}")
+            value = math.nan
+        if not (math.isfinite(value) and 0 < value <= top):
+            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
         return value
 
     return parse
 
 
-_seconds = _positive(float, "a number of seconds", "a positive number of seconds")
-_count = _positive(int, "a whole number", "a number >= 1")
+_seconds = _positive(float, "a positive number of seconds")
+_count = _positive(int, "a whole number >= 1")
+_percent = _positive(float, "a percentage from 0 (excluded) to 100%", top=100)
 
 
 def _failure_limit(text: str) -> int | str:
     """``--max-failures``: a count (``3``) or a percentage (``10%``)."""
     if text.strip().endswith("%"):
-        try:
-            percent = float(text.strip()[:-1])
-        except ValueError:
-            percent = math.nan
-        if not 0 < percent <= 100:
-            raise argparse.ArgumentTypeError(f"expected a percentage from 0 (excluded) to 100%, got {text!r}")
+        _percent(text.strip()[:-1])
         return text.strip()
-    return _count(text)
+    return cast(int, _count(text))
+
+
+def _opt(metavar: str, help: str, **settings: Any) -> dict[str, Any]:
+    return {"metavar": metavar, "help": help, **settings}
+
+
+def _flag(help: str, **settings: Any) -> dict[str, Any]:
+    return {"action": "store_true", "help": help, **settings}
+
+
+def _options(add_argument: Callable[..., object], table: dict[str, dict[str, Any]]) -> None:
+    """``add_argument(*names, **settings)`` for each ``"-o --output-dir": settings`` of ``table``."""
+    for names, settings in table.items():
+        add_argument(*names.split(), **settings)
+
+
+_CONNECTION = {
+    "--endpoint": _opt("URL", "API endpoint (env SPEEDPIX_ENDPOINT)"),
+    "--app-key": _opt("KEY", "app key (env SPEEDPIX_APP_KEY)"),
+    "--app-secret": _opt("SECRET", "app secret (env SPEEDPIX_APP_SECRET, safer: flags show in the process list)"),
+}
+_OUTPUT = {
+    "-o --output-dir": _opt("DIR", "save every output file into DIR (or a storage URL: s3://bucket/prefix/)"),
+    "--json": _flag("print exactly one JSON object on stdout (and nothing else there)"),
+    "-q --quiet": _flag("no progress display on stderr"),
+}
+
+
+class _Command(NamedTuple):
+    parents: str  # "output" (with "connection"), "connection" or ""
+    help: str
+    description: str
+    options: dict[str, dict[str, Any]]
+    epilog: str = EPILOG
+
+
+_COMMANDS = {
+    "run": _Command(
+        "output",
+        "run a workflow, wait for it, print or save its output",
+        "Submit a workflow task, show its progress on stderr, wait for it, then print its output "
+        "(or, with -o, save its files and print their paths).",
+        {
+            "workflow_id": _opt("WORKFLOW_ID", "the workflow to run"),
+            "-i --input": _opt("KEY=VALUE", "an input (JSON if valid, else text); KEY=@PATH: a file", action="append"),
+            "--resource-config-id": _opt("ID", "resource configuration (default: default)"),
+            "--randomise-seeds": _flag("let the service randomise the seeds", default=None),
+            "--return-temp-files": _flag("also return temporary files", default=None),
+            "--option": _opt("KEY=VALUE", f"a request field ({', '.join(_OPTION_KEYS)}), as -i", action="append"),
+            "--timeout": _opt("SECONDS", "give up waiting after this long (exit code 4)", type=_seconds),
+            "--base64": _flag("send file inputs inline as data URIs (files up to 1 MB) instead of uploading"),
+        },
+        "examples:\n"
+        "  speedpix run my-workflow -i prompt='a red fox' -i width=512 -o out/\n"
+        "  speedpix run my-workflow -i image=@photo.jpg --json\n\n" + EPILOG,
+    ),
+    "get": _Command(
+        "output",
+        "show a task by id; --wait follows it to the end",
+        "Show a task's status (and its output once finished). With --wait, follow it until it finishes: "
+        "this resumes a `speedpix run` that was interrupted or timed out.",
+        {
+            "task_id": _opt("TASK_ID", "the task id printed by `speedpix run`"),
+            "--wait": _flag("wait until the task finishes"),
+            "--timeout": _opt("SECONDS", "with --wait: give up after this long", type=_seconds),
+        },
+    ),
+    "upload": _Command(
+        "connection",
+        "upload files, print their access URLs",
+        "Upload local files as temporary files and print one access URL per line, usable as inputs.",
+        {"files": _opt("FILE", "files to upload", nargs="+"), "--json": _flag("print one JSON object, not URLs")},
+    ),
+    "batch": _Command(
+        "connection",
+        "run many jobs from a JSONL file; safe to kill and rerun",
+        'Run every job of JOBS.jsonl (one JSON object per line: {"id": "...", "workflow_id": "...", "input": '
+        '{...}}) with bounded concurrency; in an input, {"$file": "path"} is a local file, {"$text": "..."} a '
+        "string. A journal in DIR records every submission: rerunning the same command after a crash, kill or "
+        "Ctrl-C never submits a job twice. Files go to DIR/<job id>/, a summary to DIR/results.jsonl, a page of "
+        "every result to DIR/report.html. See docs/cli.md.",
+        {
+            "jobs": _opt("JOBS.jsonl", "the jobs file ('-' reads stdin)"),
+            "-o --output-dir": _opt(
+                "DIR|URL", "journal, results and files; or a storage URL for the files", required=True
+            ),
+            "--state": _opt("DIR", "with a storage URL as -o: the folder of the journal, results and report"),
+            "--concurrency": _opt(
+                "N", "at most N jobs at once (default 4), fewer while throttled", type=_count, default=4
+            ),
+            "--timeout": _opt("SECONDS", "per job: stop waiting after this long", type=_seconds),
+            "--resubmit-unknown": _flag("submit again jobs left 'unknown' by a crash (may pay for them twice)"),
+            "--retry-failed": _flag("submit again jobs whose task failed"),
+            "--max-failures": _opt("N|P%", "stop submitting once N jobs (or P%%) failed (exit 5)", type=_failure_limit),
+            "--strings-as-text": _flag('send plain strings as text, never as files (files only as {"$file": "path"})'),
+            "--json": _flag("print the summary as one JSON object"),
+            "-q --quiet": _flag("no progress lines on stderr"),
+        },
+        "example:\n"
+        "  speedpix batch jobs.jsonl -o out/ --concurrency 8\n"
+        "  speedpix batch jobs.jsonl -o s3://my-bucket/renders --state state/\n\n"
+        + EPILOG.replace(
+            "the task failed (batch: at least one job did not succeed)", "at least one job did not succeed"
+        ),
+    ),
+    "report": _Command(
+        "",
+        "rebuild a batch's report.html from its journal",
+        "Write DIR/report.html again from DIR/journal.sqlite: counts, failures first, then a contact sheet "
+        "of every job's saved files (one self-contained file, no script, no network).",
+        {
+            "directory": _opt("DIR", "the output directory of a `speedpix batch` run"),
+            "-q --quiet": _flag("do not print the report's path"),
+        },
+    ),
+    "demo": _Command(
+        "",
+        "try it offline: run a workflow on a local emulator and save the PNG",
+        "Start a local emulator in this process, run its demo-txt2img workflow through the public API with "
+        "a progress line, save the PNG and print its path. No account or network needed.",
+        {
+            "-o --output": _opt("PATH", f"where to save (default {DEFAULT_DEMO_OUTPUT})", default=DEFAULT_DEMO_OUTPUT),
+            "--prompt": {"default": "a lighthouse on a cliff at dawn", "help": "what to draw"},
+            "-q --quiet": _OUTPUT["-q --quiet"],
+        },
+    ),
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
-    connection = _Parser(add_help=False)
-    group = connection.add_argument_group("connection (default: the SPEEDPIX_* environment variables)")
-    group.add_argument("--endpoint", metavar="URL", help="API endpoint (env SPEEDPIX_ENDPOINT)")
-    group.add_argument("--app-key", metavar="KEY", help="app key (env SPEEDPIX_APP_KEY)")
-    group.add_argument(
-        "--app-secret",
-        metavar="SECRET",
-        help="app secret (env SPEEDPIX_APP_SECRET; prefer the variable: flags show in the process list)",
-    )
-
-    output = _Parser(add_help=False)
-    output.add_argument(
-        "-o",
-        "--output-dir",
-        metavar="DIR",
-        help="save every output file into DIR (a folder, or a storage URL such as s3://bucket/prefix/, "
-        "with speedpix[storage]) and print the paths",
-    )
-    output.add_argument(
-        "--json", action="store_true", help="print exactly one JSON object on stdout (and nothing else there)"
-    )
-    output.add_argument("-q", "--quiet", action="store_true", help="no progress display on stderr")
-
     parser = _Parser(
         prog="speedpix",
         description="SpeedPix (智作工坊) from the command line: run ComfyUI workflows, follow tasks, "
@@ -156,170 +237,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("-V", "--version", action="version", version=f"speedpix {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-
-    run = commands.add_parser(
-        "run",
-        parents=[output, connection],
-        help="run a workflow, wait for it, print or save its output",
-        description="Submit a workflow task, show its progress on stderr, wait for it, then print its "
-        "output (or, with -o, save its files and print their paths).",
-        epilog="examples:\n"
-        "  speedpix run my-workflow -i prompt='a red fox' -i width=512 -o out/\n"
-        "  speedpix run my-workflow -i image=@photo.jpg --json\n\n" + EPILOG,
-    )
-    run.add_argument("workflow_id", metavar="WORKFLOW_ID", help="the workflow to run")
-    run.add_argument(
-        "-i",
-        "--input",
-        action="append",
-        metavar="KEY=VALUE",
-        help="an input; VALUE is parsed as JSON when it is valid JSON, else kept as a string; "
-        "KEY=@PATH is a local file (repeatable)",
-    )
-    version = run.add_mutually_exclusive_group()
-    version.add_argument("--alias", metavar="ALIAS", help="workflow alias to run (default: main)")
-    version.add_argument("--version", metavar="VERSION_ID", help="workflow version to run (instead of an alias)")
-    run.add_argument("--resource-config-id", metavar="ID", help="resource configuration (default: default)")
-    run.add_argument("--randomise-seeds", action="store_true", help="let the service randomise the seeds")
-    run.add_argument("--return-temp-files", action="store_true", help="also return temporary files")
-    run.add_argument(
-        "--option",
-        action="append",
-        metavar="KEY=VALUE",
-        help="another field of the comfy_prompt request, from the API spec ("
-        + ", ".join(sorted(ComfyPromptRequestOptions.__optional_keys__))
-        + "); VALUE is parsed as JSON when it is valid JSON (repeatable)",
-    )
-    run.add_argument(
-        "--timeout", type=_seconds, metavar="SECONDS", help="give up waiting after this long (exit code 4)"
-    )
-    run.add_argument(
-        "--base64",
-        action="store_true",
-        help="send file inputs inline as data URIs (files up to 1 MB) instead of uploading",
-    )
-
-    get = commands.add_parser(
-        "get",
-        parents=[output, connection],
-        help="show a task by id; --wait follows it to the end",
-        description="Show a task's status (and its output once finished). With --wait, follow it until it "
-        "finishes: this resumes a `speedpix run` that was interrupted or timed out.",
-    )
-    get.add_argument("task_id", metavar="TASK_ID", help="the task id printed by `speedpix run`")
-    get.add_argument("--wait", action="store_true", help="wait until the task finishes")
-    get.add_argument(
-        "--timeout", type=_seconds, metavar="SECONDS", help="with --wait: give up after this long (exit code 4)"
-    )
-
-    upload = commands.add_parser(
-        "upload",
-        parents=[connection],
-        help="upload files, print their access URLs",
-        description="Upload local files as temporary files and print one access URL per line, "
-        "usable as workflow inputs.",
-    )
-    upload.add_argument("files", nargs="+", metavar="FILE", help="files to upload")
-    upload.add_argument("--json", action="store_true", help="print one JSON object instead of URLs")
-
-    batch = commands.add_parser(
-        "batch",
-        parents=[connection],
-        help="run many jobs from a JSONL file; safe to kill and rerun",
-        description="Run every job of JOBS.jsonl (one JSON object per line: "
-        '{"id": "...", "workflow_id": "...", "input": {...}}, optionally alias_id, version_id, '
-        "resource_config_id) with bounded concurrency. In an input, "
-        '{"$file": "path"} is a local file (uploaded) and {"$text": "..."} a string sent as it is; a plain '
-        "string naming a missing media file (photoz/17.jpg) is refused."
-        " A journal in DIR records every submission before "
-        "and after it is made: rerunning the same command after a crash, kill or Ctrl-C never submits a "
-        "job twice (submitted tasks are followed by id) and keeps every finished result. Files are saved "
-        "under DIR/<job id>/, a summary in DIR/results.jsonl, a page of every result in DIR/report.html "
-        "(self-contained, offline; `speedpix report DIR` rebuilds it). With -o s3://bucket/prefix (any fsspec "
-        "URL) the files are streamed to URL/<job id>/ and the journal, results and report go to --state DIR.",
-        epilog="example:\n"
-        '  echo \'{"id": "fox", "workflow_id": "my-workflow", "input": {"prompt": "a fox"}}\' > jobs.jsonl\n'
-        "  speedpix batch jobs.jsonl -o out/ --concurrency 8\n"
-        "  speedpix batch jobs.jsonl -o s3://my-bucket/renders --state state/\n\n"
-        "a job left 'submitting' by a crash (the task may or may not exist) is reported as 'unknown' and\n"
-        "not submitted again unless --resubmit-unknown is given (which risks paying for it twice).\n\n"
-        + EPILOG.replace(
-            "the task failed (batch: at least one job did not succeed)", "at least one job did not succeed"
-        ),
-    )
-    batch.add_argument("jobs", metavar="JOBS.jsonl", help="the jobs file ('-' reads stdin)")
-    batch.add_argument(
-        "-o",
-        "--output-dir",
-        metavar="DIR|URL",
-        required=True,
-        help="journal, results and files go here; or a storage URL (s3://bucket/prefix, with speedpix[storage]) "
-        "the files are streamed to, with --state",
-    )
-    batch.add_argument(
-        "--state",
-        metavar="DIR",
-        help="with a storage URL as -o: the local folder for the journal, results.jsonl and report.html "
-        "(`speedpix report DIR` rebuilds the report)",
-    )
-    batch.add_argument(
-        "--concurrency",
-        type=_count,
-        default=4,
-        metavar="N",
-        help="at most N jobs at once (default 4); lowered while the service throttles, raised again as it allows",
-    )
-    batch.add_argument("--timeout", type=_seconds, metavar="SECONDS", help="per job: stop waiting after this long")
-    batch.add_argument(
-        "--resubmit-unknown", action="store_true", help="submit again jobs whose earlier submission is in doubt"
-    )
-    batch.add_argument("--retry-failed", action="store_true", help="submit again jobs whose task failed")
-    batch.add_argument(
-        "--max-failures",
-        type=_failure_limit,
-        metavar="N|P%",
-        help="stop submitting once N jobs failed in this run, or P%% of the finished ones (checked from "
-        "max(10, 100/P) finished jobs); submitted tasks are still followed; exit code 5; rerun to resume",
-    )
-    batch.add_argument(
-        "--strings-as-text",
-        action="store_true",
-        help='send plain strings as text, never as files (files then only as {"$file": "path"})',
-    )
-    batch.add_argument("--json", action="store_true", help="print the summary as one JSON object")
-    batch.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
-
-    report = commands.add_parser(
-        "report",
-        help="rebuild a batch's report.html from its journal",
-        description="Write DIR/report.html again from DIR/journal.sqlite: counts, failures first, then a "
-        "contact sheet of every job's saved files. One self-contained file (no script, no network); "
-        "`speedpix batch` writes it at the end of every run.",
-    )
-    report.add_argument("directory", metavar="DIR", help="the output directory of a `speedpix batch` run")
-    report.add_argument("-q", "--quiet", action="store_true", help="do not print the report's path")
-
-    commands.add_parser(
-        "emulator",
-        add_help=False,
-        help="serve a local SpeedPix emulator (see `speedpix emulator --help`)",
-        description="Serve the local emulator (needs the 'testing' extra).",
-    )
-
-    demo = commands.add_parser(
-        "demo",
-        help="try it offline: run a workflow on a local emulator and save the PNG",
-        description="Start a local emulator in this process, run its demo-txt2img workflow through the "
-        "public API with a progress line, save the PNG and print its path. No account, no network, "
-        "no environment variables needed.",
-    )
-    demo.add_argument(
-        "-o",
-        "--output",
-        metavar="PATH",
-        default=DEFAULT_DEMO_OUTPUT,
-        help=f"where to save (default {DEFAULT_DEMO_OUTPUT})",
-    )
-    demo.add_argument("--prompt", default=DEMO_PROMPT, help="what to draw")
-    demo.add_argument("-q", "--quiet", action="store_true", help="no progress display on stderr")
+    connection = _Parser(add_help=False)
+    group = connection.add_argument_group("connection (default: the SPEEDPIX_* environment variables)")
+    _options(group.add_argument, _CONNECTION)
+    output = _Parser(add_help=False)
+    _options(output.add_argument, _OUTPUT)
+    parents = {"output": [output, connection], "connection": [connection], "": []}
+    for name, (inherits, summary, description, options, epilog) in _COMMANDS.items():
+        command = commands.add_parser(
+            name, parents=parents[inherits], help=summary, description=description, epilog=epilog
+        )
+        _options(command.add_argument, options)
+    version = commands.choices["run"].add_mutually_exclusive_group()
+    version.add_argument("--alias", dest="alias_id", metavar="ALIAS", help="workflow alias to run (default: main)")
+    version.add_argument("--version", dest="version_id", metavar="VERSION_ID", help="workflow version to run instead")
+    commands.add_parser("emulator", add_help=False, help="serve a local SpeedPix emulator (needs the 'testing' extra)")
     return parser

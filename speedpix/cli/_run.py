@@ -1,4 +1,7 @@
-"""``speedpix run``, ``get`` and ``upload``: one task (or file) at a time."""
+"""``speedpix run``, ``get``, ``upload``, and the local emulator's ``demo`` and ``emulator``.
+
+Every import of the service's client (or the emulator) is lazy: ``speedpix --help`` stays fast.
+"""
 
 from __future__ import annotations
 
@@ -6,34 +9,23 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .._apps.terminal import json_text
-from ._output import (
-    EXIT_OK,
-    EXIT_TASK_FAILED,
-    Interrupted,
-    UsageError,
-    err,
-    json_default,
-    print_json,
-    printable,
-    resume_line,
-)
-from ._parser import parse_input, parse_options
+from .._apps.terminal import printable
+from ._output import EXIT_OK, EXIT_TASK_FAILED, EXIT_USAGE, Interrupted, UsageError, err, print_json, resume_line
+from ._parser import DEFAULT_DEMO_OUTPUT, parse_input, parse_options
 
 if TYPE_CHECKING:
     from .._apps.progress import ProgressDisplay
-    from .._apps.saving import SavedFile
     from ..client import Client
     from ..predictions import Prediction
 
-__all__ = ["cmd_get", "cmd_run", "cmd_upload", "display_for", "listener", "make_client"]
+__all__ = ["cmd_demo", "cmd_emulator", "cmd_get", "cmd_run", "cmd_upload", "make_client"]
 
 
 def make_client(args: argparse.Namespace, **options: Any) -> Client:
-    # Lazy, as every import of the service's client here: `speedpix --help` stays fast.
     from ..client import Client
 
     # Said in the command's terms (the Client's own message speaks Python: app_key=...).
@@ -47,25 +39,23 @@ def make_client(args: argparse.Namespace, **options: Any) -> Client:
     return Client(app_key=args.app_key, app_secret=args.app_secret, endpoint=args.endpoint, **options)
 
 
-def display_for(args: argparse.Namespace) -> ProgressDisplay:
-    from .._apps.progress import ProgressDisplay  # lazy: keeps `speedpix --help` fast
+def _display(args: argparse.Namespace) -> ProgressDisplay:
+    from .._apps.progress import ProgressDisplay
 
-    return ProgressDisplay(sys.stderr, enabled=not getattr(args, "quiet", False))
-
-
-def listener(display: ProgressDisplay) -> ProgressDisplay | None:
-    """The progress line as ``on_progress``, or None under -q: a listener makes the wait
-    poll every second, which only pays when someone watches."""
-    return display if display.enabled else None
+    return ProgressDisplay(sys.stderr, enabled=not args.quiet)
 
 
-def _finish(prediction: Prediction, args: argparse.Namespace, display: ProgressDisplay) -> int:
-    """Report a prediction: print or save its output; the exit code."""
-    # Lazy (both): keeps `speedpix --help` fast.
+def _wait(prediction: Prediction, display: ProgressDisplay, timeout: float | None) -> None:
+    # Under -q, no listener: one makes the wait poll every second, which only pays when someone watches.
+    prediction.wait(timeout=timeout, on_progress=display if display.enabled else None)
+    display.finish()
+
+
+def _finish(prediction: Prediction, args: argparse.Namespace) -> int:
+    """Print or save a prediction's output; the exit code."""
     from .._apps.saving import is_storage_url, save_outputs, save_outputs_to_storage
     from .._apps.terminal import describe
 
-    display.finish()
     out_dir: str | None = args.output_dir
     result: dict[str, Any] = {
         "task_id": prediction.id,
@@ -76,44 +66,42 @@ def _finish(prediction: Prediction, args: argparse.Namespace, display: ProgressD
         "error_code": prediction.error_code,
     }
     if prediction.status == "succeeded":
-        saved: list[SavedFile] = []
         if out_dir and is_storage_url(out_dir):  # s3://bucket/prefix… (speedpix[storage])
-            saved = save_outputs_to_storage(prediction.output, out_dir)
+            result["files"] = [str(file.path) for file in save_outputs_to_storage(prediction.output, out_dir)]
         elif out_dir:
-            saved = save_outputs(prediction.output, out_dir)
-        files = [file.path for file in saved]
-        result["files"] = [str(path) for path in files]
+            result["files"] = [str(file.path) for file in save_outputs(prediction.output, out_dir)]
         if args.json:
             print_json(result)
-        elif out_dir:
-            for path in files:
-                print(printable(path), flush=True)
-            if not files:
-                err(f"task {printable(prediction.id)} succeeded; its output has no files.")
+        elif not out_dir:
+            print_json(prediction.output, indent=2)
+        elif result["files"]:
+            print("\n".join(printable(path) for path in result["files"]), flush=True)
         else:
-            print(json_text(prediction.output, indent=2, default=json_default), flush=True)
+            err(f"task {printable(prediction.id)} succeeded; its output has no files.")
         return EXIT_OK
     if prediction.done:
-        code = f" ({printable(prediction.error_code)})" if prediction.error_code else ""
         if args.json:
             print_json(result)
+        code = f" ({printable(prediction.error_code)})" if prediction.error_code else ""
         error = printable(prediction.error or "no error message")
         err(f"error: task {printable(prediction.id)} {printable(prediction.status)}: {error}{code}")
         return EXIT_TASK_FAILED
-    # Not finished (only without --wait).
-    if args.json:
-        result.update(progress=prediction.progress, queue_position=prediction.queue_position, eta=prediction.eta)
-        print_json(result)
+    if args.json:  # not finished (only without --wait)
+        print_json(
+            result
+            | {"progress": prediction.progress, "queue_position": prediction.queue_position, "eta": prediction.eta}
+        )
     else:
         print(printable(describe(prediction)), flush=True)
         err(f"follow it with: {resume_line(prediction.id, out_dir)}")
     return EXIT_OK
 
 
-def _wait(prediction: Prediction, args: argparse.Namespace, display: ProgressDisplay, timeout: float | None) -> int:
+def _follow(prediction: Prediction, args: argparse.Namespace, display: ProgressDisplay, timeout: float | None) -> int:
+    display.update(prediction)
     try:
-        prediction.wait(timeout=timeout, on_progress=listener(display))
-        return _finish(prediction, args, display)
+        _wait(prediction, display, timeout)
+        return _finish(prediction, args)
     except KeyboardInterrupt:
         display.finish()
         raise Interrupted(prediction.id) from None
@@ -122,7 +110,7 @@ def _wait(prediction: Prediction, args: argparse.Namespace, display: ProgressDis
 def _check_output_dir(args: argparse.Namespace) -> None:
     """A storage URL given to -o is checked before any task is submitted or waited for."""
     if args.output_dir and "://" in args.output_dir:
-        from .._apps.saving import check_storage_folder, is_storage_url  # lazy: fsspec only for URLs
+        from .._apps.saving import check_storage_folder, is_storage_url  # fsspec only for URLs
 
         if is_storage_url(args.output_dir):
             check_storage_folder(args.output_dir)
@@ -131,16 +119,11 @@ def _check_output_dir(args: argparse.Namespace) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     _check_output_dir(args)
     inputs = parse_input(args.input)
-    options = parse_options(args.option)
-    if args.alias is not None:
-        options["alias_id"] = args.alias
-    if args.version is not None:
-        options["version_id"] = args.version
-    if args.randomise_seeds:
-        options["randomise_seeds"] = True
-    if args.return_temp_files:
-        options["return_temp_files"] = True
-    display = display_for(args)
+    options: dict[str, Any] = dict(parse_options(args.option))
+    for key in ("alias_id", "version_id", "randomise_seeds", "return_temp_files"):  # their own flags
+        if getattr(args, key) is not None:
+            options[key] = getattr(args, key)
+    display = _display(args)
     with make_client(args) as client:
         started = time.monotonic()
         try:
@@ -155,23 +138,20 @@ def cmd_run(args: argparse.Namespace) -> int:
         except KeyboardInterrupt:
             raise Interrupted(None) from None
         display.message(f"submitted task {prediction.id} (workflow {args.workflow_id})")
-        display.update(prediction)
         remaining = None if args.timeout is None else max(args.timeout - (time.monotonic() - started), 0.001)
-        return _wait(prediction, args, display, remaining)
+        return _follow(prediction, args, display, remaining)
 
 
 def cmd_get(args: argparse.Namespace) -> int:
     _check_output_dir(args)
-    display = display_for(args)
     with make_client(args) as client:
         try:
             prediction = client.predictions.get(args.task_id)
         except KeyboardInterrupt:
             raise Interrupted(args.task_id) from None
         if args.wait and not prediction.done:
-            display.update(prediction)
-            return _wait(prediction, args, display, args.timeout)
-        return _finish(prediction, args, display)
+            return _follow(prediction, args, _display(args), args.timeout)
+        return _finish(prediction, args)
 
 
 def cmd_upload(args: argparse.Namespace) -> int:
@@ -190,4 +170,60 @@ def cmd_upload(args: argparse.Namespace) -> int:
                 print(printable(file.access_url), flush=True)
     if args.json:
         print_json({"files": uploaded})
+    return EXIT_OK
+
+
+def _missing_extra(error: ImportError) -> int:
+    """Say, in one line, that the emulator cannot start without the 'testing' extra."""
+    text = str(error).strip().splitlines()
+    message = text[0] if text else type(error).__name__
+    if "testing" not in message:
+        message = f"{message} (speedpix emulator needs the 'testing' extra: pip install '.[testing]' in its clone)"
+    err(f"error: {printable(message)}")
+    return EXIT_USAGE
+
+
+def cmd_emulator(argv: Sequence[str]) -> int:
+    try:
+        from ..testing._serve import main as serve
+        from ..testing._server import require_uvicorn
+
+        if not {"-h", "--help"} & set(argv):
+            require_uvicorn()
+    except ImportError as error:
+        return _missing_extra(error)
+    try:
+        return serve(list(argv))
+    except SystemExit as exit:  # its argparse: --help, or a usage error
+        return exit.code if isinstance(exit.code, int) else EXIT_USAGE
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    try:
+        from ..testing import Emulator
+
+        emulator = Emulator()
+    except ImportError as error:
+        return _missing_extra(error)
+    from ..client import Client
+
+    target = Path(args.output).expanduser()
+    if target.is_dir():
+        target /= DEFAULT_DEMO_OUTPUT
+    display = _display(args)
+    with emulator as emu:
+        # A short queue and a couple of seconds of "generation": the progress a real task shows.
+        emu.configure("demo-txt2img", queue_time=0.5, duration=1.5)
+        display.message(f"local emulator at {emu.endpoint} (no account or network needed)")
+        with Client(emu.app_key, emu.app_secret, endpoint=emu.endpoint) as client:  # as a user would
+            prediction = client.predictions.create("demo-txt2img", {"prompt": args.prompt})
+            display.message(f"submitted task {prediction.id} (workflow demo-txt2img): {args.prompt!r}")
+            display.update(prediction)
+            _wait(prediction, display, 60)
+            if prediction.status != "succeeded":
+                err(f"error: demo task {printable(prediction.status)}: {printable(prediction.error)}")
+                return EXIT_TASK_FAILED
+            target.parent.mkdir(parents=True, exist_ok=True)
+            saved = prediction.output["images"].save(target)
+    print(printable(saved), flush=True)
     return EXIT_OK
