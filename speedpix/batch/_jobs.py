@@ -18,20 +18,6 @@ from .._core.errors import InvalidInputError
 from .._core.inputs import has_media_name, is_media_file_path
 from .._core.validate import request_options
 
-__all__ = [
-    "FILE_KEY",
-    "JOURNAL_NAME",
-    "LOCK_NAME",
-    "REPORT_NAME",
-    "RESULTS_NAME",
-    "TEXT_KEY",
-    "BatchInputError",
-    "Job",
-    "job_input",
-    "load_jobs",
-    "map_input",
-]
-
 # The batch's own files in its directory; no job may be named like them (each job's
 # files go to DIR/<job id>/).
 JOURNAL_NAME: Final = "journal.sqlite"
@@ -229,19 +215,15 @@ def load_jobs(source: str | os.PathLike[str] | TextIO | Iterable[Any], *, detect
     for number, item, where in _lines(source):
         try:
             data = json.loads(item) if isinstance(item, str | bytes) else item
-        except json.JSONDecodeError as error:  # its own message counts lines too: the column only
-            problems.append(f"{where} line {number}: not valid JSON ({error.msg} at column {error.colno})")
-            continue
-        except ValueError as error:
-            problems.append(f"{where} line {number}: not valid JSON ({error})")
+        except ValueError as error:  # a JSONDecodeError's own message counts lines too: the column only
+            detail = f"{error.msg} at column {error.colno}" if isinstance(error, json.JSONDecodeError) else error
+            problems.append(f"{where} line {number}: not valid JSON ({detail})")
             continue
         # An id is taken by the first line that names it, valid or not.
         raw_id = data.get("id") if isinstance(data, dict) else None
-        if isinstance(raw_id, str) and raw_id in seen:
+        if isinstance(raw_id, str) and seen.setdefault(raw_id, number) != number:
             problems.append(f"{where} line {number}: duplicate id {raw_id!r} (first on line {seen[raw_id]})")
             continue
-        if isinstance(raw_id, str):
-            seen[raw_id] = number
         try:
             jobs.append(_check_job(data, number, detect_file_paths=detect_file_paths))
         except ValueError as error:
