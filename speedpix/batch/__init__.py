@@ -10,66 +10,36 @@
 
 Each line of the jobs file is ``{"id": "...", "workflow_id": "...", "input": {...}}``
 with optional ``resource_config_id`` and any optional field of the API spec's
-``comfy_prompt`` request (``alias_id``, ``version_id``, ``randomise_seeds``, ...).
+``comfy_prompt`` request (``alias_id``, ``version_id``, ...). In an input,
+``{"$file": "photos/17.jpg"}`` is a local file, uploaded before its job is submitted, and
+``{"$text": "..."}`` a string sent as it is; a plain string that looks like a media file
+name but names no file is refused. Every line is checked before anything is submitted.
 
-**Files in inputs.** ``{"$file": "photos/17.jpg"}`` is a local file (relative to the
-current directory), uploaded before its job is submitted; ``{"$text": "..."}`` is a
-string sent as it is. A plain string is a file when it names an existing media file; one
-that only *looks* like one (``.jpg``, ``.png``, ``.mp4``… but no such file) is refused as
-a likely typo. Every such problem is reported, by line, before anything is submitted.
-With ``detect_file_paths=False`` (``--strings-as-text``) plain strings are always text.
-
-**The journal.** ``DIR/journal.sqlite`` (WAL, ``synchronous=FULL``) has one row per job:
-``pending`` → ``submitting`` (committed *before* the task is submitted) → ``submitted``
-with its task id → ``done`` (files saved) or ``failed``. A rerun never submits a job
-whose task id is known (it follows the task) and never runs a finished job again. The
-journal also keeps the client's uploads (``client.files.uploads()``): a rerun hands those
-still valid to its client (``client.files.reuse()``), so shared inputs are not uploaded again.
-
-**The one ambiguous case.** A job found in ``submitting`` on a rerun was being submitted
-when the process died: the task may or may not exist. It becomes ``unknown`` and is *not*
-submitted again (that could pay twice) unless ``resubmit_unknown=True`` (``--resubmit-unknown``).
-
-Other rules: a job whose submission was refused or whose input files could not be
-uploaded created no task (``SpeedPixException.task_may_exist``) and is retried on the next
-run; a job whose *task* failed stays failed unless ``retry_failed=True``; a job whose wait
-timed out or was cut short by a network error is followed again on the next run. Retries
-of individual calls are the client's (``max_retries``), except for throttling.
+**The journal.** ``DIR/journal.sqlite`` has one row per job: ``pending`` → ``submitting``
+(committed *before* the task is submitted) → ``submitted`` with its task id → ``done`` or
+``failed``. A rerun follows a known task instead of submitting again, never runs a
+finished job again, and reuses the uploads of earlier runs still valid. A job found in
+``submitting`` may or may not have a task: it becomes ``unknown`` and is not submitted
+again (that could pay twice) unless ``resubmit_unknown=True``. A job whose submission was
+refused (no task, ``SpeedPixException.task_may_exist``) is retried on the next run; one
+whose *task* failed stays failed unless ``retry_failed=True``; one whose wait timed out
+or was cut short is followed again.
 
 **Throttling.** The batch starts at ``concurrency`` jobs at once; a throttled submission
-(``RateLimitError``) lowers it, successful ones raise it again, never above
-``concurrency`` (AIMD, ``speedpix._core.adaptive``). The throttled job waits
-(``Retry-After``, else a growing delay) and is submitted again; after 10 throttles in a
-row it is ``failed``, with no task, so the next run submits it.
+lowers it, successful ones raise it again (AIMD, ``speedpix._core.adaptive``); the job
+waits and is submitted again, and after 10 throttles in a row it fails, with no task.
 
-**Stopping early.** ``max_failures=N`` stops submitting once ``N`` jobs have failed in
-this run; ``max_failures="10%"`` once 10% of the jobs finished in this run have failed,
-checked from ``max(10, ceil(1 / 0.10))`` finished jobs on. Tasks already submitted are
-followed to the end; jobs not submitted stay pending (``incomplete``) for a rerun.
-Failures of earlier runs do not count. ``BatchSummary.stopped_early`` says so.
+**Stopping early.** ``max_failures=N`` (or ``"10%"`` of the jobs finished in this run,
+from ``max(10, ceil(1 / 0.10))`` finished on) stops submitting; submitted tasks are
+followed to the end, the others stay pending for a rerun (``BatchSummary.stopped_early``).
 
-**Failures by kind** (``FAILURE_KINDS``; ``failure_kind`` in ``results.jsonl``):
-``content_moderation`` (``ContentModerationError``, or an ``AuditFailed`` task),
-``invalid_input`` (``InvalidInputError``, ``ServiceError``, HTTP 400/413/422),
-``task_failed``, ``unreachable`` (``APIConnectionError``, ``FileTransferError``,
-``ServerError``, throttled 10 times in a row), ``other`` (and older SDKs' failures).
-
-**Provenance.** Each line of ``results.jsonl`` also has, when known: ``workflow_id``,
-``alias_id`` (``"main"`` when the job named no version or alias) or ``version_id``,
-``resource_config_id``, ``inputs`` as sent (a local file as ``{"path", "bytes",
-"sha256"}``; a URL without its query or credentials), ``submitted_at`` and
-``finished_at`` (ISO 8601 UTC), ``duration_ms`` and ``outputs``: ``{"path", "bytes",
-"sha256"}`` per saved file (path relative to the output directory, or the URL in object
-storage), checksums computed as the bytes are written. Rows of an older journal have none.
-
-**Object storage.** ``out_dir`` may be an fsspec URL (``s3://bucket/prefix``, the
-``speedpix[storage]`` extra): each job's files are streamed to ``URL/<job id>/`` and the
-journal, ``results.jsonl`` and ``report.html`` go to ``state``, a local folder, required
-then (and refused with a local ``out_dir``).
-
-**The report.** Every run ends by writing ``DIR/report.html`` (:func:`write_report`
-rebuilds it from the journal): counts, failures first, then every job's saved files as a
-contact sheet. One self-contained file, no script, everything from outside HTML-escaped.
+**Results.** ``results.jsonl`` has a line per job: status, task, files, error and
+``failure_kind`` (:data:`FAILURE_KINDS`), with provenance: workflow, alias or version,
+inputs as sent (local files with size and SHA-256, URLs without query or credentials),
+``submitted_at``/``finished_at``, ``duration_ms`` and each saved file's size and
+checksum. ``report.html`` shows counts, failures, and a contact sheet of every job's
+files (:func:`write_report` rebuilds it). ``out_dir`` may be object storage
+(``s3://bucket/prefix``) with a local ``state`` folder. The rules in full: docs/cli.md.
 """
 
 from __future__ import annotations
@@ -81,6 +51,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .._apps.saving import check_storage_folder, is_storage_url
+from .._core.adaptive import AdaptiveLimit
 from .._core.logging import logger
 from .._core.names import shown_url
 from .._core.validate import count, positive
@@ -88,7 +59,7 @@ from ._jobs import JOURNAL_NAME, REPORT_NAME, RESULTS_NAME, BatchInputError, Job
 from ._journal import Journal, exclusive, reconcile, write_results
 from ._report import write_report
 from ._results import FAILURE_KINDS, BatchEvent, BatchSummary, JobResult
-from ._runner import FailureLimit, Gate, Runner
+from ._runner import FailureLimit, Runner
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -123,20 +94,13 @@ def run_batch(
     """Run every job, at most ``concurrency`` at once; safe to interrupt and run again.
 
     All jobs are validated before anything is submitted (:class:`BatchInputError`).
-    Outputs are saved under ``out_dir/<job id>/`` and a summary is written to
-    ``out_dir/results.jsonl`` (atomically, at the end, also after Ctrl-C). ``timeout``
-    bounds each job's wait; a job still running then is ``incomplete`` and is followed
-    again by the next run. ``on_event`` receives a :class:`BatchEvent` per change (from
-    worker threads, one at a time). ``max_failures`` (a count, or a percentage such as
-    ``"10%"``) stops submitting once that many jobs failed in this run
-    (:attr:`BatchSummary.stopped_early`). See the module doc for the journal's rules.
-
-    ``out_dir`` may be an fsspec URL (``s3://bucket/prefix``, needs ``speedpix[storage]``):
-    each job's files are streamed to ``out_dir/<job id>/``, and ``state`` (required then, a
-    local folder) holds the journal, ``results.jsonl`` and ``report.html``.
-    ``storage_options`` go to the file system (e.g. ``endpoint_url``). Both are checked
-    before anything is submitted (:class:`BatchInputError`; a scheme whose package is
-    missing: :class:`~speedpix.errors.ConfigurationError`).
+    Outputs go to ``out_dir/<job id>/``, results to ``out_dir/results.jsonl`` (at the end,
+    also after Ctrl-C). ``timeout`` bounds each job's wait (then it is ``incomplete``).
+    ``on_event`` receives a :class:`BatchEvent` per change, one at a time. ``max_failures``
+    (a count or ``"10%"``) stops submitting once that many jobs failed in this run.
+    ``out_dir`` may be an fsspec URL (``s3://bucket/prefix``, needs ``speedpix[storage]``);
+    ``state``, a local folder, then holds the journal, results and report, and
+    ``storage_options`` go to the file system (e.g. ``endpoint_url``).
     """
     failure_limit = FailureLimit.parse(max_failures)
     storage = _storage(out_dir, state, storage_options)
@@ -165,7 +129,7 @@ def run_batch(
                 directory,
                 journal,
                 client,
-                Gate(concurrency),
+                AdaptiveLimit(concurrency),
                 timeout,
                 on_event,
                 failure_limit,
@@ -188,7 +152,7 @@ def run_batch(
         finally:
             if not interrupted:
                 journal.close()
-    limit = runner.gate.limit
+    limit = runner.limit
     return BatchSummary(
         results,
         output_dir=directory,

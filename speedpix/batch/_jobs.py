@@ -80,6 +80,8 @@ def _marker(value: dict[str, Any]) -> str | None:
 
 def _file_problems(value: Any, where: str, *, detect_file_paths: bool) -> Iterator[str]:
     """What is wrong with the files an input names (the file system is read)."""
+    if isinstance(value, list):
+        value = dict(enumerate(value))  # named [0], [1]...
     if isinstance(value, dict):
         try:
             key = _marker(value)
@@ -96,9 +98,6 @@ def _file_problems(value: Any, where: str, *, detect_file_paths: bool) -> Iterat
         elif key is None:
             for name, child in value.items():
                 yield from _file_problems(child, f"{where}[{name!r}]", detect_file_paths=detect_file_paths)
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            yield from _file_problems(child, f"{where}[{index}]", detect_file_paths=detect_file_paths)
     elif isinstance(value, str) and detect_file_paths and has_media_name(value) and not is_media_file_path(value):
         quoted = json.dumps(value, ensure_ascii=False)
         yield (
@@ -128,8 +127,7 @@ def map_input(
 
 
 def job_input(job: Job) -> dict[str, Any]:
-    """The input to submit for ``job``: ``{"$file": p}`` becomes ``Path(p)``, ``{"$text": s}`` a string
-    sent as text."""
+    """The input to submit: ``{"$file": p}`` as ``Path(p)``, ``{"$text": s}`` as a string sent as text."""
     return map_input(job.input, file=lambda path: Path(path).expanduser(), text=_Text, leaf=lambda value: value)
 
 

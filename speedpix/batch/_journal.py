@@ -62,16 +62,8 @@ _CLEARED: Final = dict.fromkeys(("task_id", "error", "error_code", "failure_kind
 
 
 def _provenance(*texts: str | None) -> dict[str, Any]:
-    """The JSON objects of the ``sent`` and ``finished`` columns, merged."""
-    merged: dict[str, Any] = {}
-    for text in texts:
-        try:
-            value = json.loads(text) if text else {}
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            merged.update(value)
-    return merged
+    """The JSON objects the runner wrote in the ``sent`` and ``finished`` columns, merged."""
+    return {key: value for text in texts if text for key, value in json.loads(text).items()}
 
 
 class Journal:
@@ -83,29 +75,15 @@ class Journal:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(
-            """CREATE TABLE IF NOT EXISTS jobs (
-                id TEXT PRIMARY KEY,
-                spec TEXT NOT NULL,
-                state TEXT NOT NULL,
-                task_id TEXT,
-                outputs TEXT,
-                files TEXT,
-                error TEXT,
-                error_code TEXT,
-                updated_at REAL NOT NULL
-            )"""
-        )
-        # Added after the first release: a journal without it gains it, empty.
-        self._db.execute(
-            """CREATE TABLE IF NOT EXISTS uploads (
-                sha256 TEXT NOT NULL,
-                size INTEGER NOT NULL,
-                content_type TEXT NOT NULL,
-                access_url TEXT NOT NULL,
-                until REAL NOT NULL,
-                PRIMARY KEY (sha256, size, content_type)
-            )"""
+        # The uploads table was added after the first release: a journal without it gains it.
+        self._db.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, spec TEXT NOT NULL, state TEXT NOT NULL,
+                task_id TEXT, outputs TEXT, files TEXT, error TEXT, error_code TEXT, updated_at REAL NOT NULL);
+            CREATE TABLE IF NOT EXISTS uploads (sha256 TEXT NOT NULL, size INTEGER NOT NULL,
+                content_type TEXT NOT NULL, access_url TEXT NOT NULL, until REAL NOT NULL,
+                PRIMARY KEY (sha256, size, content_type));
+            """
         )
         present = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
         for name in _ADDED_COLUMNS:

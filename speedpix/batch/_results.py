@@ -16,7 +16,6 @@ from .._core.errors import (
     ContentModerationError,
     FileTransferError,
     InvalidInputError,
-    PredictionError,
     ServerError,
     ServiceError,
 )
@@ -53,11 +52,9 @@ def task_failure_kind(error_code: str | None) -> str:
 
 
 def failure_kind(error: BaseException) -> str:
-    """The kind of an error that failed a job."""
+    """The kind of an error that failed a job's submission (a task's failure: ``task_failure_kind``)."""
     if isinstance(error, ContentModerationError):
         return "content_moderation"
-    if isinstance(error, PredictionError):
-        return task_failure_kind(getattr(error.prediction, "error_code", None))
     if isinstance(error, InvalidInputError | ServiceError):
         return "invalid_input"
     if isinstance(error, APIConnectionError | FileTransferError | ServerError):
@@ -166,17 +163,12 @@ class BatchSummary:
         return line + f"; results in {self.results_path}"
 
     def to_dict(self) -> dict[str, Any]:
-        names = "total succeeded failed unknown incomplete concurrency lowest_concurrency max_concurrency throttled"
+        names = (
+            "total succeeded failed unknown incomplete concurrency lowest_concurrency max_concurrency throttled "
+            "failed_by_kind stopped_early stop_reason results_path report_path output_dir output_url"
+        )
         data = {name: getattr(self, name) for name in names.split()}
-        return data | {
-            "failed_by_kind": self.failed_by_kind,
-            "stopped_early": self.stopped_early,
-            "stop_reason": self.stop_reason,
-            "results_path": str(self.results_path),
-            "report_path": str(self.report_path) if self.report_path is not None else None,
-            "output_dir": str(self.output_dir),
-            "output_url": self.output_url,
-        }
+        return {name: str(value) if isinstance(value, Path) else value for name, value in data.items()}
 
 
 @dataclass(frozen=True)

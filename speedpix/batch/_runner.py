@@ -81,42 +81,6 @@ class FailureLimit:
         return f"{failed} of {finished} finished jobs failed (--max-failures {self.ratio * 100:g}%)"
 
 
-class Gate:
-    """At most ``limit.current`` jobs at once: a semaphore sized by the service's throttling."""
-
-    def __init__(self, maximum: int) -> None:
-        self.limit = AdaptiveLimit(maximum)
-        self.in_flight = 0
-        self._changed = threading.Condition()
-
-    def enter(self, stop: threading.Event) -> bool:
-        """Wait for a free slot; False if the batch is stopping."""
-        with self._changed:
-            while self.in_flight >= self.limit.current and not stop.is_set():
-                self._changed.wait(0.2)
-            if stop.is_set():
-                return False
-            self.in_flight += 1
-            return True
-
-    def leave(self) -> None:
-        with self._changed:
-            self.in_flight -= 1
-            self._changed.notify()
-
-    def submitted(self) -> None:
-        with self._changed:
-            self.limit.on_success(self.in_flight)
-            self._changed.notify()
-
-    def throttled(self, started_at: float) -> None:
-        with self._changed:
-            before = self.limit.current
-            self.limit.on_throttle(started_at, time.monotonic())
-            if self.limit.current < before:
-                logger.info("batch throttled: %d jobs at once now (was %d)", self.limit.current, before)
-
-
 def _text(error: BaseException) -> str:
     return str(error) or type(error).__name__
 
@@ -146,19 +110,22 @@ class Runner:
     out_dir: Path
     journal: Journal
     client: Client
-    gate: Gate
+    #: Jobs at once: as many as the service's throttling allows.
+    limit: AdaptiveLimit
     timeout: float | None
     on_event: Callable[[BatchEvent], Any] | None
     failure_limit: FailureLimit | None
     storage: str | None
     storage_options: Mapping[str, Any] | None
+    in_flight: int = 0
+    changed: threading.Condition = field(default_factory=threading.Condition)
     stop: threading.Event = field(default_factory=threading.Event)
     #: Set once the failure limit is reached: nothing more is submitted.
     halted: threading.Event = field(default_factory=threading.Event)
     stop_reason: str | None = None
-    #: Finished jobs by event kind, of the whole batch and of this run alone.
+    #: Finished jobs by event kind ("skipped": succeeded in an earlier run).
     counts: Counter[str] = field(default_factory=Counter)
-    this_run: Counter[str] = field(default_factory=Counter)
+    earlier_failed: int = 0
     running: set[str] = field(default_factory=set)
     lock: threading.Lock = field(default_factory=threading.Lock)
     uploads_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -167,12 +134,10 @@ class Runner:
     digest: Callable[[str, int, int], dict[str, Any]] = field(default_factory=lambda: functools.cache(_digest))
 
     def __post_init__(self) -> None:
-        # Submissions raise throttling at once: the gate paces them, not client retries.
+        # Submissions raise throttling at once: the batch paces them, not client retries.
         self.submitter = self.client.with_options(retry_throttled=False)
 
-    def emit(
-        self, kind: str, job: Job, task_id: str | None = None, message: str | None = None, *, earlier: bool = False
-    ) -> None:
+    def emit(self, kind: str, job: Job, task_id: str | None = None, message: str | None = None) -> None:
         """Count the event and hand it to ``on_event``, under one lock: in the order counted."""
         with self.lock:
             if kind in ("submitted", "resumed"):
@@ -180,10 +145,13 @@ class Runner:
             else:
                 self.running.discard(job.id)
                 self.counts[kind] += 1
-                if not earlier:
-                    self.this_run[kind] += 1
-            if kind in ("succeeded", "failed") and not earlier:
-                self._check_failure_limit()
+            failed = self.counts["failed"] - self.earlier_failed  # the limit counts this run's jobs
+            limit = self.failure_limit
+            reason = limit.reached(failed, failed + self.counts["succeeded"]) if limit else None
+            if reason is not None and not self.halted.is_set():
+                self.stop_reason = reason
+                self.halted.set()
+                logger.warning("batch stopped early: %s; submitting nothing more", reason)
             event = BatchEvent(
                 kind,
                 job.id,
@@ -194,8 +162,8 @@ class Runner:
                 succeeded=self.counts["succeeded"] + self.counts["skipped"],
                 failed=self.counts["failed"],
                 running=len(self.running),
-                concurrency=self.gate.limit.current,
-                max_concurrency=self.gate.limit.maximum,
+                concurrency=self.limit.current,
+                max_concurrency=self.limit.maximum,
             )
             if self.on_event is None:
                 return
@@ -203,16 +171,6 @@ class Runner:
                 self.on_event(event)
             except Exception:  # a broken callback must not break the journal's bookkeeping
                 logger.exception("batch on_event callback failed")
-
-    def _check_failure_limit(self) -> None:
-        if self.failure_limit is None or self.halted.is_set():
-            return
-        failed = self.this_run["failed"]
-        reason = self.failure_limit.reached(failed, failed + self.this_run["succeeded"])
-        if reason is not None:
-            self.stop_reason = reason
-            self.halted.set()
-            logger.warning("batch stopped early: %s; submitting nothing more", reason)
 
     def hashed(self, named: str) -> dict[str, Any]:
         """``{"path": named, "bytes", "sha256"}`` of a local input file."""
@@ -246,7 +204,7 @@ class Runner:
         try:
             record = self.sent_record(job)
         except OSError as error:  # the file went away since the jobs were checked
-            self.fail(job, f"cannot read an input file: {error}", kind="invalid_input")
+            self.fail(job, f"cannot read an input file: {error}", "invalid_input")
             return None
         self.journal.restart(job.id, SUBMITTING, sent=json.dumps(record, ensure_ascii=False))
         started = time.monotonic()
@@ -264,15 +222,21 @@ class Runner:
                 self.emit("unknown", job, message=message)
             elif isinstance(error, RateLimitError):
                 self.journal.update(job.id, state=PENDING)  # no task: a crash now resubmits it
-                self.gate.throttled(started)
+                with self.changed:
+                    before = self.limit.current
+                    self.limit.on_throttle(started, time.monotonic())
+                if self.limit.current < before:
+                    logger.info("batch throttled: %d jobs at once now (was %d)", self.limit.current, before)
                 raise
             else:
-                self.fail(job, _text(error), error_code=code, kind=failure_kind(error))
+                self.fail(job, _text(error), failure_kind(error), error_code=code)
             return None
         record["submitted_at"] = utc_now()
         self.journal.update(job.id, state=SUBMITTED, task_id=prediction.id, sent=json.dumps(record, ensure_ascii=False))
         self.keep_uploads()
-        self.gate.submitted()
+        with self.changed:
+            self.limit.on_success(self.in_flight)
+            self.changed.notify()
         self.emit("submitted", job, prediction.id)
         return prediction
 
@@ -291,20 +255,9 @@ class Runner:
                 return
             self.uploads_kept.update(new)
 
-    def fail(
-        self,
-        job: Job,
-        message: str,
-        task_id: str | None = None,
-        error_code: str | None = None,
-        *,
-        kind: str = "other",
-        finished: dict[str, Any] | None = None,
-    ) -> None:
-        values: dict[str, Any] = {"state": FAILED, "error": message, "error_code": error_code, "failure_kind": kind}
-        if finished is not None:
-            values["finished"] = json.dumps(finished)
-        self.journal.update(job.id, **values)
+    def fail(self, job: Job, message: str, kind: str, task_id: str | None = None, **values: Any) -> None:
+        values = {"error_code": None, **values}
+        self.journal.update(job.id, state=FAILED, error=message, failure_kind=kind, **values)
         self.emit("failed", job, task_id, message)
 
     def incomplete(self, job: Job, task_id: str, error: BaseException) -> None:
@@ -340,13 +293,10 @@ class Runner:
         if prediction.duration_ms is not None:
             finished["duration_ms"] = prediction.duration_ms
         if prediction.status != "succeeded":
+            message = prediction.error or f"task {prediction.status}"
+            kind = task_failure_kind(prediction.error_code)
             self.fail(
-                job,
-                prediction.error or f"task {prediction.status}",
-                prediction.id,
-                prediction.error_code,
-                kind=task_failure_kind(prediction.error_code),
-                finished=finished,
+                job, message, kind, prediction.id, error_code=prediction.error_code, finished=json.dumps(finished)
             )
             return
         finished["outputs"] = files
@@ -375,6 +325,16 @@ class Runner:
             {"path": path, "bytes": file.bytes, "sha256": file.sha256} for path, file in zip(paths, saved, strict=True)
         ]
 
+    def enter(self) -> bool:
+        """Wait for a free slot; False if the batch is stopping."""
+        with self.changed:
+            while self.in_flight >= self.limit.current and not self.stop.is_set():
+                self.changed.wait(0.2)
+            if self.stop.is_set():
+                return False
+            self.in_flight += 1
+            return True
+
     def worker(self, work: queue.Queue[tuple[Job, Row]]) -> None:
         while not self.stop.is_set():
             try:
@@ -382,7 +342,7 @@ class Runner:
             except queue.Empty:
                 return
             throttles = 0
-            while self.gate.enter(self.stop):
+            while self.enter():
                 delay = None
                 try:
                     if self.halted.is_set() and row.state != SUBMITTED:
@@ -396,33 +356,36 @@ class Runner:
                     delay = retry_delay(error, attempt=throttles, idempotent=False, policy=_THROTTLE_WAITS)
                     if delay is None:
                         message = f"throttled {throttles} times, not submitted: {error}; rerun to submit it"
-                        self.fail(job, message, kind="unreachable")
+                        self.fail(job, message, "unreachable")
                 except Exception as error:  # a bug or a full disk: record it, keep going
                     logger.exception("batch job %s failed unexpectedly", job.id)
                     with contextlib.suppress(Exception):
                         self.journal.update(job.id, error=_text(error))
                     self.emit("incomplete", job, None, _text(error))
                 finally:
-                    self.gate.leave()
+                    with self.changed:
+                        self.in_flight -= 1
+                        self.changed.notify()
                 if delay is None or self.stop.wait(delay):  # done, or waiting out the throttle
                     break
 
     def run(self, rows: dict[str, Row]) -> None:
         """Report the jobs an earlier run finished, run the others; Ctrl-C stops the workers."""
         work: queue.Queue[tuple[Job, Row]] = queue.Queue()
+        self.earlier_failed = sum(rows[job.id].state == FAILED for job in self.jobs)
         for job in self.jobs:
             row = rows[job.id]
             if row.state == DONE:
                 self.emit("skipped", job, row.task_id, "finished in an earlier run")
             elif row.state == FAILED:
-                self.emit("failed", job, row.task_id, f"{row.error} (earlier run; see --retry-failed)", earlier=True)
+                self.emit("failed", job, row.task_id, f"{row.error} (earlier run; see --retry-failed)")
             elif row.state == UNKNOWN:
                 self.emit("unknown", job, row.task_id, row.error)
             else:
                 work.put((job, row))
         threads = [
             threading.Thread(target=self.worker, args=(work,), name=f"speedpix-batch-{n}", daemon=True)
-            for n in range(min(self.gate.limit.maximum, work.qsize()))
+            for n in range(min(self.limit.maximum, work.qsize()))
         ]
         for thread in threads:
             thread.start()
