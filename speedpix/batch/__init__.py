@@ -51,7 +51,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .._apps.saving import check_storage_folder, is_storage_url
-from .._core.adaptive import AdaptiveLimit
 from .._core.logging import logger
 from .._core.names import shown_url
 from .._core.validate import count, positive
@@ -102,7 +101,7 @@ def run_batch(
     ``state``, a local folder, then holds the journal, results and report, and
     ``storage_options`` go to the file system (e.g. ``endpoint_url``).
     """
-    failure_limit = FailureLimit.parse(max_failures)
+    stop_at = FailureLimit.parse(max_failures)
     storage = _storage(out_dir, state, storage_options)
     count("concurrency", concurrency, minimum=1)
     positive("timeout", timeout, allow_none=True)
@@ -125,16 +124,7 @@ def run_batch(
             if reused:
                 logger.info("reusing %d uploads of an earlier run of this batch", reused)
             runner = Runner(
-                jobs,
-                directory,
-                journal,
-                client,
-                AdaptiveLimit(concurrency),
-                timeout,
-                on_event,
-                failure_limit,
-                storage,
-                storage_options,
+                jobs, directory, journal, client, concurrency, timeout, on_event, stop_at, storage, storage_options
             )
             try:
                 runner.run(rows)

@@ -172,10 +172,7 @@ def _check_job(data: Any, line: int, *, detect_file_paths: bool = True) -> Job:
         ComfyPromptRequestOptions,
         {key: value for key, value in data.items() if key in ComfyPromptRequestOptions.__optional_keys__},
     )
-    try:
-        request_options(options)  # the checks create() makes, before anything is submitted
-    except InvalidInputError as error:
-        raise ValueError(str(error)) from None
+    request_options(options)  # the checks create() makes; its InvalidInputError is a ValueError
     return Job(job_id, workflow_id, inputs, options, resource_config_id, line)
 
 

@@ -162,10 +162,7 @@ def exclusive(out_dir: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             raise BatchInputError(f"another speedpix batch is running in {out_dir}") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        yield  # closing the file releases the lock
 
 
 def reconcile(
