@@ -31,7 +31,8 @@ _JOB_KEYS: Final = frozenset({"id", "workflow_id", "input", "resource_config_id"
 _RESERVED_IDS: Final = frozenset(
     {JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm", RESULTS_NAME, REPORT_NAME}
 )
-_BAD_ID: Final = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
+# A character no file system takes, a leading dot, leading or trailing whitespace.
+_BAD_ID: Final = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]|^\.|^\s|\s\Z')
 # In a job's input, {"$file": path} is a local file and {"$text": string} a string sent
 # as it is: single-key objects whose "$" keys no workflow input uses.
 FILE_KEY: Final = "$file"
@@ -149,13 +150,7 @@ def _check_job(data: Any, line: int, *, detect_file_paths: bool = True) -> Job:
     if unknown:
         raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(allowed))})")
     job_id = _non_empty(data, "id")
-    if (
-        _BAD_ID.search(job_id)
-        or job_id.startswith(".")
-        or job_id != job_id.strip()
-        or len(job_id) > 128
-        or job_id in _RESERVED_IDS
-    ):
+    if _BAD_ID.search(job_id) or len(job_id) > 128 or job_id in _RESERVED_IDS:
         raise ValueError(
             f'"id" {job_id!r} cannot name a directory: use at most 128 characters, no leading dot or '
             'spaces, none of / \\ : * ? " < > |'
@@ -224,9 +219,8 @@ def load_jobs(source: str | os.PathLike[str] | TextIO | Iterable[Any], *, detect
         except ValueError as error:
             problems.append(f"{where} line {number}: {error}")
     if problems:
-        shown = problems[:20]
         more = f"\n… and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise BatchInputError(f"invalid jobs ({len(problems)}):\n" + "\n".join(shown) + more)
+        raise BatchInputError(f"invalid jobs ({len(problems)}):\n" + "\n".join(problems[:20]) + more)
     if not jobs:
         raise BatchInputError("the jobs file has no jobs")
     return jobs

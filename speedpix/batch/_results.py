@@ -11,14 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-from .._core.errors import (
-    APIConnectionError,
-    ContentModerationError,
-    FileTransferError,
-    InvalidInputError,
-    ServerError,
-    ServiceError,
-)
+from .._core import errors
 
 #: Why a job failed, in the order the summary shows them, with the words it uses.
 FAILURE_KINDS: Final = {
@@ -53,11 +46,11 @@ def task_failure_kind(error_code: str | None) -> str:
 
 def failure_kind(error: BaseException) -> str:
     """The kind of an error that failed a job's submission (a task's failure: ``task_failure_kind``)."""
-    if isinstance(error, ContentModerationError):
+    if isinstance(error, errors.ContentModerationError):
         return "content_moderation"
-    if isinstance(error, InvalidInputError | ServiceError):
+    if isinstance(error, errors.InvalidInputError | errors.ServiceError):
         return "invalid_input"
-    if isinstance(error, APIConnectionError | FileTransferError | ServerError):
+    if isinstance(error, errors.APIConnectionError | errors.FileTransferError | errors.ServerError):
         return "unreachable"
     return "invalid_input" if getattr(error, "status_code", None) in (400, 413, 422) else "other"
 
