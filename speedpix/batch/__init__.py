@@ -10,91 +10,36 @@
 
 Each line of the jobs file is ``{"id": "...", "workflow_id": "...", "input": {...}}``
 with optional ``resource_config_id`` and any optional field of the API spec's
-``comfy_prompt`` request (``alias_id``, ``version_id``, ``randomise_seeds``, ...).
+``comfy_prompt`` request (``alias_id``, ``version_id``, ...). In an input,
+``{"$file": "photos/17.jpg"}`` is a local file, uploaded before its job is submitted, and
+``{"$text": "..."}`` a string sent as it is; a plain string that looks like a media file
+name but names no file is refused. Every line is checked before anything is submitted.
 
-**Files in inputs.** ``{"$file": "photos/17.jpg"}`` in place of a value is a local file
-(relative paths are read from the current directory), uploaded before its job is
-submitted, as ``-i key=@file`` is for ``speedpix run``; ``{"$text": "..."}`` is a string
-sent as it is. A plain string is a file when it names an existing image/audio/video
-file, as everywhere in the SDK; a plain string that *looks* like one (it ends in a media
-extension: ``.jpg``, ``.png``, ``.mp4``…) but names no file is refused, since it is
-most likely a typo that would fail, billed, on the service. Every such problem is
-reported, by line, before anything is submitted. With a client made with
-``detect_file_paths=False`` (``--strings-as-text``) plain strings are always text.
+**The journal.** ``DIR/journal.sqlite`` has one row per job: ``pending`` → ``submitting``
+(committed *before* the task is submitted) → ``submitted`` with its task id → ``done`` or
+``failed``. A rerun follows a known task instead of submitting again, never runs a
+finished job again, and reuses the uploads of earlier runs still valid. A job found in
+``submitting`` may or may not have a task: it becomes ``unknown`` and is not submitted
+again (that could pay twice) unless ``resubmit_unknown=True``. A job whose submission was
+refused (no task, ``SpeedPixException.task_may_exist``) is retried on the next run; one
+whose *task* failed stays failed unless ``retry_failed=True``; one whose wait timed out
+or was cut short is followed again.
 
-**The journal.** ``DIR/journal.sqlite`` (WAL, ``synchronous=FULL``) has one row per job.
-A job goes ``pending`` → ``submitting`` (committed *before* the task is submitted) →
-``submitted`` with its task id (committed right after) → ``done`` (files saved) or
-``failed``. A rerun therefore never submits a job whose task id is known: it follows the
-task by id; and a finished job is never run again. The journal also keeps the uploads
-the client made (``client.files.uploads()``, copied after submissions and at the end): a
-rerun hands those still valid to its client (``client.files.reuse()``) before submitting,
-so shared inputs are not uploaded again. Their presigned links stay in the journal.
+**Throttling.** The batch starts at ``concurrency`` jobs at once; a throttled submission
+lowers it, successful ones raise it again (AIMD, ``speedpix._core.adaptive``); the job
+waits and is submitted again, and after 10 throttles in a row it fails, with no task.
 
-**The one ambiguous case.** A job found in ``submitting`` on a rerun was being submitted
-when the process died: the task may or may not exist (the API cannot look tasks up by
-anything but their id). Such a job becomes ``unknown`` and is *not* submitted again,
-because that could pay for it twice; ``resubmit_unknown=True`` (``--resubmit-unknown``)
-submits it anyway. The window is small: the time of one submit call.
+**Stopping early.** ``max_failures=N`` (or ``"10%"`` of the jobs finished in this run,
+from ``max(10, ceil(1 / 0.10))`` finished on) stops submitting; submitted tasks are
+followed to the end, the others stay pending for a rerun (``BatchSummary.stopped_early``).
 
-Other rules: a job whose submission was refused (bad input, unknown workflow, bad
-credentials…) or whose input files could not be uploaded created no task (the
-creation flow says so: ``SpeedPixException.task_may_exist``) and is retried on the
-next run; a job whose *task* failed
-stays failed unless ``retry_failed=True``; a job whose wait timed out or was cut short
-by a network error is followed again on the next run. Retries of individual calls are
-the client's (its ``max_retries``); there is no second layer here, except for
-throttling, which is the batch's own (below).
-
-**Throttling.** The account's quota is usually the limit, and unpublished. The batch
-starts at ``concurrency`` jobs at once; a submission throttled by the service
-(``RateLimitError``: 403 ``Throttled…``, 429, ``B_API_CauseFlowControl``) lowers it and
-successful ones raise it again, never above ``concurrency`` (AIMD, see ``speedpix._core.adaptive``).
-The throttled job is not failed: it waits (``Retry-After`` if given, else a growing
-delay) and is submitted again; only after 10 throttles in a row it is ``failed``, with
-no task, so the next run submits it. Progress lines and the summary show the
-concurrency in use.
-
-**Stopping early.** ``max_failures=N`` stops submitting new jobs once ``N`` jobs have
-failed in this run; ``max_failures="10%"`` once 10% of the jobs finished in this run
-have failed, checked only when at least ``max(10, ceil(1 / 0.10))`` jobs have finished
-(with fewer, one failure is already over the ratio: a 1% limit would stop on the first
-job's failure; the floor of 10 keeps a 50% limit from stopping after 1 of 2). Tasks
-already submitted are followed to the end and saved; jobs not submitted stay pending
-(``incomplete``), so a rerun resumes them. Failures of earlier runs, reported again,
-do not count. ``BatchSummary.stopped_early`` says the limit was reached.
-
-**Failures by kind** (``FAILURE_KINDS``; ``failure_kind`` in ``results.jsonl``):
-``content_moderation`` (``ContentModerationError``, or a task failed with an
-``AuditFailed`` code), ``invalid_input`` (``InvalidInputError``, or the service refused
-the request: ``ServiceError`` such as ``WorkflowNotFound``/``InvalidParameter``, HTTP
-400/413/422), ``task_failed`` (the task ran and failed), ``unreachable``
-(``APIConnectionError``, ``FileTransferError``, ``ServerError``, throttled 10 times in a
-row), ``other`` (e.g. bad credentials; and failures recorded by an older SDK).
-
-**Provenance.** Each line of ``results.jsonl`` also has, when known: ``workflow_id``,
-``alias_id`` or ``version_id`` (``alias_id`` ``"main"`` when the job named neither:
-``create()``'s default), ``resource_config_id``, ``inputs`` as sent (each local file as
-``{"path": <as the job named it>, "bytes": n, "sha256": hex}``; a URL without its query
-string or credentials), ``submitted_at`` and ``finished_at`` (ISO 8601 UTC, e.g.
-``2026-12-06T07:01:02.123Z``: when the service accepted the task, when this process saw
-it finish), ``duration_ms`` (the service's ``Prediction.duration_ms``) and ``outputs``:
-``{"path": <relative to the output directory>, "bytes": n, "sha256": hex}`` per saved
-file (the full URL as ``path`` for a file in object storage), the size and checksum
-computed from the bytes as they are written: no output is read back. A journal of an older version gains
-the new columns on first use; its old rows have none of these fields.
-
-**Object storage.** ``out_dir`` may be an fsspec URL (``s3://bucket/prefix``; the
-``speedpix[storage]`` extra and the scheme's package): each job's files are streamed to
-``URL/<job id>/``, with no local copy, and the journal, ``results.jsonl`` and
-``report.html`` go to ``state``, a local folder, required then; ``state`` with a local
-``out_dir`` is refused (the state of a local batch lives with its files). The report shows
-storage URLs as text, not thumbnails.
-
-**The report.** Every run ends by writing ``DIR/report.html`` (:func:`write_report`
-rebuilds it from the journal): counts, failures first, then every job's saved files as a
-contact sheet. One self-contained file: inline CSS, no script, links relative to ``DIR``,
-everything from inputs, the service and errors HTML-escaped.
+**Results.** ``results.jsonl`` has a line per job: status, task, files, error and
+``failure_kind`` (:data:`FAILURE_KINDS`), with provenance: workflow, alias or version,
+inputs as sent (local files with size and SHA-256, URLs without query or credentials),
+``submitted_at``/``finished_at``, ``duration_ms`` and each saved file's size and
+checksum. ``report.html`` shows counts, failures, and a contact sheet of every job's
+files (:func:`write_report` rebuilds it). ``out_dir`` may be object storage
+(``s3://bucket/prefix``) with a local ``state`` folder. The rules in full: docs/cli.md.
 """
 
 from __future__ import annotations
@@ -109,12 +54,11 @@ from .._apps.saving import check_storage_folder, is_storage_url
 from .._core.logging import logger
 from .._core.names import shown_url
 from .._core.validate import count, positive
-from ._jobs import JOURNAL_NAME, RESULTS_NAME, BatchInputError, Job, load_jobs
-from ._journal import Journal, exclusive, job_results, reconcile, write_results
-from ._pacing import FailureLimit
-from ._report import REPORT_NAME, write_report
+from ._jobs import JOURNAL_NAME, REPORT_NAME, RESULTS_NAME, BatchInputError, Job, load_jobs
+from ._journal import Journal, exclusive, reconcile, write_results
+from ._report import write_report
 from ._results import FAILURE_KINDS, BatchEvent, BatchSummary, JobResult
-from ._runner import Runner
+from ._runner import FailureLimit, Runner
 
 if TYPE_CHECKING:
     from ..client import Client
@@ -149,23 +93,15 @@ def run_batch(
     """Run every job, at most ``concurrency`` at once; safe to interrupt and run again.
 
     All jobs are validated before anything is submitted (:class:`BatchInputError`).
-    Outputs are saved under ``out_dir/<job id>/`` and a summary is written to
-    ``out_dir/results.jsonl`` (atomically, at the end, also after Ctrl-C). ``timeout``
-    bounds each job's wait; a job still running then is ``incomplete`` and is followed
-    again by the next run. ``on_event`` receives a :class:`BatchEvent` per change (from
-    worker threads, one at a time). ``max_failures`` (a count, or a percentage such as
-    ``"10%"``) stops submitting once that many jobs failed in this run (see the module
-    doc); :attr:`BatchSummary.stopped_early` then says so. See the module doc for the
-    journal's rules.
-
-    ``out_dir`` may be an fsspec URL (``s3://bucket/prefix``, needs ``speedpix[storage]``
-    and the scheme's package): each job's files are streamed to ``out_dir/<job id>/``,
-    and ``state`` (required then, a local folder) holds the journal, ``results.jsonl`` and
-    ``report.html``. ``storage_options`` go to the file system (e.g. ``endpoint_url``).
-    Both are checked before anything is submitted (:class:`BatchInputError`; a scheme
-    whose package is missing: :class:`~speedpix.errors.ConfigurationError`).
+    Outputs go to ``out_dir/<job id>/``, results to ``out_dir/results.jsonl`` (at the end,
+    also after Ctrl-C). ``timeout`` bounds each job's wait (then it is ``incomplete``).
+    ``on_event`` receives a :class:`BatchEvent` per change, one at a time. ``max_failures``
+    (a count or ``"10%"``) stops submitting once that many jobs failed in this run.
+    ``out_dir`` may be an fsspec URL (``s3://bucket/prefix``, needs ``speedpix[storage]``);
+    ``state``, a local folder, then holds the journal, results and report, and
+    ``storage_options`` go to the file system (e.g. ``endpoint_url``).
     """
-    failure_limit = FailureLimit.parse(max_failures)
+    stop_at = FailureLimit.parse(max_failures)
     storage = _storage(out_dir, state, storage_options)
     count("concurrency", concurrency, minimum=1)
     positive("timeout", timeout, allow_none=True)
@@ -177,7 +113,6 @@ def run_batch(
         what = "state" if storage is not None else "output"
         raise BatchInputError(f"cannot create the {what} directory {directory}: {error}") from None
     started = time.monotonic()
-    results_path = directory / RESULTS_NAME
     with exclusive(directory):
         journal = Journal(directory / JOURNAL_NAME)
         interrupted = False
@@ -189,33 +124,35 @@ def run_batch(
             if reused:
                 logger.info("reusing %d uploads of an earlier run of this batch", reused)
             runner = Runner(
-                jobs, directory, journal, client, timeout, on_event, concurrency, failure_limit,
-                storage=storage, storage_options=storage_options,
-            )  # fmt: skip
-            threads = runner.start(rows)
+                jobs, directory, journal, client, concurrency, timeout, on_event, stop_at, storage, storage_options
+            )
             try:
-                runner.join(threads)
+                runner.run(rows)
             except BaseException:
                 interrupted = True  # the workers may still write: the journal stays open
                 raise
             finally:
                 runner.keep_uploads(now=True)
-                results = job_results(jobs, journal, directory)
-                write_results(results_path, results)
-                report_path = _report(directory, journal)
+                results = write_results(directory / RESULTS_NAME, jobs, journal, directory)
+                try:
+                    report_path: Path | None = write_report(directory, journal=journal)
+                except Exception:  # logged, not raised: the results are written
+                    logger.exception("could not write %s", directory / REPORT_NAME)
+                    report_path = None
         finally:
             if not interrupted:
                 journal.close()
+    limit = runner.limit
     return BatchSummary(
         results,
         output_dir=directory,
-        results_path=results_path,
+        results_path=directory / RESULTS_NAME,
         journal_path=directory / JOURNAL_NAME,
         elapsed=time.monotonic() - started,
-        concurrency=runner.gate.limit.current,
-        lowest_concurrency=runner.gate.limit.lowest,
+        concurrency=limit.current,
+        lowest_concurrency=limit.lowest,
         max_concurrency=concurrency,
-        throttled=runner.gate.limit.throttled,
+        throttled=limit.throttled,
         report_path=report_path,
         stopped_early=runner.halted.is_set(),
         stop_reason=runner.stop_reason,
@@ -226,8 +163,7 @@ def run_batch(
 def _storage(
     out_dir: str | os.PathLike[str], state: str | os.PathLike[str] | None, storage_options: Mapping[str, Any] | None
 ) -> str | None:
-    """The storage URL the outputs go to (None: the local ``out_dir``); refuses, before
-    anything is submitted, what could not work."""
+    """The storage URL the outputs go to (None: the local ``out_dir``); refuses what could not work."""
     if not is_storage_url(out_dir):
         if state is not None and Path(state).resolve() != Path(out_dir).resolve():
             raise BatchInputError(
@@ -249,12 +185,3 @@ def _storage(
         raise BatchInputError(f"{shown_url(out_dir)}: give the storage URL without a query or fragment")
     check_storage_folder(out_dir, storage_options)  # fsspec and the scheme's package, nothing sent
     return out_dir
-
-
-def _report(directory: Path, journal: Journal) -> Path | None:
-    """Write ``report.html``; a failure is logged, not raised (the results are written)."""
-    try:
-        return write_report(directory, journal=journal)
-    except Exception:
-        logger.exception("could not write %s", directory / REPORT_NAME)
-        return None

@@ -18,20 +18,6 @@ from .._core.errors import InvalidInputError
 from .._core.inputs import has_media_name, is_media_file_path
 from .._core.validate import request_options
 
-__all__ = [
-    "FILE_KEY",
-    "JOURNAL_NAME",
-    "LOCK_NAME",
-    "REPORT_NAME",
-    "RESULTS_NAME",
-    "TEXT_KEY",
-    "BatchInputError",
-    "Job",
-    "job_input",
-    "load_jobs",
-    "map_input",
-]
-
 # The batch's own files in its directory; no job may be named like them (each job's
 # files go to DIR/<job id>/).
 JOURNAL_NAME: Final = "journal.sqlite"
@@ -45,7 +31,8 @@ _JOB_KEYS: Final = frozenset({"id", "workflow_id", "input", "resource_config_id"
 _RESERVED_IDS: Final = frozenset(
     {JOURNAL_NAME, f"{JOURNAL_NAME}-wal", f"{JOURNAL_NAME}-shm", RESULTS_NAME, REPORT_NAME}
 )
-_BAD_ID: Final = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]')
+# A character no file system takes, a leading dot, leading or trailing whitespace.
+_BAD_ID: Final = re.compile(r'[/\\:*?"<>|\x00-\x1f\x7f]|^\.|^\s|\s\Z')
 # In a job's input, {"$file": path} is a local file and {"$text": string} a string sent
 # as it is: single-key objects whose "$" keys no workflow input uses.
 FILE_KEY: Final = "$file"
@@ -94,6 +81,8 @@ def _marker(value: dict[str, Any]) -> str | None:
 
 def _file_problems(value: Any, where: str, *, detect_file_paths: bool) -> Iterator[str]:
     """What is wrong with the files an input names (the file system is read)."""
+    if isinstance(value, list):
+        value = dict(enumerate(value))  # named [0], [1]...
     if isinstance(value, dict):
         try:
             key = _marker(value)
@@ -110,9 +99,6 @@ def _file_problems(value: Any, where: str, *, detect_file_paths: bool) -> Iterat
         elif key is None:
             for name, child in value.items():
                 yield from _file_problems(child, f"{where}[{name!r}]", detect_file_paths=detect_file_paths)
-    elif isinstance(value, list):
-        for index, child in enumerate(value):
-            yield from _file_problems(child, f"{where}[{index}]", detect_file_paths=detect_file_paths)
     elif isinstance(value, str) and detect_file_paths and has_media_name(value) and not is_media_file_path(value):
         quoted = json.dumps(value, ensure_ascii=False)
         yield (
@@ -142,8 +128,7 @@ def map_input(
 
 
 def job_input(job: Job) -> dict[str, Any]:
-    """The input to submit for ``job``: ``{"$file": p}`` becomes ``Path(p)``, ``{"$text": s}`` a string
-    sent as text."""
+    """The input to submit: ``{"$file": p}`` as ``Path(p)``, ``{"$text": s}`` as a string sent as text."""
     return map_input(job.input, file=lambda path: Path(path).expanduser(), text=_Text, leaf=lambda value: value)
 
 
@@ -165,13 +150,7 @@ def _check_job(data: Any, line: int, *, detect_file_paths: bool = True) -> Job:
     if unknown:
         raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(allowed))})")
     job_id = _non_empty(data, "id")
-    if (
-        _BAD_ID.search(job_id)
-        or job_id.startswith(".")
-        or job_id != job_id.strip()
-        or len(job_id) > 128
-        or job_id in _RESERVED_IDS
-    ):
+    if _BAD_ID.search(job_id) or len(job_id) > 128 or job_id in _RESERVED_IDS:
         raise ValueError(
             f'"id" {job_id!r} cannot name a directory: use at most 128 characters, no leading dot or '
             'spaces, none of / \\ : * ? " < > |'
@@ -188,10 +167,7 @@ def _check_job(data: Any, line: int, *, detect_file_paths: bool = True) -> Job:
         ComfyPromptRequestOptions,
         {key: value for key, value in data.items() if key in ComfyPromptRequestOptions.__optional_keys__},
     )
-    try:
-        request_options(options)  # the checks create() makes, before anything is submitted
-    except InvalidInputError as error:
-        raise ValueError(str(error)) from None
+    request_options(options)  # the checks create() makes; its InvalidInputError is a ValueError
     return Job(job_id, workflow_id, inputs, options, resource_config_id, line)
 
 
@@ -229,27 +205,22 @@ def load_jobs(source: str | os.PathLike[str] | TextIO | Iterable[Any], *, detect
     for number, item, where in _lines(source):
         try:
             data = json.loads(item) if isinstance(item, str | bytes) else item
-        except json.JSONDecodeError as error:  # its own message counts lines too: the column only
-            problems.append(f"{where} line {number}: not valid JSON ({error.msg} at column {error.colno})")
-            continue
-        except ValueError as error:
-            problems.append(f"{where} line {number}: not valid JSON ({error})")
+        except ValueError as error:  # a JSONDecodeError's own message counts lines too: the column only
+            detail = f"{error.msg} at column {error.colno}" if isinstance(error, json.JSONDecodeError) else error
+            problems.append(f"{where} line {number}: not valid JSON ({detail})")
             continue
         # An id is taken by the first line that names it, valid or not.
         raw_id = data.get("id") if isinstance(data, dict) else None
-        if isinstance(raw_id, str) and raw_id in seen:
+        if isinstance(raw_id, str) and seen.setdefault(raw_id, number) != number:
             problems.append(f"{where} line {number}: duplicate id {raw_id!r} (first on line {seen[raw_id]})")
             continue
-        if isinstance(raw_id, str):
-            seen[raw_id] = number
         try:
             jobs.append(_check_job(data, number, detect_file_paths=detect_file_paths))
         except ValueError as error:
             problems.append(f"{where} line {number}: {error}")
     if problems:
-        shown = problems[:20]
         more = f"\n… and {len(problems) - 20} more" if len(problems) > 20 else ""
-        raise BatchInputError(f"invalid jobs ({len(problems)}):\n" + "\n".join(shown) + more)
+        raise BatchInputError(f"invalid jobs ({len(problems)}):\n" + "\n".join(problems[:20]) + more)
     if not jobs:
         raise BatchInputError("the jobs file has no jobs")
     return jobs

@@ -1,7 +1,5 @@
-"""The batch's crash-safe record: the journal (``DIR/journal.sqlite``, one row per job,
-each change committed before the call returns, and the uploads its client made, for a
-rerun to reuse), its reconciliation with the jobs file on a rerun, the lock that keeps
-one batch per directory, and ``results.jsonl``."""
+"""The batch's crash-safe record (``DIR/journal.sqlite``: a row per job, the uploads for a
+rerun to reuse), its reconciliation with the jobs file, the directory's lock, ``results.jsonl``."""
 
 from __future__ import annotations
 
@@ -13,12 +11,12 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from .._apps.saving import is_storage_url
-from ..errors import InvalidInputError
+from .._core.errors import InvalidInputError
 from ..files import UploadRecord
 from ._jobs import LOCK_NAME, BatchInputError, Job
 from ._results import JobResult
@@ -28,22 +26,6 @@ try:
 except ImportError:  # Windows: no advisory locks here; documented
     fcntl = None  # type: ignore[assignment]
 
-__all__ = [
-    "DONE",
-    "FAILED",
-    "PENDING",
-    "STATUS_OF_STATE",
-    "SUBMITTED",
-    "SUBMITTING",
-    "UNKNOWN",
-    "Journal",
-    "Row",
-    "exclusive",
-    "job_results",
-    "reconcile",
-    "write_atomically",
-    "write_results",
-]
 
 PENDING, SUBMITTING, SUBMITTED, DONE, FAILED, UNKNOWN = (
     "pending",
@@ -67,37 +49,25 @@ class Row:
     files: list[str]
     error: str | None
     error_code: str | None
-    failure_kind: str | None = None
-    #: Provenance recorded at submission (inputs, workflow, submitted_at) and at the
-    #: end (finished_at, duration_ms, outputs); empty in a journal of an older version.
-    provenance: dict[str, Any] = field(default_factory=dict)
+    failure_kind: str | None
+    #: Recorded at submission and at the end; empty in a journal of an older version.
+    provenance: dict[str, Any]
 
 
-# Columns added after the first release, each with its type: an older journal gains
-# them (ALTER TABLE … ADD COLUMN), NULL in its existing rows.
-_ADDED_COLUMNS: Final = {"failure_kind": "TEXT", "sent": "TEXT", "finished": "TEXT"}
+# Columns added after the first release: an older journal gains them, NULL in its rows.
+_ADDED_COLUMNS: Final = ("failure_kind", "sent", "finished")
 _COLUMNS: Final = "id, spec, state, task_id, files, error, error_code, failure_kind, sent, finished"
 # What a job starting over (Journal.restart) has none of: a task, an error, provenance.
 _CLEARED: Final = dict.fromkeys(("task_id", "error", "error_code", "failure_kind", "sent", "finished"))
 
 
 def _provenance(*texts: str | None) -> dict[str, Any]:
-    """The provenance in the ``sent`` and ``finished`` columns: JSON objects, merged (a
-    column that holds none is left out)."""
-    merged: dict[str, Any] = {}
-    for text in texts:
-        try:
-            value = json.loads(text) if text else {}
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            merged.update(value)
-    return merged
+    """The JSON objects the runner wrote in the ``sent`` and ``finished`` columns, merged."""
+    return {key: value for text in texts if text for key, value in json.loads(text).items()}
 
 
 class Journal:
-    """The batch's durable record: one row per job, every change its own committed
-    transaction (WAL, ``synchronous=FULL``: on disk before the call returns)."""
+    """Every change its own committed transaction, on disk before the call returns."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -105,55 +75,35 @@ class Journal:
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(
-            """CREATE TABLE IF NOT EXISTS jobs (
-                id TEXT PRIMARY KEY,
-                spec TEXT NOT NULL,
-                state TEXT NOT NULL,
-                task_id TEXT,
-                outputs TEXT,
-                files TEXT,
-                error TEXT,
-                error_code TEXT,
-                updated_at REAL NOT NULL
-            )"""
-        )
-        # Added after the first release: a journal without it gains it, empty.
-        self._db.execute(
-            """CREATE TABLE IF NOT EXISTS uploads (
-                sha256 TEXT NOT NULL,
-                size INTEGER NOT NULL,
-                content_type TEXT NOT NULL,
-                access_url TEXT NOT NULL,
-                until REAL NOT NULL,
-                PRIMARY KEY (sha256, size, content_type)
-            )"""
+        # The uploads table was added after the first release: a journal without it gains it.
+        self._db.executescript(
+            """
+            CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, spec TEXT NOT NULL, state TEXT NOT NULL,
+                task_id TEXT, outputs TEXT, files TEXT, error TEXT, error_code TEXT, updated_at REAL NOT NULL);
+            CREATE TABLE IF NOT EXISTS uploads (sha256 TEXT NOT NULL, size INTEGER NOT NULL,
+                content_type TEXT NOT NULL, access_url TEXT NOT NULL, until REAL NOT NULL,
+                PRIMARY KEY (sha256, size, content_type));
+            """
         )
         present = {row[1] for row in self._db.execute("PRAGMA table_info(jobs)")}
-        for name, kind in _ADDED_COLUMNS.items():
+        for name in _ADDED_COLUMNS:
             if name not in present:
-                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} {kind}")
+                self._db.execute(f"ALTER TABLE jobs ADD COLUMN {name} TEXT")
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
     def rows(self) -> dict[str, Row]:
-        return {row.id: row for row in self.ordered_rows()}
-
-    def ordered_rows(self) -> list[Row]:
-        """Every row, in the order the jobs were first inserted (the jobs file's)."""
+        """Every row by id, in the order the jobs were first inserted (the jobs file's)."""
         with self._lock:
             cursor = self._db.execute(f"SELECT {_COLUMNS} FROM jobs ORDER BY rowid")
-            return [
-                Row(
-                    id, spec, state, task, json.loads(files) if files else [], error, code, kind, _provenance(sent, end)
-                )
+            return {
+                id: Row(id, spec, state, task, json.loads(files or "[]"), error, code, kind, _provenance(sent, end))
                 for id, spec, state, task, files, error, code, kind, sent, end in cursor.fetchall()
-            ]
+            }
 
     def _execute_many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
-        """``sql`` once per row, all in one committed transaction."""
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:
@@ -170,7 +120,7 @@ class Journal:
         )
 
     def uploads(self) -> list[UploadRecord]:
-        """The uploads recorded by earlier runs (a row that is not a valid record is skipped)."""
+        """The uploads recorded by earlier runs (invalid rows skipped)."""
         with self._lock:
             rows = self._db.execute("SELECT sha256, size, content_type, access_url, until FROM uploads").fetchall()
         records = []
@@ -179,28 +129,25 @@ class Journal:
                 records.append(UploadRecord(*row))
         return records
 
-    def record_uploads(self, records: Iterable[UploadRecord]) -> None:
-        """Keep each upload, in one transaction; a content's known upload is replaced by one
-        valid for longer only."""
-        rows = [(r.sha256, r.size, r.content_type, r.access_url, r.until) for r in records]
-        if rows:
+    def record_uploads(self, records: list[UploadRecord]) -> None:
+        """A content's known upload is replaced only by one valid for longer."""
+        if records:
             self._execute_many(
                 """INSERT INTO uploads (sha256, size, content_type, access_url, until) VALUES (?, ?, ?, ?, ?)
                 ON CONFLICT (sha256, size, content_type) DO UPDATE
                 SET access_url = excluded.access_url, until = excluded.until
                 WHERE excluded.until > uploads.until""",
-                rows,
+                [(r.sha256, r.size, r.content_type, r.access_url, r.until) for r in records],
             )
 
     def update(self, job_id: str, **values: Any) -> None:
-        """Set columns of one job in one committed transaction."""
         values["updated_at"] = time.time()
         columns = ", ".join(f"{name} = ?" for name in values)
         with self._lock:
             self._db.execute(f"UPDATE jobs SET {columns} WHERE id = ?", [*values.values(), job_id])
 
     def restart(self, job_id: str, state: str, **values: Any) -> None:
-        """Set a job's ``state`` (and ``values``), clearing its task, error and provenance: it starts over."""
+        """The job starts over: no task, error or provenance."""
         self.update(job_id, **{**_CLEARED, **values}, state=state)
 
 
@@ -215,10 +162,7 @@ def exclusive(out_dir: Path) -> Iterator[None]:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
             raise BatchInputError(f"another speedpix batch is running in {out_dir}") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        yield  # closing the file releases the lock
 
 
 def reconcile(
@@ -226,9 +170,7 @@ def reconcile(
 ) -> dict[str, Row]:
     """Bring the journal in line with the jobs file and the last run's end."""
     rows = journal.rows()
-    new = [job for job in jobs if job.id not in rows]
-    if new:
-        journal.insert(new)
+    journal.insert(job for job in jobs if job.id not in rows)
     problems = []
     for job in jobs:
         row = rows.get(job.id)
@@ -255,32 +197,25 @@ def reconcile(
     return journal.rows()
 
 
-def job_results(jobs: list[Job], journal: Journal, out_dir: Path) -> list[JobResult]:
-    """Each job's result as the journal has it now (a job not finished is ``incomplete``)."""
+def write_results(path: Path, jobs: list[Job], journal: Journal, out_dir: Path) -> list[JobResult]:
+    """Each job's result as the journal has it now (a job not finished is ``incomplete``), written to ``path``."""
     rows = journal.rows()
     results = []
     for job in jobs:
         row = rows[job.id]
+        done = row.state == DONE
         status = STATUS_OF_STATE.get(row.state, "incomplete")
-        files = [_located(out_dir, name) for name in row.files] if row.state == DONE else []
-        error = None if row.state == DONE else row.error
+        error = None if done else row.error
         if status == "incomplete" and error is None:
             error = "not finished; rerun to resume"
+        files = [name if is_storage_url(name) else str((out_dir / name).resolve()) for name in row.files]
         kind = row.failure_kind if row.state == FAILED else None
-        provenance = dict(row.provenance)
-        if row.state != DONE:
-            provenance.pop("outputs", None)
-        results.append(JobResult(job.id, status, row.task_id, files, error, row.error_code, kind, provenance))
-    return results
-
-
-def _located(out_dir: Path, name: str) -> str:
-    """A saved file's place: a storage URL as it is, a local name under ``out_dir``."""
-    return name if is_storage_url(name) else str((out_dir / name).resolve())
-
-
-def write_results(path: Path, results: list[JobResult]) -> None:
+        provenance = {key: value for key, value in row.provenance.items() if done or key != "outputs"}
+        results.append(
+            JobResult(job.id, status, row.task_id, files if done else [], error, row.error_code, kind, provenance)
+        )
     write_atomically(path, "".join(json.dumps(result.to_dict(), ensure_ascii=False) + "\n" for result in results))
+    return results
 
 
 def write_atomically(path: Path, text: str) -> None:

@@ -4,6 +4,7 @@ the journal alone, so ``speedpix report DIR`` rebuilds it at any time."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from html import escape
@@ -14,15 +15,11 @@ from urllib.parse import quote
 from .._apps.saving import is_storage_url
 from ._jobs import JOURNAL_NAME, REPORT_NAME, TEXT_KEY, BatchInputError
 from ._journal import DONE, STATUS_OF_STATE, Journal, Row, write_atomically
-from ._provenance import utc_now
-from ._results import FAILURE_KINDS, failures_by_kind, known_kind
-
-__all__ = ["REPORT_NAME", "render_report", "write_report"]
+from ._results import FAILURE_KINDS, failures_by_kind, known_kind, utc_now
 
 _IMAGES: Final = frozenset({".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".avif", ".svg"})
 _VIDEOS: Final = frozenset({".mp4", ".webm", ".mov", ".m4v", ".ogv"})
 _AUDIO: Final = frozenset({".mp3", ".wav", ".ogg", ".flac", ".m4a", ".aac", ".opus"})
-_TEXT_LIMIT: Final = 300
 
 _STYLE: Final = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}
@@ -43,18 +40,15 @@ td.error{color:#a00;white-space:pre-wrap;word-break:break-word}
 """
 
 
-def _short(text: str, limit: int = _TEXT_LIMIT) -> str:
+def _short(text: str, limit: int = 300) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _prompt(row: Row) -> str:
     """The job's prompt: its ``prompt`` input, else its first text input ('' if none)."""
     try:
-        spec = json.loads(row.spec)
-    except ValueError:
-        return ""
-    inputs = spec.get("input") if isinstance(spec, dict) else None
-    if not isinstance(inputs, dict):
+        inputs = dict(json.loads(row.spec)["input"])
+    except (ValueError, TypeError, KeyError):
         return ""
     values = [inputs["prompt"]] if "prompt" in inputs else list(inputs.values())
     for value in values:
@@ -82,13 +76,24 @@ def _media(name: str) -> str:
 
 def _duration(row: Row) -> str:
     ms = row.provenance.get("duration_ms")
-    if not isinstance(ms, int | float) or isinstance(ms, bool):
+    if not isinstance(ms, int | float):
         return ""
     return f"{ms / 1000:.1f} s" if ms < 60_000 else f"{ms / 60_000:.1f} min"
 
 
-def render_report(rows: list[Row], *, title: str = "SpeedPix batch", generated_at: str | None = None) -> str:
-    """The page for these journal rows (in the jobs file's order)."""
+def write_report(out_dir: str | os.PathLike[str], *, journal: Journal | None = None) -> Path:
+    """Write ``out_dir/report.html`` from the batch's journal (atomically); its path.
+
+    :class:`BatchInputError` if ``out_dir`` holds no batch journal."""
+    directory = Path(out_dir)
+    if journal is not None:
+        rows = list(journal.rows().values())
+    elif (directory / JOURNAL_NAME).is_file():
+        with contextlib.closing(Journal(directory / JOURNAL_NAME)) as own:
+            rows = list(own.rows().values())
+    else:
+        raise BatchInputError(f"no batch journal in {directory} ({JOURNAL_NAME} not found)")
+    title = f"SpeedPix batch: {directory.resolve().name}"
     statuses = [STATUS_OF_STATE.get(row.state, "incomplete") for row in rows]
     failed = [row for row, status in zip(rows, statuses, strict=True) if status == "failed"]
     parts = [
@@ -99,7 +104,7 @@ def render_report(rows: list[Row], *, title: str = "SpeedPix batch", generated_a
         "img-src 'self' file:; media-src 'self' file:; style-src 'unsafe-inline'\">",
         f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>",
         f"<h1>{escape(title)}</h1>",
-        f'<p class="meta">{len(rows)} jobs; report written {escape(generated_at or utc_now())}</p>',
+        f'<p class="meta">{len(rows)} jobs; report written {escape(utc_now())}</p>',
         '<p class="counts">',
     ]
     for status in ("succeeded", "failed", "unknown", "incomplete"):
@@ -146,24 +151,5 @@ def render_report(rows: list[Row], *, title: str = "SpeedPix batch", generated_a
             parts.append(f'<div class="err">{escape(_short(row.error))}</div>')
         parts.append("</div>")
     parts.append("</div></body></html>\n")
-    return "\n".join(parts)
-
-
-def write_report(out_dir: str | os.PathLike[str], *, journal: Journal | None = None) -> Path:
-    """Write ``out_dir/report.html`` from the batch's journal (atomically); its path.
-
-    :class:`BatchInputError` if ``out_dir`` holds no batch journal."""
-    directory = Path(out_dir)
-    own = journal is None
-    if journal is None:
-        if not (directory / JOURNAL_NAME).is_file():
-            raise BatchInputError(f"no batch journal in {directory} ({JOURNAL_NAME} not found)")
-        journal = Journal(directory / JOURNAL_NAME)
-    try:
-        rows = journal.ordered_rows()
-    finally:
-        if own:
-            journal.close()
-    page = render_report(rows, title=f"SpeedPix batch: {directory.resolve().name}")
-    write_atomically(directory / REPORT_NAME, page)
+    write_atomically(directory / REPORT_NAME, "\n".join(parts))
     return directory / REPORT_NAME

@@ -1,5 +1,5 @@
-"""What a batch reports: a result per job (``results.jsonl``), the summary of a run, and
-the events ``on_event`` receives while it runs."""
+"""What a batch reports: a result per job (``results.jsonl``), the summary of a run, the
+events ``on_event`` receives, and the kinds of failures."""
 
 from __future__ import annotations
 
@@ -7,16 +7,13 @@ import dataclasses
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["FAILURE_KINDS", "BatchEvent", "BatchSummary", "JobResult", "failures_by_kind", "known_kind"]
+from .._core import errors
 
-#: Why a job failed, in the order the summary shows them, with the words it uses:
-#: refused by the content-security check, refused as bad input (the SDK's checks, or
-#: the service saying the request is wrong: unknown workflow, invalid parameter…), the
-#: task ran and failed, the service could not be reached (connection, file transfer,
-#: server errors, throttled 10 times in a row), anything else (e.g. bad credentials).
+#: Why a job failed, in the order the summary shows them, with the words it uses.
 FAILURE_KINDS: Final = {
     "content_moderation": "refused by content moderation",
     "invalid_input": "refused as bad input",
@@ -26,9 +23,13 @@ FAILURE_KINDS: Final = {
 }
 
 
+def utc_now() -> str:
+    """Now, ISO 8601 in UTC with milliseconds: ``2026-12-06T07:01:02.123Z``."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def known_kind(kind: str | None) -> str:
-    """``kind`` if it is one of :data:`FAILURE_KINDS`, else ``"other"`` (e.g. a failure
-    recorded by an older SDK)."""
+    """``kind``, or ``"other"`` for one an older SDK recorded (or none)."""
     return kind if kind is not None and kind in FAILURE_KINDS else "other"
 
 
@@ -36,6 +37,22 @@ def failures_by_kind(kinds: Iterable[str | None]) -> dict[str, int]:
     """How many failures of each kind, in the order of :data:`FAILURE_KINDS`, kinds with none left out."""
     counts = Counter(map(known_kind, kinds))
     return {kind: counts[kind] for kind in FAILURE_KINDS if counts[kind]}
+
+
+def task_failure_kind(error_code: str | None) -> str:
+    """The kind of a task that ran and failed: the content check's codes, or ``task_failed``."""
+    return "content_moderation" if error_code and "AuditFailed" in error_code else "task_failed"
+
+
+def failure_kind(error: BaseException) -> str:
+    """The kind of an error that failed a job's submission (a task's failure: ``task_failure_kind``)."""
+    if isinstance(error, errors.ContentModerationError):
+        return "content_moderation"
+    if isinstance(error, errors.InvalidInputError | errors.ServiceError):
+        return "invalid_input"
+    if isinstance(error, errors.APIConnectionError | errors.FileTransferError | errors.ServerError):
+        return "unreachable"
+    return "invalid_input" if getattr(error, "status_code", None) in (400, 413, 422) else "other"
 
 
 @dataclass(frozen=True)
@@ -57,11 +74,11 @@ class JobResult:
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {name: value for name, value in dataclasses.asdict(self).items() if name != "provenance"}
+        data = dataclasses.asdict(self)
+        provenance = data.pop("provenance")
         if self.failure_kind is None:  # not failed, or failed in a journal of an older version
             del data["failure_kind"]
-        data.update(self.provenance)
-        return data
+        return {**data, **provenance}
 
 
 @dataclass(frozen=True)
@@ -139,24 +156,12 @@ class BatchSummary:
         return line + f"; results in {self.results_path}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "total": self.total,
-            "succeeded": self.succeeded,
-            "failed": self.failed,
-            "unknown": self.unknown,
-            "incomplete": self.incomplete,
-            "concurrency": self.concurrency,
-            "lowest_concurrency": self.lowest_concurrency,
-            "max_concurrency": self.max_concurrency,
-            "throttled": self.throttled,
-            "failed_by_kind": self.failed_by_kind,
-            "stopped_early": self.stopped_early,
-            "stop_reason": self.stop_reason,
-            "results_path": str(self.results_path),
-            "report_path": str(self.report_path) if self.report_path is not None else None,
-            "output_dir": str(self.output_dir),
-            "output_url": self.output_url,
-        }
+        names = (
+            "total succeeded failed unknown incomplete concurrency lowest_concurrency max_concurrency throttled "
+            "failed_by_kind stopped_early stop_reason results_path report_path output_dir output_url"
+        )
+        data = {name: getattr(self, name) for name in names.split()}
+        return {name: str(value) if isinstance(value, Path) else value for name, value in data.items()}
 
 
 @dataclass(frozen=True)
@@ -179,13 +184,10 @@ class BatchEvent:
     max_concurrency: int = 0
 
     def describe(self) -> str:
-        head = f"[{self.finished}/{self.total} done, {self.failed} failed, {self.running} running"
+        text = f"[{self.finished}/{self.total} done, {self.failed} failed, {self.running} running"
         if self.concurrency < self.max_concurrency:
-            head += f", concurrency {self.concurrency}/{self.max_concurrency} (throttled)"
-        head += "]"
-        text = f"{head} {self.job_id}: {self.kind}"
+            text += f", concurrency {self.concurrency}/{self.max_concurrency} (throttled)"
+        text += f"] {self.job_id}: {self.kind}"
         if self.task_id:
             text += f" (task {self.task_id})"
-        if self.message:
-            text += f": {self.message}"
-        return text
+        return text + (f": {self.message}" if self.message else "")

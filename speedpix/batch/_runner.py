@@ -5,58 +5,34 @@ service's throttling allows; every step is recorded in the journal before it is 
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import json
 import math
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from .._apps.saving import save_outputs, save_outputs_to_storage
-from .._core.errors import PredictionTimeoutError, RateLimitError
+from .._core.adaptive import AdaptiveLimit
+from .._core.errors import InvalidInputError, PredictionTimeoutError, RateLimitError
+from .._core.inputs import is_media_file_path
 from .._core.logging import logger
+from .._core.names import shown_url
 from .._core.retry import RetryPolicy, retry_delay
-from ._jobs import Job, job_input
+from ._jobs import Job, job_input, map_input
 from ._journal import DONE, FAILED, PENDING, SUBMITTED, SUBMITTING, UNKNOWN, Journal, Row
-from ._pacing import FailureLimit, Gate
-from ._provenance import FileHashes, failure_kind, redacted, sent_record, task_failure_kind, utc_now
-from ._results import BatchEvent
+from ._results import BatchEvent, failure_kind, task_failure_kind, utc_now
 
 if TYPE_CHECKING:
     from ..client import Client
     from ..files import UploadRecord
     from ..predictions import Prediction
-
-__all__ = ["Runner"]
-
-#: The client's uploads are copied to the journal at most this often (seconds), and at the end.
-KEEP_UPLOADS_EVERY: Final = 1.0
-
-
-@dataclass
-class _Counts:
-    total: int
-    succeeded: int = 0
-    failed: int = 0
-    other: int = 0  # unknown/incomplete: finished for this run
-    # Jobs that succeeded or failed in this run (not an earlier one): the failure limit's count.
-    run_succeeded: int = 0
-    run_failed: int = 0
-    running: set[str] = field(default_factory=set)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def _error_text(error: BaseException) -> str:
-    return str(error) or type(error).__name__
-
-
-def _error_code(error: BaseException) -> str | None:
-    """The service's most specific code, as for a failed task (``Prediction.error_code``)."""
-    return getattr(error, "sub_err_code", None) or getattr(error, "err_code", None)
-
 
 # How long a throttled job waits before it is submitted again: Retry-After if the
 # service gives one, else from 0.5 s doubling to 8 s (jittered); after 10 in a row the
@@ -64,83 +40,133 @@ def _error_code(error: BaseException) -> str | None:
 _THROTTLE_WAITS: Final = RetryPolicy(max_retries=10)
 
 
-class _Throttled(Exception):
-    def __init__(self, error: RateLimitError) -> None:
-        super().__init__(str(error))
-        self.error = error
+@dataclass(frozen=True)
+class FailureLimit:
+    """When a batch stops submitting: ``count`` failures, or a ``ratio`` of the jobs
+    finished in this run once at least ``max(10, ceil(1 / ratio))`` have finished (below
+    that, one failure would already be over the ratio)."""
+
+    count: int | None = None
+    ratio: float | None = None
+
+    @classmethod
+    def parse(cls, value: int | str | None) -> FailureLimit | None:
+        if value is None:
+            return None
+        if isinstance(value, str) and value.strip().endswith("%"):
+            try:
+                percent = float(value.strip()[:-1])
+            except ValueError:
+                percent = math.nan
+            if not 0 < percent <= 100:
+                raise InvalidInputError(f"max_failures: a percentage is from 0 (excluded) to 100%, got {value!r}")
+            return cls(ratio=percent / 100)
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise InvalidInputError(f"max_failures must be an integer >= 1 or a percentage like '10%', got {value!r}")
+        return cls(count=value)
+
+    @property
+    def min_finished(self) -> int:
+        return 0 if self.ratio is None else max(10, math.ceil(1 / self.ratio - 1e-9))
+
+    def reached(self, failed: int, finished: int) -> str | None:
+        """Why the batch stops now, or None."""
+        if self.count is not None:
+            return f"{failed} jobs failed (--max-failures {self.count})" if failed >= self.count else None
+        assert self.ratio is not None
+        if finished < self.min_finished or failed < self.ratio * finished:
+            return None
+        return f"{failed} of {finished} finished jobs failed (--max-failures {self.ratio * 100:g}%)"
 
 
+def _text(error: BaseException) -> str:
+    return str(error) or type(error).__name__
+
+
+def redacted(value: Any) -> Any:
+    """``value`` with every URL without its query or credentials (an output link's signature is in its query)."""
+    if isinstance(value, dict):
+        return {key: redacted(child) for key, child in value.items()}
+    if isinstance(value, list | tuple):
+        return [redacted(child) for child in value]
+    if isinstance(value, str) and "://" in value[:16] and ("?" in value or "@" in value):
+        return shown_url(value)
+    return value
+
+
+def _digest(path: str, size: int, mtime_ns: int) -> dict[str, Any]:
+    """Size and SHA-256 of an input file, cached by path, size and mtime: each is read once."""
+    with open(path, "rb") as stream:
+        sha256 = hashlib.file_digest(stream, "sha256").hexdigest()
+        return {"bytes": stream.tell(), "sha256": sha256}
+
+
+@dataclass
 class Runner:
-    def __init__(
-        self,
-        jobs: list[Job],
-        out_dir: Path,
-        journal: Journal,
-        client: Client,
-        timeout: float | None,
-        on_event: Callable[[BatchEvent], Any] | None,
-        concurrency: int = 4,
-        failure_limit: FailureLimit | None = None,
-        *,
-        storage: str | None = None,
-        storage_options: Mapping[str, Any] | None = None,
-    ) -> None:
-        self.jobs = jobs
-        # Local outputs go under out_dir/<job id>/; with ``storage`` (an fsspec URL),
-        # under storage/<job id>/ and out_dir holds the batch's state alone.
-        self.out_dir = out_dir
-        self.storage = storage.rstrip("/") if storage is not None else None
-        self.storage_options = storage_options
-        self.journal = journal
-        self.client = client
-        # Submissions raise throttling at once: the gate paces them, not client retries.
-        self.submitter = client.with_options(retry_throttled=False)
-        self.timeout = timeout
-        self.on_event = on_event
-        self.stop = threading.Event()
-        self.counts = _Counts(total=len(jobs))
-        self.gate = Gate(concurrency)
-        self._event_lock = threading.Lock()
-        self.failure_limit = failure_limit
-        # Set once the failure limit is reached: nothing more is submitted, tasks
-        # already submitted are followed to the end.
-        self.halted = threading.Event()
-        self.stop_reason: str | None = None
-        self.hashes = FileHashes()
-        self._uploads_lock = threading.Lock()
-        self._uploads_kept_at = -math.inf
-        self._uploads_kept: set[UploadRecord] = set()
+    jobs: list[Job]
+    #: Local outputs go to out_dir/<job id>/; with ``storage``, to storage/<job id>/.
+    out_dir: Path
+    journal: Journal
+    client: Client
+    concurrency: int
+    timeout: float | None
+    on_event: Callable[[BatchEvent], Any] | None
+    failure_limit: FailureLimit | None
+    storage: str | None
+    storage_options: Mapping[str, Any] | None
+    #: Jobs at once: as many as the service's throttling allows, at most ``concurrency``.
+    limit: AdaptiveLimit = field(init=False)
+    in_flight: int = 0
+    changed: threading.Condition = field(default_factory=threading.Condition)
+    stop: threading.Event = field(default_factory=threading.Event)
+    #: Set once the failure limit is reached: nothing more is submitted.
+    halted: threading.Event = field(default_factory=threading.Event)
+    stop_reason: str | None = None
+    #: Finished jobs by event kind ("skipped": succeeded in an earlier run).
+    counts: Counter[str] = field(default_factory=Counter)
+    earlier_failed: int = 0
+    running: set[str] = field(default_factory=set)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    uploads_lock: threading.Lock = field(default_factory=threading.Lock)
+    uploads_kept_at: float = -math.inf
+    uploads_kept: set[UploadRecord] = field(default_factory=set)
+    digest: Callable[[str, int, int], dict[str, Any]] = field(default_factory=lambda: functools.cache(_digest))
 
-    # events
+    def __post_init__(self) -> None:
+        self.limit = AdaptiveLimit(self.concurrency)
+        # Submissions raise throttling at once: the batch paces them, not client retries.
+        self.submitter = self.client.with_options(retry_throttled=False)
 
     def emit(self, kind: str, job: Job, task_id: str | None = None, message: str | None = None) -> None:
-        counts = self.counts
-        # Counted and delivered under one lock: events reach on_event in the order counted.
-        with self._event_lock:
-            with counts.lock:
-                if kind in ("submitted", "resumed"):
-                    counts.running.add(job.id)
-                else:
-                    counts.running.discard(job.id)
-                    if kind in ("succeeded", "skipped"):
-                        counts.succeeded += 1
-                    elif kind == "failed":
-                        counts.failed += 1
-                    else:
-                        counts.other += 1
-                event = BatchEvent(
-                    kind,
-                    job.id,
-                    task_id,
-                    message,
-                    total=counts.total,
-                    finished=counts.succeeded + counts.failed + counts.other,
-                    succeeded=counts.succeeded,
-                    failed=counts.failed,
-                    running=len(counts.running),
-                    concurrency=self.gate.limit.current,
-                    max_concurrency=self.gate.limit.maximum,
-                )
+        """Count the event and hand it to ``on_event``, under one lock: in the order counted."""
+        with self.lock:
+            if kind in ("submitted", "resumed"):
+                self.running.add(job.id)
+            else:
+                self.running.discard(job.id)
+                self.counts[kind] += 1
+            failed = self.counts["failed"] - self.earlier_failed  # the limit counts this run's jobs
+            limit = self.failure_limit
+            reason = limit.reached(failed, failed + self.counts["succeeded"]) if limit else None
+            if reason is not None and not self.halted.is_set():
+                self.stop_reason = reason
+                self.halted.set()
+                logger.warning("batch stopped early: %s; submitting nothing more", reason)
+            event = BatchEvent(
+                kind,
+                job.id,
+                task_id,
+                message,
+                total=len(self.jobs),
+                finished=sum(self.counts.values()),
+                succeeded=self.counts["succeeded"] + self.counts["skipped"],
+                failed=self.counts["failed"],
+                running=len(self.running),
+                concurrency=self.limit.current,
+                max_concurrency=self.limit.maximum,
+            )
             if self.on_event is None:
                 return
             try:
@@ -148,13 +174,39 @@ class Runner:
             except Exception:  # a broken callback must not break the journal's bookkeeping
                 logger.exception("batch on_event callback failed")
 
-    # one job
+    def hashed(self, named: str) -> dict[str, Any]:
+        """``{"path": named, "bytes", "sha256"}`` of a local input file."""
+        path = Path(named).expanduser()
+        stat = path.stat()
+        return {"path": named, **self.digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns)}
+
+    def sent_record(self, job: Job) -> dict[str, Any]:
+        """What ``job`` is sent as: workflow, version or alias (``"main"``, ``create()``'s
+        default, when it names neither), resource configuration, inputs (local files hashed)."""
+        record: dict[str, Any] = {"workflow_id": job.workflow_id}
+        version_id = job.options.get("version_id")
+        if version_id is not None:
+            record["version_id"] = version_id
+        else:
+            record["alias_id"] = job.options.get("alias_id") or "main"
+        if job.resource_config_id is not None:
+            record["resource_config_id"] = job.resource_config_id
+        detect = self.client.detect_file_paths
+
+        def leaf(value: Any) -> Any:
+            if isinstance(value, str) and detect and is_media_file_path(value):
+                return self.hashed(value)
+            return redacted(value)
+
+        record["inputs"] = map_input(job.input, file=self.hashed, text=str, leaf=leaf)
+        return record
 
     def submit(self, job: Job) -> Prediction | None:
+        """Submit ``job``; a throttled submission raises its RateLimitError, the job pending again."""
         try:
-            record = sent_record(job, self.hashes, detect_file_paths=self.client.detect_file_paths)
+            record = self.sent_record(job)
         except OSError as error:  # the file went away since the jobs were checked
-            self.fail(job, f"cannot read an input file: {error}", kind="invalid_input")
+            self.fail(job, f"cannot read an input file: {error}", "invalid_input")
             return None
         self.journal.restart(job.id, SUBMITTING, sent=json.dumps(record, ensure_ascii=False))
         started = time.monotonic()
@@ -164,151 +216,126 @@ class Runner:
             )
         except Exception as error:
             self.keep_uploads()
-            if isinstance(error, RateLimitError) and error.task_may_exist is False:
-                self.journal.update(job.id, state=PENDING)  # no task: a crash now resubmits it
-                self.gate.throttled(started)
-                raise _Throttled(error) from None
+            code = getattr(error, "sub_err_code", None) or getattr(error, "err_code", None)
             # The creation flow says whether a task may exist; anything else is in doubt.
-            if getattr(error, "task_may_exist", None) is False:
-                self.fail(job, _error_text(error), error_code=_error_code(error), kind=failure_kind(error))
-            else:
-                message = f"submission in doubt, the task may exist: {_error_text(error)}"
-                self.journal.update(job.id, state=UNKNOWN, error=message, error_code=_error_code(error))
+            if getattr(error, "task_may_exist", None) is not False:
+                message = f"submission in doubt, the task may exist: {_text(error)}"
+                self.journal.update(job.id, state=UNKNOWN, error=message, error_code=code)
                 self.emit("unknown", job, message=message)
+            elif isinstance(error, RateLimitError):
+                self.journal.update(job.id, state=PENDING)  # no task: a crash now resubmits it
+                with self.changed:
+                    before = self.limit.current
+                    self.limit.on_throttle(started, time.monotonic())
+                if self.limit.current < before:
+                    logger.info("batch throttled: %d jobs at once now (was %d)", self.limit.current, before)
+                raise
+            else:
+                self.fail(job, _text(error), failure_kind(error), error_code=code)
             return None
         record["submitted_at"] = utc_now()
         self.journal.update(job.id, state=SUBMITTED, task_id=prediction.id, sent=json.dumps(record, ensure_ascii=False))
         self.keep_uploads()
-        self.gate.submitted()
+        with self.changed:
+            self.limit.on_success(self.in_flight)
+            self.changed.notify()
         self.emit("submitted", job, prediction.id)
         return prediction
 
-    def follow(self, job: Job, task_id: str) -> Prediction | None:
-        try:
-            prediction = self.client.predictions.get(task_id)
-        except Exception as error:
-            self._incomplete(job, task_id, error)
-            return None
-        self.emit("resumed", job, task_id)
-        return prediction
-
     def keep_uploads(self, *, now: bool = False) -> None:
-        """Copy the client's new uploads to the journal, for a rerun to reuse (at most
-        every ``KEEP_UPLOADS_EVERY`` seconds, unless ``now``). Never raises: a rerun
-        without them uploads again, nothing worse."""
-        with self._uploads_lock:
-            if not now and time.monotonic() - self._uploads_kept_at < KEEP_UPLOADS_EVERY:
+        """Copy the client's new uploads to the journal for a rerun to reuse (at most every
+        second, unless ``now``). Never raises: a rerun without them uploads again."""
+        with self.uploads_lock:
+            if not now and time.monotonic() - self.uploads_kept_at < 1.0:
                 return
-            self._uploads_kept_at = time.monotonic()
+            self.uploads_kept_at = time.monotonic()
             try:
-                new = [record for record in self.client.files.uploads() if record not in self._uploads_kept]
+                new = [record for record in self.client.files.uploads() if record not in self.uploads_kept]
                 self.journal.record_uploads(new)
             except Exception as error:
                 logger.warning("could not record the batch's uploads in its journal: %s", type(error).__name__)
                 return
-            self._uploads_kept.update(new)
+            self.uploads_kept.update(new)
 
-    def fail(
-        self,
-        job: Job,
-        message: str,
-        task_id: str | None = None,
-        error_code: str | None = None,
-        *,
-        kind: str = "other",
-        finished: dict[str, Any] | None = None,
-    ) -> None:
-        values: dict[str, Any] = {"state": FAILED, "error": message, "error_code": error_code, "failure_kind": kind}
-        if finished is not None:
-            values["finished"] = json.dumps(finished)
-        self.journal.update(job.id, **values)
-        self.counted(failed=True)
+    def fail(self, job: Job, message: str, kind: str, task_id: str | None = None, **values: Any) -> None:
+        values = {"error_code": None, **values}
+        self.journal.update(job.id, state=FAILED, error=message, failure_kind=kind, **values)
         self.emit("failed", job, task_id, message)
 
-    def counted(self, *, failed: bool) -> None:
-        """A job of this run finished: halt the submissions if the failure limit is reached."""
-        with self.counts.lock:
-            if failed:
-                self.counts.run_failed += 1
-            else:
-                self.counts.run_succeeded += 1
-            failures, finished = self.counts.run_failed, self.counts.run_failed + self.counts.run_succeeded
-        if self.failure_limit is None or self.halted.is_set():
-            return
-        reason = self.failure_limit.reached(failures, finished)
-        if reason is not None:
-            self.stop_reason = reason
-            self.halted.set()
-            logger.warning("batch stopped early: %s; submitting nothing more", reason)
-
-    def _incomplete(self, job: Job, task_id: str, error: BaseException) -> None:
+    def incomplete(self, job: Job, task_id: str, error: BaseException) -> None:
         if isinstance(error, PredictionTimeoutError):
             message = "still running after the timeout; rerun to resume"
         else:
-            message = f"{_error_text(error)}; rerun to resume"
+            message = f"{_text(error)}; rerun to resume"
         self.journal.update(job.id, error=message)
         self.emit("incomplete", job, task_id, message)
+
+    def run_job(self, job: Job, row: Row) -> None:
+        if row.state == SUBMITTED and row.task_id:
+            try:
+                prediction: Prediction | None = self.client.predictions.get(row.task_id)
+            except Exception as error:
+                self.incomplete(job, row.task_id, error)
+                return
+            self.emit("resumed", job, row.task_id)
+        else:
+            prediction = self.submit(job)
+        if prediction is not None and not self.stop.is_set():
+            self.finish(job, prediction)
 
     def finish(self, job: Job, prediction: Prediction) -> None:
         try:
             prediction.wait(timeout=self.timeout)
+            finished: dict[str, Any] = {"finished_at": utc_now()}
+            # The task id stays in the journal: a rerun fetches the files again.
+            files = self.save(job, prediction) if prediction.status == "succeeded" else []
         except Exception as error:
-            self._incomplete(job, prediction.id, error)
+            self.incomplete(job, prediction.id, error)
             return
-        finished: dict[str, Any] = {"finished_at": utc_now()}
         if prediction.duration_ms is not None:
             finished["duration_ms"] = prediction.duration_ms
         if prediction.status != "succeeded":
+            message = prediction.error or f"task {prediction.status}"
+            kind = task_failure_kind(prediction.error_code)
             self.fail(
-                job,
-                prediction.error or f"task {prediction.status}",
-                prediction.id,
-                prediction.error_code,
-                kind=task_failure_kind(prediction.error_code),
-                finished=finished,
+                job, message, kind, prediction.id, error_code=prediction.error_code, finished=json.dumps(finished)
             )
             return
-        try:
-            files = self.save(job, prediction)
-        except Exception as error:
-            # The task id stays in the journal: a rerun fetches the result again.
-            self._incomplete(job, prediction.id, error)
-            return
         finished["outputs"] = files
-        outputs = json.dumps(redacted(prediction.output), ensure_ascii=False, default=str)
-        names = [file["path"] for file in files]
         self.journal.update(
-            job.id, state=DONE, outputs=outputs, files=json.dumps(names), error=None, finished=json.dumps(finished)
+            job.id,
+            state=DONE,
+            outputs=json.dumps(redacted(prediction.output), ensure_ascii=False, default=str),
+            files=json.dumps([file["path"] for file in files]),
+            error=None,
+            finished=json.dumps(finished),
         )
-        self.counted(failed=False)
         self.emit("succeeded", job, prediction.id, f"{len(files)} file(s)")
 
     def save(self, job: Job, prediction: Prediction) -> list[dict[str, Any]]:
-        """Save the job's files; ``{"path", "bytes", "sha256"}`` of each, the checksum
-        computed as the bytes streamed (no saved file is read back). The path is relative
-        to the batch's folder for a local file, the full URL for one in object storage."""
+        """``{"path", "bytes", "sha256"}`` of each saved file, the checksum computed as the
+        bytes stream; the path relative to ``out_dir``, or the URL in object storage."""
         if self.storage is not None:
-            remote = save_outputs_to_storage(
-                prediction.output, f"{self.storage}/{job.id}", storage_options=self.storage_options
+            saved = save_outputs_to_storage(
+                prediction.output, f"{self.storage.rstrip('/')}/{job.id}", storage_options=self.storage_options
             )
-            return [{"path": str(file.path), "bytes": file.bytes, "sha256": file.sha256} for file in remote]
-        saved = save_outputs(prediction.output, self.out_dir / job.id)
+            paths = [str(file.path) for file in saved]
+        else:
+            saved = save_outputs(prediction.output, self.out_dir / job.id)
+            paths = [Path(file.path).relative_to(self.out_dir).as_posix() for file in saved]
         return [
-            {"path": Path(file.path).relative_to(self.out_dir).as_posix(), "bytes": file.bytes, "sha256": file.sha256}
-            for file in saved
+            {"path": path, "bytes": file.bytes, "sha256": file.sha256} for path, file in zip(paths, saved, strict=True)
         ]
 
-    def run_job(self, job: Job, row: Row) -> None:
-        task_id = row.task_id if row.state == SUBMITTED else None
-        prediction = self.follow(job, task_id) if task_id else self.submit(job)
-        if prediction is not None and not self.stop.is_set():
-            self.finish(job, prediction)
-
-    def held_back(self, job: Job) -> None:
-        """A job left unsubmitted because the failure limit was reached."""
-        message = f"not submitted: the batch stopped early ({self.stop_reason}); rerun to resume"
-        self.journal.update(job.id, state=PENDING, error=message)
-        self.emit("incomplete", job, None, message)
+    def enter(self) -> bool:
+        """Wait for a free slot; False if the batch is stopping."""
+        with self.changed:
+            while self.in_flight >= self.limit.current and not self.stop.is_set():
+                self.changed.wait(0.2)
+            if self.stop.is_set():
+                return False
+            self.in_flight += 1
+            return True
 
     def worker(self, work: queue.Queue[tuple[Job, Row]]) -> None:
         while not self.stop.is_set():
@@ -317,38 +344,37 @@ class Runner:
             except queue.Empty:
                 return
             throttles = 0
-            while self.gate.enter(self.stop):
-                if self.halted.is_set() and row.state != SUBMITTED:
-                    self.gate.leave()
-                    self.held_back(job)
-                    break
+            while self.enter():
                 delay = None
                 try:
-                    self.run_job(job, row)
-                except _Throttled as throttled:
+                    if self.halted.is_set() and row.state != SUBMITTED:
+                        message = f"not submitted: the batch stopped early ({self.stop_reason}); rerun to resume"
+                        self.journal.update(job.id, state=PENDING, error=message)
+                        self.emit("incomplete", job, None, message)
+                    else:
+                        self.run_job(job, row)
+                except RateLimitError as error:
                     throttles += 1
-                    delay = retry_delay(throttled.error, attempt=throttles, idempotent=False, policy=_THROTTLE_WAITS)
+                    delay = retry_delay(error, attempt=throttles, idempotent=False, policy=_THROTTLE_WAITS)
                     if delay is None:
-                        self.fail(
-                            job,
-                            f"throttled {throttles} times, not submitted: {throttled}; rerun to submit it",
-                            kind="unreachable",
-                        )
+                        message = f"throttled {throttles} times, not submitted: {error}; rerun to submit it"
+                        self.fail(job, message, "unreachable")
                 except Exception as error:  # a bug or a full disk: record it, keep going
                     logger.exception("batch job %s failed unexpectedly", job.id)
                     with contextlib.suppress(Exception):
-                        self.journal.update(job.id, error=_error_text(error))
-                    self.emit("incomplete", job, None, _error_text(error))
+                        self.journal.update(job.id, error=_text(error))
+                    self.emit("incomplete", job, None, _text(error))
                 finally:
-                    self.gate.leave()
+                    with self.changed:
+                        self.in_flight -= 1
+                        self.changed.notify()
                 if delay is None or self.stop.wait(delay):  # done, or waiting out the throttle
                     break
 
-    # the run
-
-    def start(self, rows: dict[str, Row]) -> list[threading.Thread]:
-        """Report the jobs an earlier run finished; start the workers on the others."""
+    def run(self, rows: dict[str, Row]) -> None:
+        """Report the jobs an earlier run finished, run the others; Ctrl-C stops the workers."""
         work: queue.Queue[tuple[Job, Row]] = queue.Queue()
+        self.earlier_failed = sum(rows[job.id].state == FAILED for job in self.jobs)
         for job in self.jobs:
             row = rows[job.id]
             if row.state == DONE:
@@ -361,13 +387,10 @@ class Runner:
                 work.put((job, row))
         threads = [
             threading.Thread(target=self.worker, args=(work,), name=f"speedpix-batch-{n}", daemon=True)
-            for n in range(min(self.gate.limit.maximum, work.qsize()))
+            for n in range(min(self.limit.maximum, work.qsize()))
         ]
         for thread in threads:
             thread.start()
-        return threads
-
-    def join(self, threads: list[threading.Thread]) -> None:
         try:
             for thread in threads:
                 while thread.is_alive():

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from speedpix.batch import run_batch
-from speedpix.batch._pacing import FailureLimit
-from speedpix.batch._provenance import failure_kind, task_failure_kind
+from speedpix.batch._results import failure_kind, task_failure_kind
+from speedpix.batch._runner import FailureLimit
 from speedpix.errors import (
     APIConnectionError,
     ContentModerationError,
