@@ -16,7 +16,7 @@ import io
 import math
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import InitVar, dataclass, field, fields, replace
 from typing import Any, Protocol
 from urllib.parse import unquote_to_bytes
 
@@ -163,25 +163,20 @@ def _options(base: WorkflowOptions, changes: Mapping[str, Any]) -> WorkflowOptio
     return replace(base, **changes)
 
 
+@dataclass(kw_only=True, eq=False)
 class WorkflowContext:
     """What a workflow callable can do: store outputs and read its file inputs."""
 
-    def __init__(
-        self,
-        *,
-        storage: Storage,
-        task_id: str,
-        workflow_id: str,
-        version: str,
-        output_size: int | None,
-        now: Callable[[], float],
-    ) -> None:
-        self.task_id = task_id
-        self.workflow_id = workflow_id
-        self.version = version
-        # When set, every stored output is replaced by generated content of this size
-        # (to test large downloads without building large results).
-        self.output_size = output_size
+    task_id: str
+    workflow_id: str
+    version: str
+    # When set, every stored output is replaced by generated content of this size
+    # (to test large downloads without building large results).
+    output_size: int | None
+    storage: InitVar[Storage]
+    now: InitVar[Callable[[], float]]
+
+    def __post_init__(self, storage: Storage, now: Callable[[], float]) -> None:
         self._storage = storage
         self._now = now
         self._count = 0
