@@ -1,14 +1,7 @@
-"""Storage transfers (upload PUTs, output GETs): what their outcomes mean, in one place.
+"""What storage transfers' outcomes mean (upload PUTs, output GETs), one redirect at a time.
 
-The drivers send each storage request as it is, without letting httpx follow redirects,
-and :meth:`Route.step`, with no I/O, reads the outcome: the transfer is done, or it
-goes on at a redirect's target, or it failed with this typed error (which the retry
-policy may repeat). :func:`speedpix._flows.transfers.transfer_flow` applies it, for the
-sync and async drivers alike, and for uploads and downloads alike.
-
-Why redirects are followed here and not by httpx: an https link redirected to plain
-http must be refused (the file could be read or changed on the way), an upload's body
-must be sent again from its first byte, and a redirect loop must end in a typed error.
+Redirects are followed here, not by httpx: https to plain http must be refused, an
+upload's body sent again from its first byte, and a loop must end in a typed error.
 """
 
 from __future__ import annotations
@@ -35,12 +28,12 @@ FOLLOWED = {"GET": frozenset({301, 302, 303, 307, 308}), "PUT": frozenset({307, 
 
 
 def delivers(method: str, status: int) -> bool:
-    """Whether a response with ``status`` completes the transfer (a GET's body is the file)."""
+    """Whether a response with ``status`` completes the transfer."""
     return status in SUCCESS[method]
 
 
 def url_problem(url: str | httpx.URL) -> str | None:
-    """Why ``url`` cannot be fetched (``"is not an http(s) URL"``...), or None."""
+    """Why ``url`` cannot be fetched, or None."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as error:
@@ -56,8 +49,7 @@ def url_problem(url: str | httpx.URL) -> str | None:
 
 def failure(error: Exception, *, what: str, task_id: str | None) -> SpeedPixException:
     if isinstance(error, httpx.RemoteProtocolError) and "location header" in str(error):
-        # httpx reads a redirect's Location even when not following it, and says so
-        # only in its message: not a network failure, not worth repeating.
+        # httpx reads a redirect's Location even when not following it: not worth repeating.
         return FileTransferError(f"{what}: redirected to an invalid URL ({error})", task_id=task_id)
     if isinstance(error, httpx.TransportError):
         return transport_error(error, what=what, task_id=task_id)
@@ -126,11 +118,7 @@ def _storage_detail(body: bytes) -> str:
 def _refusal(
     method: str, response: httpx.Response, body: bytes, *, what: str, task_id: str | None
 ) -> FileTransferError:
-    """The error of a response that neither completes nor redirects the transfer.
-
-    Always a FileTransferError, so one except clause catches every failed transfer;
-    the retry policy repeats the ones whose status says "try again" (408, 429, 5xx).
-    """
+    """The error of a response that neither completes nor redirects the transfer."""
     status = response.status_code
     common: dict[str, Any] = {
         "status_code": status,
@@ -177,8 +165,7 @@ class Route:
         return None if problem is None else FileTransferError(f"{self.what}: the URL {problem}.", task_id=self.task_id)
 
     def step(self, outcome: TransferOutcome) -> bool | SpeedPixException:
-        """True: done. False: send again, to the redirect's target (now ``url``). Else the
-        typed error."""
+        """True: done. False: send again, to the redirect's target (now ``url``). Else the error."""
         if outcome.error is not None:
             return failure(outcome.error, what=self.what, task_id=self.task_id)
         response = outcome.response
