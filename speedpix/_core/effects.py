@@ -1,9 +1,5 @@
-"""The effect vocabulary: what a flow asks its driver to do.
-
-Every behaviour (a call with its retries, an upload, a wait) is written once, as a generator
-that yields effects and receives their outcomes; the sync and async drivers carry them out
-and hold no decisions.
-"""
+"""The effect vocabulary: what a flow (a generator, written once) asks the sync or async
+driver to do; the drivers hold no decisions."""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
-"""PIL images and numpy arrays: as inputs (encoded as PNG) and out of outputs (``to_pil``).
-
-Pillow and numpy are optional, and never imported to *look* for such objects: a value is
-recognised by the classes of modules the user already imported (``sys.modules``).
-"""
+"""PIL images and numpy arrays, as inputs (PNG) and outputs; both optional, never imported to
+*look* for such objects (only classes of modules already in ``sys.modules`` are checked)."""
 
 from __future__ import annotations
 

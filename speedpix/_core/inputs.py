@@ -1,9 +1,7 @@
 """Workflow inputs: find the files in them, check everything else is JSON, put URLs back.
 
-Files: ``pathlib.Path``, binary file objects, bytes, PIL images and uint8 numpy arrays (as
-PNG), and a plain ``str`` only when it names an existing image, audio or video file (so a
-prompt like ``/etc/passwd`` is sent as text). Errors name the place: ``input['images'][2]``.
-"""
+A plain ``str`` is a file only when it names an existing image, audio or video file (so a
+prompt like ``/etc/passwd`` is sent as text)."""
 
 from __future__ import annotations
 

@@ -16,12 +16,8 @@ _RESERVED = frozenset({"CON", "PRN", "AUX", "NUL"} | {f"{kind}{n}" for kind in (
 
 
 def safe_name(text: str) -> str:
-    """``text`` as a single file name, or ``""`` when nothing usable is left.
-
-    The last segment (``/`` and ``\\`` both separate), unsafe characters replaced by
-    ``_``, no leading or trailing dots and spaces, at most ``MAX_NAME_BYTES`` bytes of
-    UTF-8 (the extension kept). A NUL anywhere refuses the whole text.
-    """
+    """``text``'s last segment (``/`` or ``\\``) as a safe name of at most ``MAX_NAME_BYTES``
+    (extension kept), or ``""`` when nothing usable is left (or on a NUL anywhere)."""
     name = "" if "\x00" in text else _UNSAFE.sub("_", _SEPARATORS.split(text)[-1]).strip(" .")
     if not name:
         return ""

@@ -1,10 +1,5 @@
-"""When to poll a task next: a pure function of what the server said.
-
-We sleep toward the expected finish (estimate, ETA, progress rate) and then ask for the
-result directly, so one call usually both sees the task finished and brings its output.
-An early probe checks the estimate; with a listener, sleeps are capped so each change
-shows within a second.
-"""
+"""When to poll a task next: sleep toward the expected finish, then ask for the result directly
+(one call sees it finished and brings the output); an early probe checks the estimate."""
 
 from __future__ import annotations
 

@@ -1,10 +1,5 @@
-"""What a gateway reply means: the one place where replies are interpreted.
-
-Nothing the server sent is used unchecked: every field's JSON type is checked (the
-generated parser only casts), numbers are made usable in place (a progress clamped into
-0..1; a NaN, infinite or negative ETA, duration, count or timestamp becomes None), and a
-reply nested deeper than :data:`MAX_REPLY_DEPTH` is refused.
-"""
+"""What a gateway reply means: the one place where what the server sent is checked (types,
+numbers made usable in place, depth), since the generated parser only casts."""
 
 from __future__ import annotations
 
@@ -30,11 +25,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Reply(Generic[E]):
-    """A successful call: the generated envelope model, and the ids that identify the call.
-
-    ``answered_at`` (``time.monotonic()``, halfway through the attempt): when the server
-    probably wrote the answer, which its ETAs count from.
-    """
+    """A successful call's envelope and ids; ``answered_at`` (monotonic, halfway through the
+    attempt) is when the server probably wrote it, which its ETAs count from."""
 
     envelope: E
     api_invoke_id: str | None

@@ -1,9 +1,5 @@
-"""When to retry and how long to wait first: one pure function for every driver.
-
-Reads, upload signatures and transfers are safe to repeat; a submission creates billed
-work, so it is repeated only when the request provably did no work (no connection made;
-refused by throttling, a replayed nonce or a stale clock).
-"""
+"""When to retry and how long to wait first. A submission creates billed work: it is
+repeated only when the request provably did no work (no connection, throttled, replayed nonce)."""
 
 from __future__ import annotations
 
@@ -95,11 +91,8 @@ def is_transient(error: SpeedPixException, *, idempotent: bool) -> bool:
 def retry_delay(
     error: SpeedPixException, *, attempt: int, idempotent: bool, policy: RetryPolicy, jitter: float | None = None
 ) -> float | None:
-    """Seconds to wait before attempt ``attempt + 1`` (attempts counted from 1), or None to give up.
-
-    Doubling from ``policy.initial_delay`` up to ``policy.max_delay``, times a jitter in
-    [0.5, 1] (``jitter`` pins it); a ``Retry-After`` wins, capped at ``MAX_RETRY_AFTER``.
-    """
+    """Seconds before attempt ``attempt + 1`` (doubling, times a jitter in [0.5, 1] that ``jitter``
+    pins; a capped ``Retry-After`` wins), or None to give up."""
     if attempt > policy.max_retries or not is_transient(error, idempotent=idempotent):
         return None
     if not policy.retry_throttled and isinstance(error, RateLimitError):

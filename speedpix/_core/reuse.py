@@ -1,9 +1,5 @@
-"""When an uploaded file's ``accessUrl`` may be used again: one pure rule.
-
-The ``expireTime`` of an upload signature has an undocumented unit, and the ``accessUrl``
-is itself presigned: a link is reused only while both limits leave ``REUSE_MARGIN``.
-Anything unclear (no expiry, a number that could be relative, a naive date): upload again.
-"""
+"""When an uploaded file's ``accessUrl`` may be used again: only while both its ``expireTime``
+(unit undocumented) and its presigned query leave ``REUSE_MARGIN``; anything unclear: upload again."""
 
 from __future__ import annotations
 

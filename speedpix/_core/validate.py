@@ -20,11 +20,8 @@ _NOT_ALLOWED = re.compile(r"[^\t\x20-\x7e]")
 
 
 def check_header_values(*, error: type[InvalidInputError] = InvalidInputError, **values: object) -> None:
-    """Raise ``error`` naming the first string that cannot be sent as a header value.
-
-    httpx refuses a line break only once the request is on its way, where it looks like a
-    network failure after which a task "may have been created": refused here, as bad input.
-    """
+    """Raise ``error`` naming the first string that cannot be sent as a header value (httpx would
+    refuse it only on the way, as if a network failure after which a task "may have been created")."""
     for name, value in values.items():
         if not isinstance(value, str):
             continue
