@@ -98,12 +98,8 @@ class AuthenticationError(APIError):
 
 
 class SignatureError(AuthenticationError):
-    """The gateway computed a different signature.
-
-    ``server_string_to_sign`` is what the gateway signed (it echoes it back) and
-    ``client_string_to_sign`` what we signed; the difference shows what went wrong.
-    Neither contains the secret.
-    """
+    """The gateway computed a different signature: ``server_string_to_sign`` is what it signed
+    (echoed back), ``client_string_to_sign`` what we signed (neither contains the secret)."""
 
     def __init__(
         self,

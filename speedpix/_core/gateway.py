@@ -43,11 +43,9 @@ def transport_error(error: httpx.TransportError, *, what: str, task_id: str | No
         detail = f"{url.scheme}://{host}:{url.port or {'http': 80, 'https': 443}.get(url.scheme)}, {detail}"
     except RuntimeError:  # an error raised without its request
         pass
-    if isinstance(error, httpx.TimeoutException):
-        message = f"{what} timed out: {reason} ({detail})."
-        return APITimeoutError(message, request_sent=not never_sent, task_id=task_id)
-    message = f"{what} failed with no response: {reason} ({detail})."
-    return APIConnectionError(message, request_sent=not never_sent, task_id=task_id)
+    timed_out = isinstance(error, httpx.TimeoutException)
+    kind, happened = (APITimeoutError, "timed out") if timed_out else (APIConnectionError, "failed with no response")
+    return kind(f"{what} {happened}: {reason} ({detail}).", request_sent=not never_sent, task_id=task_id)
 
 
 def describe_body(response: httpx.Response) -> str:
