@@ -202,28 +202,41 @@ def walk_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
     object or string gets one slot. Pure: :func:`resolve_files` reads the files."""
     if not isinstance(value, Mapping):
         raise InvalidInputError(f"input must be a dict of the workflow's inputs, got {type(value).__name__}")
-    pending: list[tuple[str, Any, list[str]]] = []
-    seen: dict[tuple[str, Any], int] = {}
-    active: set[int] = set()  # containers on the current path, to refuse cycles
+    walk = _Walk(detect_file_paths)
+    try:
+        planned = walk.walk(value, [])
+    except RecursionError:
+        raise InvalidInputError("input is nested too deeply") from None
+    return InputPlan(value=planned, sources=[], pending=walk.pending)
 
-    def slot(kind: str, item: Any, path: list[str]) -> Slot:
+
+class _Walk:
+    """One walk of an input (a class: recursive closures would leave reference cycles)."""
+
+    def __init__(self, detect_file_paths: bool) -> None:
+        self.detect_file_paths = detect_file_paths
+        self.pending: list[tuple[str, Any, list[str]]] = []
+        self.seen: dict[tuple[str, Any], int] = {}
+        self.active: set[int] = set()  # containers on the current path, to refuse cycles
+
+    def slot(self, kind: str, item: Any, path: list[str]) -> Slot:
         key = (kind, item if kind == "text" else id(item))
-        if key not in seen:
-            seen[key] = len(pending)
-            pending.append((kind, item, path))
-        return Slot(seen[key])
+        if key not in self.seen:
+            self.seen[key] = len(self.pending)
+            self.pending.append((kind, item, path))
+        return Slot(self.seen[key])
 
-    def walk(item: Any, path: list[str]) -> Any:
+    def walk(self, item: Any, path: list[str]) -> Any:
         if isinstance(item, float) and not math.isfinite(item):
             raise _fail(path, f"{item} is not allowed: JSON has no NaN or infinity")
         if item is None or isinstance(item, bool | int | float):
             return item
         if type(item) is str:
-            return slot("text", item, path) if detect_file_paths and has_media_name(item) else item
+            return self.slot("text", item, path) if self.detect_file_paths and has_media_name(item) else item
         if isinstance(item, str):  # FileOutput, File-like str subclasses: their URL
             return str(item)
         if isinstance(item, PurePath):
-            return slot("path", item, path)
+            return self.slot("path", item, path)
         if is_numpy_array(item) and (problem := array_problem(item)) is not None:
             raise _fail(path, problem)
         if (
@@ -232,24 +245,24 @@ def walk_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
             or is_pil_image(item)
             or is_numpy_array(item)
         ):
-            return slot("file", item, path)
+            return self.slot("file", item, path)
         if isinstance(access_url := getattr(item, "access_url", None), str):  # an uploaded speedpix File
             return access_url
         if isinstance(item, Mapping | list | tuple):
-            if id(item) in active:
+            if id(item) in self.active:
                 raise _fail(path, "the input contains itself (a cycle)")
-            active.add(id(item))
+            self.active.add(id(item))
             try:
                 if isinstance(item, Mapping):
                     result = {}
                     for key, child in item.items():
                         if not isinstance(key, str):
                             raise _fail(path, f"keys must be strings, got {key!r} ({type(key).__name__})")
-                        result[key] = walk(child, [*path, f"[{key!r}]"])
+                        result[key] = self.walk(child, [*path, f"[{key!r}]"])
                     return result
-                return [walk(child, [*path, f"[{index}]"]) for index, child in enumerate(item)]
+                return [self.walk(child, [*path, f"[{index}]"]) for index, child in enumerate(item)]
             finally:
-                active.discard(id(item))
+                self.active.discard(id(item))
         if isinstance(item, set | frozenset):
             raise _fail(path, "a set is not JSON; use a list")
         raise _fail(
@@ -257,12 +270,6 @@ def walk_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
             f"{type(item).__name__} is not JSON-serialisable; use str, int, float, bool, None, "
             "list, dict, or a file (Path, binary file, bytes, PIL image, uint8 numpy array)",
         )
-
-    try:
-        planned = walk(value, [])
-    except RecursionError:
-        raise InvalidInputError("input is nested too deeply") from None
-    return InputPlan(value=planned, sources=[], pending=pending)
 
 
 def resolve_files(plan: InputPlan) -> InputPlan:

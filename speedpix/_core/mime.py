@@ -5,16 +5,9 @@ from __future__ import annotations
 import mimetypes
 
 SNIFF_BYTES = 16  # how many leading bytes sniff_content_type reads
-_EXTENSIONS = {
-    "image/jpeg": ".jpg",
-    "image/png": ".png",
-    "image/webp": ".webp",
-    "image/gif": ".gif",
-    "video/mp4": ".mp4",
-    "audio/mpeg": ".mp3",
-    "audio/wav": ".wav",
-    "audio/x-wav": ".wav",
-}
+# The standard tables give the usual extension of every other type we sniff (.jpg, .mp3…),
+# whatever the system adds after them, but know no audio/wav.
+_EXTENSIONS = {"audio/wav": ".wav"}
 
 
 def guess_from_name(name: str | None) -> str | None:
