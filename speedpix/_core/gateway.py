@@ -31,7 +31,6 @@ def text(value: object) -> str | None:
 
 
 def transport_error(error: httpx.TransportError, *, what: str, task_id: str | None) -> APIConnectionError:
-    """A typed error for a request that got no response."""
     # Only these prove the request never left.
     never_sent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
     # The words first, then where and the HTTP library's name for it (for a bug report).

@@ -305,7 +305,6 @@ def resolve_files(plan: InputPlan) -> InputPlan:
 
 
 def plan_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
-    """:func:`walk_inputs`, then :func:`resolve_files` (blocking I/O)."""
     return resolve_files(walk_inputs(value, detect_file_paths=detect_file_paths))
 
 
@@ -320,7 +319,6 @@ def _map_slots(value: Any, replace: Callable[[Slot], Any]) -> Any:
 
 
 def fill_slots(value: Any, urls: list[str]) -> Any:
-    """Replace each :class:`Slot` in a planned input with its URL."""
     return _map_slots(value, lambda slot: urls[slot.index])
 
 

@@ -42,6 +42,5 @@ def is_media_type(content_type: str | None) -> bool:
 
 
 def extension_for(content_type: str | None) -> str:
-    """A file extension (with the dot) for a content type, or '' when unknown."""
     base = (content_type or "").split(";", 1)[0].strip().lower()
     return _EXTENSIONS.get(base) or (base and mimetypes.guess_extension(base, strict=False)) or ""

@@ -128,7 +128,6 @@ class EstimateTrust:
         self._skipped: dict[str, int] = {}
 
     def skips_probe(self, workflow_id: str | None) -> bool:
-        """Whether a task of ``workflow_id`` may skip its probe now."""
         if workflow_id is None or self._confirmed.get(workflow_id, 0) < TRUST_AFTER:
             return False
         skipped = self._skipped.get(workflow_id, 0) + 1
@@ -136,7 +135,6 @@ class EstimateTrust:
         return skipped % VERIFY_EVERY != 0
 
     def record(self, workflow_id: str | None, *, confirmed: bool) -> None:
-        """What a probe or an aimed poll of a task of ``workflow_id`` found."""
         if workflow_id is None:
             return
         if not confirmed:

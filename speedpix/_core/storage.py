@@ -24,7 +24,6 @@ FOLLOWED = {"GET": frozenset({301, 302, 303, 307, 308}), "PUT": frozenset({307, 
 
 
 def delivers(method: str, status: int) -> bool:
-    """Whether a response with ``status`` completes the transfer."""
     return status in SUCCESS[method]
 
 
