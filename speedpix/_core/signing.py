@@ -5,10 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import os
 import time
-import uuid
 from collections.abc import Generator, Mapping
-from email.utils import formatdate
 from urllib.parse import parse_qsl
 
 import httpx
@@ -48,13 +47,26 @@ def string_to_sign(
     return "\n".join([method.upper(), accept, content_md5, content_type, date, *header_lines, path])
 
 
+_DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
 def http_date(epoch_seconds: float) -> str:
-    """The ``Date`` header as the official SDKs send it: ``Wed, 09 May 2018 13:30:29 GMT+00:00``."""
-    return formatdate(epoch_seconds, usegmt=True) + "+00:00"
+    """The ``Date`` header as the official SDKs send it: ``Wed, 09 May 2018 13:30:29 GMT+00:00``.
+
+    By hand: ``strftime`` follows the locale, ``email.utils.formatdate`` costs twice as much."""
+    t = time.gmtime(epoch_seconds)
+    return (
+        f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT+00:00"
+    )
 
 
 def new_nonce() -> str:
-    return str(uuid.uuid4())
+    """``str(uuid.uuid4())`` at half its cost (no UUID object)."""
+    h = os.urandom(16).hex()
+    variant = "89ab"[int(h[16], 16) & 3]  # the RFC 4122 variant bits, 10xx
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
 
 
 class GatewaySigner(httpx.Auth):
