@@ -1,11 +1,4 @@
-"""A client's configuration: one record, checked once.
-
-:class:`Config` is what a :class:`~speedpix.Client` was made with — its constructor's
-arguments, the credentials and endpoint resolved from the environment once — and
-everything derived from it (timeouts, the retry policy) is read off it. It is also
-what a pickled client is (an unpickled one does not read the environment again), and
-what its connections are built from. ``repr`` leaves the secret out.
-"""
+"""A client's configuration: one record, checked once (also what a pickled client is)."""
 
 from __future__ import annotations
 
@@ -23,18 +16,13 @@ from .retry import DEFAULT_MAX_RETRIES, INITIAL_DELAY, MAX_DELAY, RetryPolicy
 
 #: How long ``run()``/``wait()`` wait for a task when the caller gives no ``timeout``.
 DEFAULT_WAIT_TIMEOUT = 30 * 60.0
-# Storage transfers can be long: a generous read/write timeout applies per chunk, not to
-# the whole transfer, so a 1 GB video is fine as long as bytes keep moving.
-DEFAULT_TRANSFER_TIMEOUT = httpx.Timeout(connect=10.0, read=120.0, write=120.0, pool=60.0)
+# What Config.storage_only keeps: how to download, not whom to sign as.
+_STORAGE_SETTINGS = ("user_agent", "max_retries", "retry_delay", "transfer_timeout", "verify", "max_connections")
 
 
 def api_timeout(seconds: float) -> httpx.Timeout:
     """The httpx timeout for a ``timeout=`` in seconds: connecting gets at most 10 s."""
     return httpx.Timeout(seconds, connect=min(seconds, 10.0))
-
-
-# What Config.storage_only keeps: how to download, not whom to sign as.
-_STORAGE_SETTINGS = ("user_agent", "max_retries", "retry_delay", "transfer_timeout", "verify", "max_connections")
 
 
 @dataclass(frozen=True)
@@ -58,24 +46,20 @@ class Config:
 
     @classmethod
     def resolve(cls, **arguments: Any) -> Config:
-        """The configuration of ``Client(**arguments)``: credentials and endpoint from the
-        environment where not given, every value checked (typed errors, before any request)."""
-        app_key = arguments.get("app_key")
-        app_secret = arguments.get("app_secret")
-        app_key = app_key if app_key is not None else os.environ.get("SPEEDPIX_APP_KEY")
-        app_secret = app_secret if app_secret is not None else os.environ.get("SPEEDPIX_APP_SECRET")
-        if not app_key:
-            raise ConfigurationError(
-                "Missing app key: pass app_key=... or set the SPEEDPIX_APP_KEY environment variable."
-            )
-        if not app_secret:
-            raise ConfigurationError(
-                "Missing app secret: pass app_secret=... or set the SPEEDPIX_APP_SECRET environment variable."
-            )
-        if not isinstance(app_key, str) or not isinstance(app_secret, str):
+        """The configuration of ``Client(**arguments)``, credentials and endpoint from the
+        environment where not given, every value checked."""
+        for name in ("app_key", "app_secret"):
+            variable = f"SPEEDPIX_{name.upper()}"
+            if arguments.get(name) is None:
+                arguments[name] = os.environ.get(variable)
+            if not arguments[name]:
+                raise ConfigurationError(
+                    f"Missing {name.replace('_', ' ')}: pass {name}=... or set the {variable} environment variable."
+                )
+        if not isinstance(arguments["app_key"], str) or not isinstance(arguments["app_secret"], str):
             raise ConfigurationError("app_key and app_secret must be strings")
         endpoint = arguments.get("endpoint") or os.environ.get("SPEEDPIX_ENDPOINT") or validate.DEFAULT_ENDPOINT
-        config = cls(**{**arguments, "app_key": app_key, "app_secret": app_secret, "endpoint": endpoint})
+        config = cls(**{**arguments, "endpoint": endpoint})
         config.check()
         return dataclasses.replace(config, endpoint=validate.endpoint(endpoint))
 
@@ -103,21 +87,13 @@ class Config:
         config.check()
         return config
 
-    def arguments(self) -> dict[str, Any]:
-        """The constructor's arguments that make this configuration."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "retry_throttled"}
-
     def storage_only(self) -> Config:
         """The settings an output is downloaded with: no credentials, no gateway."""
         return Config(app_key="", app_secret="", **{name: getattr(self, name) for name in _STORAGE_SETTINGS})
 
-    # ------------------------------------------------------------ derived
-
     @property
     def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(
-            max_retries=self.max_retries, initial_delay=float(self.retry_delay), retry_throttled=self.retry_throttled
-        )
+        return RetryPolicy(self.max_retries, float(self.retry_delay), retry_throttled=self.retry_throttled)
 
     @property
     def request_timeout(self) -> httpx.Timeout:
@@ -125,7 +101,10 @@ class Config:
 
     @property
     def transfer_timeouts(self) -> httpx.Timeout:
-        return DEFAULT_TRANSFER_TIMEOUT if self.transfer_timeout is None else api_timeout(self.transfer_timeout)
+        """Per chunk, not for the whole transfer: a 1 GB video is fine while bytes keep moving."""
+        if self.transfer_timeout is None:
+            return httpx.Timeout(connect=10.0, read=120.0, write=120.0, pool=60.0)
+        return api_timeout(self.transfer_timeout)
 
     @property
     def agent(self) -> str:

@@ -1,14 +1,5 @@
-"""The effect vocabulary: what a flow asks its driver to do.
-
-One logic, two drivers.
-
-Every behaviour of the SDK (an API call with its retries, an upload, waiting for a task)
-is written once, as a generator that yields *effects* — "send this request", "sleep this
-long", "run these flows side by side" — and receives their outcomes. :func:`run_sync`
-and :func:`run_async` carry the effects out, with blocking and with asyncio I/O. They
-hold no decisions: what to retry, how long to sleep and what to upload are decided in
-the flows, by pure functions, identically for both.
-"""
+"""The effect vocabulary: what a flow (a generator, written once) asks the sync or async
+driver to do; the drivers hold no decisions."""
 
 from __future__ import annotations
 
@@ -47,20 +38,13 @@ class Sink(Protocol):
 
 
 class Envelope(Protocol):
-    """What every response model of the spec has: the business gateway's envelope."""
+    """The business gateway's envelope, which every response model of the spec is (its
+    ``err_code``, ``err_message``, ``sub_err_*`` are read by name)."""
 
     @property
     def status(self) -> int: ...
     @property
     def api_invoke_id(self) -> str | Unset | None: ...
-    @property
-    def err_code(self) -> str | Unset | None: ...
-    @property
-    def err_message(self) -> str | Unset | None: ...
-    @property
-    def sub_err_code(self) -> str | Unset | None: ...
-    @property
-    def sub_err_message(self) -> str | Unset | None: ...
     @property
     def data(self) -> object: ...
 
@@ -70,8 +54,7 @@ E = TypeVar("E", bound=Envelope)
 
 @dataclass(frozen=True)
 class Call(Generic[E]):
-    """One gateway call, ready to send (and to send again): a generated operation's
-    public function bound to its arguments, for each driver (see ``_api.Operation``)."""
+    """One gateway call, ready to send (and to send again), for each driver."""
 
     name: str
     idempotent: bool
@@ -81,13 +64,8 @@ class Call(Generic[E]):
 
 @dataclass(frozen=True)
 class CallOutcome(Generic[E]):
-    """What one attempt of a :class:`Call` led to.
-
-    ``parsed`` is the generated layer's answer; ``response`` the HTTP response it came
-    from, kept also when the generated parser failed on it (``parse_error``); ``error``
-    an httpx error that left no usable response. ``sent_at``/``received_at`` are
-    ``time.monotonic()`` values around the attempt.
-    """
+    """What one attempt of a :class:`Call` led to: the generated layer's answer, the response
+    (kept when the parser failed on it), or the httpx error that left none."""
 
     parsed: Response[E] | None = None
     response: httpx.Response | None = None
@@ -109,8 +87,7 @@ class Send(Generic[E]):
 
 @dataclass(frozen=True)
 class Put:
-    """Stream a file to a presigned upload URL (unsigned, redirects not followed), within
-    the call's deadline if it has one."""
+    """Stream a file to a presigned upload URL (unsigned, redirects not followed)."""
 
     url: str
     source: ChunkSource
@@ -122,9 +99,8 @@ class Put:
 
 @dataclass(frozen=True)
 class Get:
-    """Stream a storage URL (unsigned, redirects not followed) into ``sink`` when its
-    response is the file (:func:`speedpix._core.storage.delivers`); with no sink, hand
-    that response over open, its body unread (the caller reads and closes it)."""
+    """Stream a storage URL (unsigned, redirects not followed) into ``sink`` when the response
+    is the file; with no sink, hand the response over open, its body unread."""
 
     url: str
     sink: Sink | None
@@ -163,9 +139,8 @@ class Notify:
 
 @dataclass(frozen=True)
 class Wait:
-    """Wait for another flow's result (``future``, set from any thread or event loop),
-    at most until ``deadline`` (``time.monotonic()``): its outcome is the result, or
-    the exception the future holds, or ``TimeoutError``."""
+    """Wait for another flow's result (set from any thread or loop) until ``deadline``:
+    the result, the exception the future holds, or ``TimeoutError``."""
 
     future: Future[Any]
     deadline: float | None = None
@@ -178,9 +153,8 @@ Effect = Send[Any] | Put | Get | Sleep | Blocking | Parallel | Notify | Wait
 
 
 class Steps(Generic[T]):
-    """A flow as a driver steps it: iterating gives the effects it yields; the driver sets
-    ``value`` (or ``error``) to each one's outcome before the next; ``result`` is what
-    the flow returned. The stepping is written here once, for both drivers."""
+    """A flow as a driver steps it: iterating gives its effects; the driver sets ``value``
+    (or ``error``) to each one's outcome; ``result`` is what the flow returned."""
 
     result: T
 
@@ -204,9 +178,8 @@ class Steps(Generic[T]):
 
 @dataclass(frozen=True)
 class TransferOutcome:
-    """What a storage request (:class:`Put`, :class:`Get`) led to: a response, whose body
-    went to the sink or whose first bytes are ``body``; or the HTTP library's error that
-    left no usable reply. :meth:`speedpix._core.storage.Route.step` says what it means."""
+    """What a :class:`Put` or :class:`Get` led to: a response (``body``: its first bytes when
+    not sunk), or the error that left no usable reply."""
 
     response: httpx.Response | None = None
     error: Exception | None = None

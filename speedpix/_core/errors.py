@@ -1,9 +1,4 @@
-"""The exceptions of the SDK: one hierarchy for the API's three error layers.
-
-Everything the SDK raises derives from :class:`SpeedPixException` (also importable as
-``SpeedPixError``). Errors that happen after a task was submitted carry its id in
-``task_id``, so the caller can resume with ``client.predictions.get(task_id)``.
-"""
+"""The exceptions of the SDK: one hierarchy for the API's three error layers."""
 
 from __future__ import annotations
 
@@ -14,13 +9,13 @@ if TYPE_CHECKING:
 
 
 class SpeedPixException(Exception):
-    """Base class of every error the SDK raises.
+    """Base class of every error the SDK raises (also importable as ``SpeedPixError``).
 
-    An error from creating a task (``run``, ``predictions.create``) says where it
-    stopped: ``phase`` is ``"validating"`` (nothing was sent), ``"uploading"`` (input
-    files; no task was submitted) or ``"submitting"``; ``task_may_exist`` whether a task
-    may have been created (only a submission that may have reached the service). Both
-    are None for errors of other calls.
+    ``task_id``: the task an error concerns, once submitted (resume with
+    ``client.predictions.get(task_id)``). From creating a task (``run``,
+    ``predictions.create``): ``phase`` is ``"validating"`` (nothing was sent),
+    ``"uploading"`` (no task submitted) or ``"submitting"``; ``task_may_exist`` whether
+    a task may have been created. Both None for other calls.
     """
 
     phase: str | None = None
@@ -43,8 +38,7 @@ SpeedPixError = SpeedPixException
 class InvalidInputError(SpeedPixException, ValueError, TypeError):
     """An argument or input value is not acceptable; raised before any request is sent.
 
-    It is also a ``ValueError`` and a ``TypeError``, so code that catches either keeps working.
-    """
+    Also a ``ValueError`` and a ``TypeError``, so code that catches either keeps working."""
 
     phase = "validating"
     task_may_exist = False
@@ -104,12 +98,8 @@ class AuthenticationError(APIError):
 
 
 class SignatureError(AuthenticationError):
-    """The gateway computed a different signature.
-
-    ``server_string_to_sign`` is what the gateway signed (it echoes it back) and
-    ``client_string_to_sign`` what we signed; the difference shows what went wrong.
-    Neither contains the secret.
-    """
+    """The gateway computed a different signature: ``server_string_to_sign`` is what it signed
+    (echoed back), ``client_string_to_sign`` what we signed (neither contains the secret)."""
 
     def __init__(
         self,

@@ -1,6 +1,4 @@
-"""The API's three error layers, as typed errors: the gateway's (an HTTP status other
-than 200), the business gateway's and the application's (an envelope ``status`` other
-than 10), and a request that got no reply at all. Pure functions of what came back."""
+"""The API's error layers as typed errors: the gateway's (HTTP status), the envelope's, no reply."""
 
 from __future__ import annotations
 
@@ -33,8 +31,7 @@ def text(value: object) -> str | None:
 
 
 def transport_error(error: httpx.TransportError, *, what: str, task_id: str | None) -> APIConnectionError:
-    """A typed error for a request that got no response."""
-    # Only these prove the request never left: no connection was made.
+    # Only these prove the request never left.
     never_sent = isinstance(error, httpx.ConnectError | httpx.ConnectTimeout | httpx.PoolTimeout)
     # The words first, then where and the HTTP library's name for it (for a bug report).
     reason = str(error).rstrip(".") or "no detail"
@@ -45,11 +42,9 @@ def transport_error(error: httpx.TransportError, *, what: str, task_id: str | No
         detail = f"{url.scheme}://{host}:{url.port or {'http': 80, 'https': 443}.get(url.scheme)}, {detail}"
     except RuntimeError:  # an error raised without its request
         pass
-    if isinstance(error, httpx.TimeoutException):
-        message = f"{what} timed out: {reason} ({detail})."
-        return APITimeoutError(message, request_sent=not never_sent, task_id=task_id)
-    message = f"{what} failed with no response: {reason} ({detail})."
-    return APIConnectionError(message, request_sent=not never_sent, task_id=task_id)
+    timed_out = isinstance(error, httpx.TimeoutException)
+    kind, happened = (APITimeoutError, "timed out") if timed_out else (APIConnectionError, "failed with no response")
+    return kind(f"{what} {happened}: {reason} ({detail}).", request_sent=not never_sent, task_id=task_id)
 
 
 def describe_body(response: httpx.Response) -> str:
@@ -99,11 +94,19 @@ def gateway_error(response: httpx.Response, *, task_id: str | None) -> APIError:
         )
     if status == 429 or "throttled" in message.lower():
         return RateLimitError(f"Rate limited by the gateway (HTTP {status}: {message or 'throttled'}).", **common)
-    if message in ("Nonce Used", "Invalid Content-MD5") or message.startswith("Invalid"):
+    if message == "Nonce Used" or message.startswith("Invalid"):
         return AuthenticationError(f"The gateway refused the request: {message} (HTTP {status}).", **common)
     if status >= 500:
         return ServerError(f"Server error HTTP {status} ({message or describe_body(response)}).", **common)
     return APIError(f"The gateway refused the request: HTTP {status} ({message or describe_body(response)}).", **common)
+
+
+_ENVELOPE_ERRORS: dict[str, tuple[type[APIError], str]] = {
+    "B_API_CauseFlowControl": (RateLimitError, "Rate limited by the service"),
+    "B_API_AuditFailed": (ContentModerationError, "The content-security check refused the input"),
+    "B_API_InvokeTimeout": (ServerError, "The service timed out"),
+    "B_API_ServiceError": (ServiceError, "The service refused the call"),
+}
 
 
 def envelope_error(envelope: Envelope, *, request_id: str | None, task_id: str | None) -> APIError:
@@ -112,15 +115,7 @@ def envelope_error(envelope: Envelope, *, request_id: str | None, task_id: str |
     fields = ("err_code", "err_message", "sub_err_code", "sub_err_message", "api_invoke_id")
     common: dict[str, Any] = {name: text(getattr(envelope, name)) for name in fields}
     common.update(status_code=200, request_id=request_id, task_id=task_id)
-    err_code = common["err_code"]
-    parts = (common["sub_err_code"] or err_code, common["sub_err_message"] or common["err_message"])
+    parts = (common["sub_err_code"] or common["err_code"], common["sub_err_message"] or common["err_message"])
     detail = ": ".join(part for part in parts if part) or f"envelope status {envelope.status}"
-    if err_code == "B_API_CauseFlowControl":
-        return RateLimitError(f"Rate limited by the service ({detail}).", **common)
-    if err_code == "B_API_AuditFailed":
-        return ContentModerationError(f"The content-security check refused the input ({detail}).", **common)
-    if err_code == "B_API_InvokeTimeout":
-        return ServerError(f"The service timed out ({detail}).", **common)
-    if err_code == "B_API_ServiceError":
-        return ServiceError(f"The service refused the call ({detail}).", **common)
-    return APIError(f"The API returned an error ({detail}).", **common)
+    kind, what = _ENVELOPE_ERRORS.get(common["err_code"] or "", (APIError, "The API returned an error"))
+    return kind(f"{what} ({detail}).", **common)

@@ -1,10 +1,5 @@
-"""PIL images and numpy arrays: as inputs (encoded as PNG) and out of outputs (``to_pil``).
-
-Pillow and numpy are optional (``pip install 'speedpix[images]'`` brings Pillow). Neither
-is ever imported to *look* for such objects: a value is recognised by its type's module
-and by the classes of modules the user already imported (``sys.modules``), so
-``import speedpix`` and a run without images never load them.
-"""
+"""PIL images and numpy arrays, as inputs (PNG) and outputs; both optional, never imported to
+*look* for such objects (only classes of modules already in ``sys.modules`` are checked)."""
 
 from __future__ import annotations
 
@@ -17,42 +12,36 @@ from .errors import ConfigurationError, InvalidInputError
 if TYPE_CHECKING:
     from PIL import Image
 
-
 EXTRA_HINT: Final = "pip install 'speedpix[images]'"
 PNG_NAME: Final = "image.png"
 # Modes PNG can hold as they are; anything else (CMYK, YCbCr, LAB, HSV, F…) is converted.
 _PNG_MODES: Final = frozenset({"1", "L", "LA", "P", "RGB", "RGBA", "I", "I;16", "I;16B", "I;16L"})
-_CHANNELS: Final = {3: "RGB", 4: "RGBA"}
 
 
-def _imported_class(module: str, name: str) -> type | None:
-    loaded = sys.modules.get(module)
-    found = getattr(loaded, name, None)
-    return found if isinstance(found, type) else None
+def _is_instance(value: object, module: str, name: str) -> bool:
+    """Whether ``value`` is a ``module.name``, if ``module`` is imported (its type's module first)."""
+    if not type(value).__module__.startswith(module.partition(".")[0]):
+        return False
+    found = getattr(sys.modules.get(module), name, None)
+    return isinstance(found, type) and isinstance(value, found)
 
 
 def is_pil_image(value: object) -> bool:
-    if not type(value).__module__.startswith("PIL."):
-        return False
-    image_class = _imported_class("PIL.Image", "Image")
-    return image_class is not None and isinstance(value, image_class)
+    return _is_instance(value, "PIL.Image", "Image")
 
 
 def is_numpy_array(value: object) -> bool:
-    if not type(value).__module__.startswith("numpy"):
-        return False
-    array_class = _imported_class("numpy", "ndarray")
-    return array_class is not None and isinstance(value, array_class)
+    return _is_instance(value, "numpy", "ndarray")
 
 
 def array_problem(array: Any) -> str | None:
-    """Why a numpy array cannot be sent as an image, or None (pure: reads shape and dtype)."""
+    """Why a numpy array cannot be sent as an image, or None (reads shape and dtype)."""
     shape = tuple(array.shape)
     dtype = str(array.dtype)
     if dtype != "uint8":
         hint = " (scale floats in 0..1 with (a * 255).round().astype('uint8'))" if dtype.startswith("float") else ""
         return f"a numpy array image must have dtype uint8, got {dtype}{hint}"
-    if not (len(shape) == 2 or (len(shape) == 3 and shape[2] in _CHANNELS)):
+    if not (len(shape) == 2 or (len(shape) == 3 and shape[2] in (3, 4))):
         return f"a numpy array image must be H×W, H×W×3 (RGB) or H×W×4 (RGBA), got shape {shape}"
     if 0 in shape:
         return f"the numpy array is empty (shape {shape})"
@@ -69,11 +58,10 @@ def pillow() -> Any:
 
 
 def png_bytes(value: Any, where: str) -> memoryview:
-    """A PIL image or a uint8 numpy array, encoded as PNG in memory (CPU work: call it off
-    the event loop)."""
+    """A PIL image or a uint8 numpy array, encoded as PNG in memory (CPU work)."""
+    image = value
     if is_numpy_array(value):
-        problem = array_problem(value)
-        if problem is not None:
+        if (problem := array_problem(value)) is not None:
             raise InvalidInputError(f"{where}: {problem}")
         try:
             image = pillow().fromarray(value)
@@ -81,8 +69,6 @@ def png_bytes(value: Any, where: str) -> memoryview:
             raise ConfigurationError(
                 f"{where}: a numpy array is sent as a PNG image, which needs Pillow: {EXTRA_HINT}"
             ) from None
-    else:
-        image = value
     if image.mode not in _PNG_MODES:
         image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
     buffer = io.BytesIO()

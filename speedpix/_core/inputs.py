@@ -1,16 +1,7 @@
 """Workflow inputs: find the files in them, check everything else is JSON, put URLs back.
 
-:func:`plan_inputs` walks the user's input once, before any request: it validates
-every value (a clear :class:`InvalidInputError` naming the place, e.g.
-``input['images'][2]``), collects the distinct files to send, and leaves numbered
-slots where their URLs (or data URIs) will go; :func:`fill_slots` puts them in.
-
-What counts as a file: ``pathlib.Path``, open binary file objects, ``bytes``/
-``bytearray``/``memoryview``, ``io.BytesIO``, and a plain ``str`` only when it names an
-existing regular file whose type is an image, audio or video — so a prompt that happens
-to be a path, like ``/etc/passwd``, is sent as text, never as the file. A ``PIL.Image``
-or a uint8 numpy array (H×W, H×W×3, H×W×4) is a file too: a PNG, encoded in memory.
-"""
+A plain ``str`` is a file only when it names an existing image, audio or video file (so a
+prompt like ``/etc/passwd`` is sent as text)."""
 
 from __future__ import annotations
 
@@ -18,6 +9,7 @@ import base64
 import io
 import math
 import os
+import shutil
 import stat
 import tempfile
 from collections.abc import Callable, Iterator, Mapping
@@ -33,7 +25,6 @@ from .mime import SNIFF_BYTES, content_type_for, extension_for, guess_from_name,
 from .validate import check_header_values
 
 BASE64_LIMIT: Final = 1024 * 1024  # the official SDKs' cap for data URIs: 1 MB of file bytes
-# Non-seekable streams are spooled to a temporary file so an upload can be retried.
 _SPOOL_IN_MEMORY: Final = 8 * 1024 * 1024
 
 
@@ -85,7 +76,8 @@ class Slot:
 class InputPlan:
     value: Any  # the input with each file replaced by a Slot
     sources: list[FileSource]  # what the slots index, once resolved
-    pending: list[_Pending] = field(default_factory=list)  # what they index before that
+    # What they index before that: (kind, value, label), kind "path", "text" or "file".
+    pending: list[tuple[str, Any, list[str]]] = field(default_factory=list)
 
 
 def _where(path: list[str]) -> str:
@@ -116,19 +108,16 @@ def is_media_file_path(text: str) -> bool:
 def _source_from_path(path: str, label: list[str], name: str | None = None) -> FileSource:
     try:
         info = os.stat(path)
-    except FileNotFoundError:
-        raise _fail(label, f"file not found: {path}") from None
-    except OSError as error:
-        raise _fail(label, f"cannot read {path}: {error.strerror}") from None
-    if stat.S_ISDIR(info.st_mode):
-        raise _fail(label, f"{path} is a directory; give a file")
-    if not stat.S_ISREG(info.st_mode):
-        raise _fail(label, f"{path} is not a regular file")
-    if info.st_size == 0:
-        raise _fail(label, f"{path} is empty (0 bytes)")
-    try:
+        if stat.S_ISDIR(info.st_mode):
+            raise _fail(label, f"{path} is a directory; give a file")
+        if not stat.S_ISREG(info.st_mode):
+            raise _fail(label, f"{path} is not a regular file")
+        if info.st_size == 0:
+            raise _fail(label, f"{path} is empty (0 bytes)")
         with open(path, "rb") as file:
             head = file.read(SNIFF_BYTES)
+    except FileNotFoundError:
+        raise _fail(label, f"file not found: {path}") from None
     except OSError as error:
         raise _fail(label, f"cannot read {path}: {error.strerror}") from None
     name = name or os.path.basename(path)
@@ -146,20 +135,17 @@ def _source_from_stream(stream: Any, label: list[str], name: str | None = None) 
     stream_name = getattr(stream, "name", None)
     name = name or (os.path.basename(stream_name) if isinstance(stream_name, str) else None) or "file"
     if isinstance(stream, io.BytesIO):
-        view = stream.getbuffer()[stream.tell() :]
-        return _source_from_bytes(view, label, name)
+        return _source_from_bytes(stream.getbuffer()[stream.tell() :], label, name)
     try:
         seekable = stream.seekable()
     except (AttributeError, OSError, ValueError):
         seekable = False
-    if not seekable:
+    if not seekable:  # spooled, so that an upload can be retried
         spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 (lives with the source)
-        while chunk := stream.read(CHUNK_SIZE):
-            spool.write(chunk)
+        shutil.copyfileobj(stream, spool, CHUNK_SIZE)
+        spool.seek(0)
         stream = spool
-        start = 0
-    else:
-        start = stream.tell()
+    start = stream.tell()
     size = stream.seek(0, os.SEEK_END) - start
     stream.seek(start)
     head = stream.read(SNIFF_BYTES)
@@ -187,8 +173,7 @@ def _source_from_bytes(data: bytes | bytearray | memoryview, label: list[str], n
 def file_source(
     value: Any, *, label: list[str] | None = None, name: str | None = None, content_type: str | None = None
 ) -> FileSource:
-    """A :class:`FileSource` for a path, ``Path``, binary file object, bytes, or a PIL image
-    or numpy array (as PNG) (blocking I/O)."""
+    """A :class:`FileSource` for a path, binary file object, bytes, PIL image or numpy array (blocking I/O)."""
     label = label if label is not None else []
     if isinstance(value, str | PurePath):
         source = _source_from_path(os.fspath(value), label, name)
@@ -212,30 +197,9 @@ def file_source(
     return source
 
 
-def _is_file(value: Any) -> bool:
-    """Whether :func:`file_source` takes ``value`` as a file other than a path: bytes, a
-    binary file object, a PIL image or a numpy array (checked with :func:`array_problem`)."""
-    if isinstance(value, bytes | bytearray | memoryview | io.IOBase):
-        return True
-    return (hasattr(value, "read") and hasattr(value, "seek")) or is_pil_image(value) or is_numpy_array(value)
-
-
-@dataclass(frozen=True)
-class _Pending:
-    """A value found by the walk that may be a file; resolving it needs the file system."""
-
-    kind: str  # "path" (a Path), "text" (a str named like a media file), "file" (see _is_file)
-    value: Any
-    label: list[str]
-
-
 def walk_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
-    """Validate ``value`` as JSON and leave a :class:`Slot` wherever a file may be.
-
-    Pure and cheap (no file system), so it runs inline before any request; the slots'
-    files are read and checked by :func:`resolve_files`, which does blocking I/O.
-    The same object (or the same string) found twice gets one slot.
-    """
+    """Validate ``value`` as JSON and leave a :class:`Slot` wherever a file may be; the same
+    object or string gets one slot. Pure: :func:`resolve_files` reads the files."""
     if not isinstance(value, Mapping):
         raise InvalidInputError(f"input must be a dict of the workflow's inputs, got {type(value).__name__}")
     walk = _Walk(detect_file_paths)
@@ -247,42 +211,42 @@ def walk_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
 
 
 class _Walk:
-    """One walk of an input by :func:`walk_inputs`."""
+    """One walk of an input (a class: recursive closures would leave reference cycles)."""
 
     def __init__(self, detect_file_paths: bool) -> None:
         self.detect_file_paths = detect_file_paths
-        self.pending: list[_Pending] = []
+        self.pending: list[tuple[str, Any, list[str]]] = []
         self.seen: dict[tuple[str, Any], int] = {}
         self.active: set[int] = set()  # containers on the current path, to refuse cycles
 
-    def slot_for(self, kind: str, item: Any, path: list[str]) -> Slot:
+    def slot(self, kind: str, item: Any, path: list[str]) -> Slot:
         key = (kind, item if kind == "text" else id(item))
         if key not in self.seen:
             self.seen[key] = len(self.pending)
-            self.pending.append(_Pending(kind, item, path))
+            self.pending.append((kind, item, path))
         return Slot(self.seen[key])
 
     def walk(self, item: Any, path: list[str]) -> Any:
-        if item is None or isinstance(item, bool | int):
+        if isinstance(item, float) and not math.isfinite(item):
+            raise _fail(path, f"{item} is not allowed: JSON has no NaN or infinity")
+        if item is None or isinstance(item, bool | int | float):
             return item
-        if isinstance(item, float):
-            if not math.isfinite(item):
-                raise _fail(path, f"{item} is not allowed: JSON has no NaN or infinity")
-            return item
-        if isinstance(item, str):
-            if type(item) is not str:  # FileOutput, File-like str subclasses: their URL
-                return str(item)
-            if self.detect_file_paths and has_media_name(item):
-                return self.slot_for("text", item, path)
-            return item
+        if type(item) is str:
+            return self.slot("text", item, path) if self.detect_file_paths and has_media_name(item) else item
+        if isinstance(item, str):  # FileOutput, File-like str subclasses: their URL
+            return str(item)
         if isinstance(item, PurePath):
-            return self.slot_for("path", item, path)
+            return self.slot("path", item, path)
         if is_numpy_array(item) and (problem := array_problem(item)) is not None:
             raise _fail(path, problem)
-        if _is_file(item):
-            return self.slot_for("file", item, path)
-        access_url = getattr(item, "access_url", None)
-        if isinstance(access_url, str):  # an uploaded speedpix File
+        if (
+            isinstance(item, bytes | bytearray | memoryview | io.IOBase)
+            or (hasattr(item, "read") and hasattr(item, "seek"))
+            or is_pil_image(item)
+            or is_numpy_array(item)
+        ):
+            return self.slot("file", item, path)
+        if isinstance(access_url := getattr(item, "access_url", None), str):  # an uploaded speedpix File
             return access_url
         if isinstance(item, Mapping | list | tuple):
             if id(item) in self.active:
@@ -309,45 +273,38 @@ class _Walk:
 
 
 def resolve_files(plan: InputPlan) -> InputPlan:
-    """Read and check the files behind a walked input's slots (blocking I/O).
-
-    Returns a plan whose slots index ``sources``, one per distinct file (the same file
-    reached by two paths is sent once); a string that is not an existing regular file
-    goes back to being text.
-    """
+    """Read and check the files behind a walked input's slots (blocking I/O): one source per
+    distinct file; a string that is not an existing regular file goes back to being text."""
     sources: list[FileSource] = []
     by_file: dict[str, int] = {}
     targets: list[Slot | str] = []
-    for item in plan.pending:
-        if item.kind in ("path", "text"):
-            path = os.fspath(item.value)
-            if item.kind == "text" and not is_media_file_path(path):
-                # Likely a mistyped path, which would cost a task: say so, but send it as given.
-                logger.warning(
-                    "%s: %r looks like a media file name but no such file exists (relative paths are read from "
-                    "%s); it is sent as text. For a local file, fix the path or pass pathlib.Path(...), which "
-                    "must exist; to send such strings as text without this warning, use "
-                    "Client(detect_file_paths=False).",
-                    _where(item.label),
-                    path,
-                    os.getcwd(),
-                )
-                targets.append(path)
-                continue
+    for kind, value, label in plan.pending:
+        if kind == "file":
+            targets.append(Slot(len(sources)))
+            sources.append(file_source(value, label=label))
+        elif kind == "text" and not is_media_file_path(value):
+            # Likely a mistyped path, which would cost a task: say so, but send it as given.
+            logger.warning(
+                "%s: %r looks like a media file name but no such file exists (relative paths are read from "
+                "%s); it is sent as text. For a local file, fix the path or pass pathlib.Path(...), which "
+                "must exist; to send such strings as text without this warning, use "
+                "Client(detect_file_paths=False).",
+                _where(label),
+                value,
+                os.getcwd(),
+            )
+            targets.append(value)
+        else:
+            path = os.fspath(value)
             key = os.path.realpath(path)
             if key not in by_file:
                 by_file[key] = len(sources)
-                sources.append(_source_from_path(path, item.label))
+                sources.append(_source_from_path(path, label))
             targets.append(Slot(by_file[key]))
-            continue
-        targets.append(Slot(len(sources)))
-        sources.append(file_source(item.value, label=item.label))
     return InputPlan(value=_map_slots(plan.value, lambda slot: targets[slot.index]), sources=sources)
 
 
 def plan_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
-    """Validate ``value`` and replace every file in it by a :class:`Slot` into the
-    plan's ``sources`` (blocking I/O): :func:`walk_inputs`, then :func:`resolve_files`."""
     return resolve_files(walk_inputs(value, detect_file_paths=detect_file_paths))
 
 
@@ -362,7 +319,6 @@ def _map_slots(value: Any, replace: Callable[[Slot], Any]) -> Any:
 
 
 def fill_slots(value: Any, urls: list[str]) -> Any:
-    """Replace each :class:`Slot` in a planned input with its URL."""
     return _map_slots(value, lambda slot: urls[slot.index])
 
 

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-OCTET_STREAM = "application/octet-stream"
-# How many leading bytes sniff_content_type needs.
-SNIFF_BYTES = 16
+import mimetypes
+
+SNIFF_BYTES = 16  # how many leading bytes sniff_content_type reads
+# The standard tables give the usual extension of every other type we sniff (.jpg, .mp3…),
+# whatever the system adds after them, but know no audio/wav.
+_EXTENSIONS = {"audio/wav": ".wav"}
 
 
 def guess_from_name(name: str | None) -> str | None:
-    if not name:
-        return None
-    import mimetypes  # lazily: it reads the system's type tables on first use
-
-    guessed, _ = mimetypes.guess_type(name, strict=False)
-    return guessed
+    return mimetypes.guess_type(name, strict=False)[0] if name else None
 
 
 def sniff_content_type(head: bytes) -> str | None:
@@ -36,30 +34,13 @@ def sniff_content_type(head: bytes) -> str | None:
 
 
 def content_type_for(name: str | None, head: bytes) -> str:
-    return guess_from_name(name) or sniff_content_type(head) or OCTET_STREAM
+    return guess_from_name(name) or sniff_content_type(head) or "application/octet-stream"
 
 
 def is_media_type(content_type: str | None) -> bool:
-    return bool(content_type) and content_type.split("/", 1)[0] in ("image", "audio", "video")  # type: ignore[union-attr]
+    return (content_type or "").split("/", 1)[0] in ("image", "audio", "video")
 
 
 def extension_for(content_type: str | None) -> str:
-    """A file extension (with the dot) for a content type, or '' when unknown."""
-    if not content_type:
-        return ""
-    base = content_type.split(";", 1)[0].strip().lower()
-    known = {
-        "image/jpeg": ".jpg",
-        "image/png": ".png",
-        "image/webp": ".webp",
-        "image/gif": ".gif",
-        "video/mp4": ".mp4",
-        "audio/mpeg": ".mp3",
-        "audio/wav": ".wav",
-        "audio/x-wav": ".wav",
-    }
-    if base in known:
-        return known[base]
-    import mimetypes
-
-    return mimetypes.guess_extension(base, strict=False) or ""
+    base = (content_type or "").split(";", 1)[0].strip().lower()
+    return _EXTENSIONS.get(base) or (base and mimetypes.guess_extension(base, strict=False)) or ""

@@ -1,22 +1,5 @@
-"""How long to wait before the next progress poll: a pure function of what the server said.
-
-The server reports an estimated duration at submission and, on every progress call,
-the remaining time (``etaRelative``), the progress (0..1) and the queue length. We
-sleep toward the expected finish and poll just after it, so a task is usually seen
-finished on the first poll after it ends. The estimate is cross-checked against the
-progress rate, because a server's ETA can be wrong; while queued, we back off.
-
-The poll aimed at the finish asks ``comfy_get_result`` directly (it reports a running
-task's status too): when the aim is right, that one call both sees the task finished
-and brings its output, so an early progress probe costs no extra request. When it
-misses, a progress poll re-estimates before the next aimed poll.
-
-When someone listens (an ``on_progress`` callback, the CLI's progress line), the same
-schedule runs with its sleeps capped: the first poll within LISTENING_FIRST, then at
-least every LISTENING_INTERVAL, so each change of status, progress or queue position is
-shown within a second. The aim is kept: a cap turns a long aimed sleep into progress
-polls on the way, and the poll at the finish still asks for the result.
-"""
+"""When to poll a task next: sleep toward the expected finish, then ask for the result directly
+(one call sees it finished and brings the output); an early probe checks the estimate."""
 
 from __future__ import annotations
 
@@ -70,22 +53,15 @@ class PollState:
 
 
 class Poll(NamedTuple):
-    """The next poll: after ``delay`` seconds, of the result (True) or the progress."""
+    """After ``delay`` seconds, poll the result (True) or the progress."""
 
     delay: float
     result: bool
 
 
 def remaining_estimate(state: PollState) -> float | None:
-    """Best guess of the seconds left, or None when nothing is known.
-
-    Measured beats predicted: the progress rate between two polls comes first. With a
-    single sighting, the server's ETA is trusted when it agrees with the server's own
-    estimate at submission (its clock is consistent: a queue we did not see explains
-    the rest); otherwise the progress over the time since the task was first seen
-    running (which overestimates what is left when the task started unseen), and last
-    the ETA alone.
-    """
+    """Best guess of the seconds left, or None: the measured progress rate, else an ETA that
+    agrees with the submission's estimate, else progress over running time, else the ETA."""
     if state.progress is not None and state.progress_rate and 0 <= state.progress < 1:
         return (1 - state.progress) / state.progress_rate
     if eta_is_consistent(state):
@@ -110,8 +86,7 @@ def _clamp(seconds: float) -> float:
 
 
 def next_poll(state: PollState, *, fixed_interval: float | None = None, listening: bool = False) -> Poll:
-    """When to poll next, and whether that poll should ask for the result directly
-    (``listening``: sleeps capped, see the module's docstring)."""
+    """When to poll next, and whether that poll asks for the result (``listening`` caps sleeps)."""
     if fixed_interval is not None:
         return Poll(fixed_interval, result=False)
     poll = _scheduled_poll(state)
@@ -143,15 +118,8 @@ def _scheduled_poll(state: PollState) -> Poll:
 
 
 class EstimateTrust:
-    """Which workflows' duration estimates have proved right, for one client.
-
-    The probe is there because a server's estimate can be wrong. Once the probes of a
-    workflow's tasks have confirmed its estimates TRUST_AFTER times in a row, its next
-    tasks skip the probe and poll once, just after the expected finish: a third fewer
-    requests. One task in VERIFY_EVERY still probes; a probe that disagrees, or an
-    aimed poll that finds the task unfinished, withdraws the trust. Counts may race
-    between threads; a lost count only delays or hastens the trust by a task.
-    """
+    """Which workflows' duration estimates have proved right (TRUST_AFTER probes in a row),
+    so their tasks skip the probe; a miss withdraws the trust. Races only shift it by a task."""
 
     _LIMIT = 1024  # workflows remembered; beyond, everything is forgotten and relearned
 
@@ -160,7 +128,6 @@ class EstimateTrust:
         self._skipped: dict[str, int] = {}
 
     def skips_probe(self, workflow_id: str | None) -> bool:
-        """Whether a task of ``workflow_id`` may skip its probe now."""
         if workflow_id is None or self._confirmed.get(workflow_id, 0) < TRUST_AFTER:
             return False
         skipped = self._skipped.get(workflow_id, 0) + 1
@@ -168,7 +135,6 @@ class EstimateTrust:
         return skipped % VERIFY_EVERY != 0
 
     def record(self, workflow_id: str | None, *, confirmed: bool) -> None:
-        """What a probe or an aimed poll of a task of ``workflow_id`` found."""
         if workflow_id is None:
             return
         if not confirmed:
@@ -181,6 +147,5 @@ class EstimateTrust:
 
 
 def estimate_confirmed(state: PollState) -> bool:
-    """Whether a probe's answer (``state``) agrees with the estimate given at
-    submission: the task is not finished yet, and elapsed time plus ETA match it."""
+    """Whether a probe's answer agrees with the estimate given at submission."""
     return state.status in ("waiting", "running") and eta_is_consistent(state)

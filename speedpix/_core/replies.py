@@ -1,18 +1,5 @@
-"""What a gateway reply means: the one place where replies are interpreted.
-
-:func:`interpret` turns what came back from one attempt — a parsed envelope, an HTTP
-response the generated parser refused, or no response — into a :class:`Reply` or the
-typed error describing the failure (returned, not raised, so the caller can decide on
-a retry first). :func:`transport_error` does the same for a request that got no reply.
-
-Nothing the server sent is used unchecked: :func:`interpret` checks the JSON type of every
-field of the envelope and of its ``data`` (a wrong type is a :class:`MalformedResponseError`),
-makes numbers usable in place (a progress outside 0..1 is clamped; a NaN, infinite or
-negative ETA, duration, queue position or timestamp becomes None), and refuses a reply
-nested deeper than :data:`MAX_REPLY_DEPTH`, so no walker of ours can exhaust the stack.
-The generated parser checks almost nothing (it casts), so these checks read the parsed
-attrs models, before anything else reads them.
-"""
+"""What a gateway reply means: the one place where what the server sent is checked (types,
+numbers made usable in place, depth), since the generated parser only casts."""
 
 from __future__ import annotations
 
@@ -26,27 +13,11 @@ from typing import Any, Final, Generic, TypeVar, cast
 
 import httpx
 
-from speedpix_api.models import (
-    ComfyProgressData,
-    ComfyProgressResponse,
-    ComfyPromptData,
-    ComfyPromptResponse,
-    ComfyResultData,
-    ComfyResultDataInfoType0,
-    ComfyResultDataParametersType0,
-    ComfyResultDataResultType0,
-    ComfyResultResponse,
-    ProgressState,
-    UploadSignData,
-    UploadSignResponse,
-)
+from speedpix_api import models as m
 from speedpix_api.types import Unset
 
-from .effects import Call, CallOutcome, E, Envelope
-from .errors import (
-    MalformedResponseError,
-    SpeedPixException,
-)
+from .effects import Call, CallOutcome, E
+from .errors import MalformedResponseError, SpeedPixException
 from .gateway import describe_body, envelope_error, gateway_error, text, transport_error
 
 T = TypeVar("T")
@@ -54,12 +25,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class Reply(Generic[E]):
-    """A successful call: the generated envelope model, and the ids that identify the call.
-
-    ``answered_at`` (``time.monotonic()``) is our best guess of when the server wrote
-    the answer: halfway through the attempt. Its ETAs count from then, not from when
-    the answer reached us, which can be tens of milliseconds later.
-    """
+    """A successful call's envelope and ids; ``answered_at`` (monotonic, halfway through the
+    attempt) is when the server probably wrote it, which its ETAs count from."""
 
     envelope: E
     api_invoke_id: str | None
@@ -112,12 +79,7 @@ def _is_number(value: object) -> bool:
 
 
 def reply_status(value: object) -> int | None:
-    """The envelope's ``status`` as a number, None if it is not one.
-
-    Liberal in what it accepts: the number 10, but also the string ``"10"`` and the
-    float ``10.0`` mean 10 (a gateway that quotes its numbers still said "success").
-    Booleans, non-integral or non-finite numbers and other strings are not statuses.
-    """
+    """The envelope's ``status`` as a number (``"10"`` and ``10.0`` mean 10 too), None if it is not one."""
     if isinstance(value, str):
         digits = value.strip()
         return int(digits) if digits.isascii() and digits.isdigit() and len(digits) <= 9 else None
@@ -129,8 +91,7 @@ def reply_status(value: object) -> int | None:
 
 
 def finite(value: object) -> float | None:
-    """A JSON number as a finite float; None for NaN, ±infinity, a number beyond a
-    float's range, or anything that is not a number."""
+    """A JSON number as a finite float, else None."""
     if not _is_number(value):
         return None
     try:
@@ -155,8 +116,7 @@ def seconds(value: object) -> float | None:
 
 
 def count(value: object) -> int | None:
-    """A count (queue position, steps, milliseconds): None unless finite and not
-    negative; a fractional one is rounded down."""
+    """A count (queue position, steps, milliseconds), rounded down: None unless finite and not negative."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value if value >= 0 else None
     number = finite(value)
@@ -164,15 +124,14 @@ def count(value: object) -> int | None:
 
 
 def timestamp_ms(value: object) -> int | None:
-    """Milliseconds since the epoch: None unless a date ``datetime`` can show (after 1970,
-    before the year 10000)."""
+    """Milliseconds since the epoch: None unless ``datetime`` can show it (1970 to 9999)."""
     number = count(value)
     return number if number is not None and number < _TIMESTAMP_MS_LIMIT else None
 
 
 def reply_depth(value: object, limit: int = MAX_REPLY_DEPTH) -> int:
-    """How deeply ``value`` nests: objects, arrays and generated models (their fields and
-    additional properties), counted without recursion. Stops counting past ``limit``."""
+    """How deeply ``value`` nests (objects, arrays, generated models), counted without
+    recursion; stops counting past ``limit``."""
     deepest = 0
     stack: list[tuple[object, int]] = [(value, 1)]
     while stack:
@@ -235,32 +194,32 @@ def _data(model: type) -> dict[str, _Check]:
 # to keep, or _Refused) by JSON name, in the order checked; a response model, its data.
 _TASK: Final = {"taskId": _STRING, "status": _STRING}
 _FIELDS: Final[dict[type, dict[str, _Check]]] = {
-    ComfyPromptResponse: _data(ComfyPromptData),
-    ComfyPromptData: {**_TASK, "estimatedDurationInSeconds": _SECONDS},
-    ComfyProgressResponse: _data(ComfyProgressData),
-    ComfyProgressData: {
+    m.ComfyPromptResponse: _data(m.ComfyPromptData),
+    m.ComfyPromptData: {**_TASK, "estimatedDurationInSeconds": _SECONDS},
+    m.ComfyProgressResponse: _data(m.ComfyProgressData),
+    m.ComfyProgressData: {
         **_TASK,
         "progress": partial(_number, fraction),
         "lastQueueRemaining": _COUNT,
         "etaRelative": _SECONDS,
         "message": _STRING,
-        "state": partial(_typed, ProgressState, "an object"),
+        "state": partial(_typed, m.ProgressState, "an object"),
     },
-    ProgressState: {"nodeLabel": _STRING, "step": _COUNT, "maxSteps": _COUNT},
-    ComfyResultResponse: _data(ComfyResultData),
-    ComfyResultData: {
+    m.ProgressState: {"nodeLabel": _STRING, "step": _COUNT, "maxSteps": _COUNT},
+    m.ComfyResultResponse: _data(m.ComfyResultData),
+    m.ComfyResultData: {
         **_TASK,
         "taskDuration": _COUNT,
         "taskBeginTime": _TIMESTAMP,
         "taskEndTime": _TIMESTAMP,
         "images": _ARRAY,
-        "result": partial(_typed, ComfyResultDataResultType0, "an object"),
-        "info": partial(_typed, ComfyResultDataInfoType0, "an object"),
-        "parameters": partial(_typed, ComfyResultDataParametersType0, "an object"),
+        "result": partial(_typed, m.ComfyResultDataResultType0, "an object"),
+        "info": partial(_typed, m.ComfyResultDataInfoType0, "an object"),
+        "parameters": partial(_typed, m.ComfyResultDataParametersType0, "an object"),
         "imgs_bytes": _strings,
     },
-    UploadSignResponse: _data(UploadSignData),
-    UploadSignData: {
+    m.UploadSignResponse: _data(m.UploadSignData),
+    m.UploadSignData: {
         "uploadUrl": _STRING,
         "accessUrl": _STRING,
         "path": _STRING,
@@ -285,35 +244,9 @@ def _check_fields(model: object, where: str = "") -> None:
         _check_fields(value, f"{where}{name}.")
 
 
-def _check_envelope(envelope: Envelope) -> int:
-    """The envelope's status, once its own fields have the right types."""
-    status = reply_status(envelope.status)
-    if status is None:
-        raise _Refused(f"status is {_kind(envelope.status)} ({str(envelope.status)[:40]!r}), not a number")
-    for name in ("apiInvokeId", "errCode", "errMessage", "subErrCode", "subErrMessage"):
-        field = getattr(envelope, _attribute(name))
-        # Codes are strings; a gateway that sends a numeric code still said something.
-        if isinstance(field, float) and not math.isfinite(field):
-            raise _Refused(f"{name} is not a finite number")
-        _typed((str, int, float), "a string", field, name)
-    return status
-
-
-def _check_data(envelope: Envelope) -> None:
-    _check_fields(envelope)
-    if reply_depth(envelope) > MAX_REPLY_DEPTH:
-        raise _Refused(f"it nests deeper than {MAX_REPLY_DEPTH} levels")
-
-
-def _data_task_id(envelope: Envelope) -> str | None:
-    task_id = getattr(envelope.data, "task_id", None)
-    return task_id if isinstance(task_id, str) and task_id else None
-
-
 def interpret(call: Call[E], outcome: CallOutcome[E], *, task_id: str | None = None) -> Reply[E] | SpeedPixException:
-    """The parsed envelope of a successful call, or the typed error (returned, not raised)
-    describing the failure. Every value of the reply is checked first, as the module's
-    docstring says; a :class:`MalformedResponseError` carries the task id once one exists."""
+    """The parsed envelope of a successful call, every value checked, or the typed error
+    describing the failure (returned, not raised: the caller decides on a retry first)."""
     response = outcome.response
     if isinstance(outcome.error, httpx.TransportError):
         return transport_error(outcome.error, what=call.name, task_id=task_id)
@@ -334,7 +267,15 @@ def interpret(call: Call[E], outcome: CallOutcome[E], *, task_id: str | None = N
             task_id=task_id,
         )
     try:
-        status = _check_envelope(envelope)
+        status = reply_status(envelope.status)
+        if status is None:
+            raise _Refused(f"status is {_kind(envelope.status)} ({str(envelope.status)[:40]!r}), not a number")
+        for name in ("apiInvokeId", "errCode", "errMessage", "subErrCode", "subErrMessage"):
+            field = getattr(envelope, _attribute(name))
+            # Codes are strings; a gateway that sends a numeric code still said something.
+            if isinstance(field, float) and not math.isfinite(field):
+                raise _Refused(f"{name} is not a finite number")
+            _typed((str, int, float), "a string", field, name)
         if status != 10:
             return envelope_error(envelope, request_id=request_id, task_id=task_id)
         if envelope.data is None or isinstance(envelope.data, Unset):
@@ -344,14 +285,17 @@ def interpret(call: Call[E], outcome: CallOutcome[E], *, task_id: str | None = N
                 api_invoke_id=text(envelope.api_invoke_id),
                 task_id=task_id,
             )
-        _check_data(envelope)
+        _check_fields(envelope)
+        if reply_depth(envelope) > MAX_REPLY_DEPTH:
+            raise _Refused(f"it nests deeper than {MAX_REPLY_DEPTH} levels")
     except _Refused as problem:
+        data_task_id = getattr(envelope.data, "task_id", None)
         return MalformedResponseError(
             f"{call.name} returned a malformed reply: {problem}.",
             status_code=response.status_code,
             request_id=request_id,
             api_invoke_id=invoke_id if isinstance(invoke_id := envelope.api_invoke_id, str) else None,
-            task_id=task_id or _data_task_id(envelope),
+            task_id=task_id or (data_task_id if isinstance(data_task_id, str) and data_task_id else None),
         )
     cast(Any, envelope).status = status  # "10" read as 10 (see reply_status)
     return Reply(

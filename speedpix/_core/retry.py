@@ -1,11 +1,5 @@
-"""When to retry and how long to wait first: one pure function for every driver.
-
-Reading a task's progress or result, asking for an upload signature, uploading or
-downloading a file are all safe to repeat. Submitting a task is not: it creates billed
-work. So a submission is repeated only when the request provably did no work — the
-connection was never made, or the gateway refused it by throttling, a replayed nonce
-or a stale clock — and never after it may have reached the service.
-"""
+"""When to retry and how long to wait first. A submission creates billed work: it is
+repeated only when the request provably did no work (no connection, throttled, replayed nonce)."""
 
 from __future__ import annotations
 
@@ -31,8 +25,7 @@ from .errors import (
 DEFAULT_MAX_RETRIES: Final = 2
 INITIAL_DELAY: Final = 0.5
 MAX_DELAY: Final = 8.0
-# A server asking for longer than this is answered with MAX_RETRY_AFTER instead: a
-# caller waiting on run() should not be parked for minutes by one header.
+# A longer Retry-After is capped: one header should not park a caller of run() for minutes.
 MAX_RETRY_AFTER: Final = 30.0
 
 
@@ -62,12 +55,9 @@ class CallSettings:
         remaining = self.remaining()
         if remaining is None:
             return base
-        remaining = max(remaining, 0.001)
-
-        def cap(value: float | None) -> float:
-            return remaining if value is None else min(value, remaining)
-
-        return httpx.Timeout(connect=cap(base.connect), read=cap(base.read), write=cap(base.write), pool=cap(base.pool))
+        left = max(remaining, 0.001)
+        capped = {name: left if value is None else min(value, left) for name, value in base.as_dict().items()}
+        return httpx.Timeout(**capped)
 
     def allows_sleep(self, seconds: float) -> bool:
         remaining = self.remaining()
@@ -75,9 +65,8 @@ class CallSettings:
 
 
 def may_have_run(error: SpeedPixException) -> bool:
-    """Whether the request that failed with ``error`` might still have done its work
-    server-side: the one answer to "could this call have created a task?", read by the
-    retry policy, by the creation flow (``task_may_exist``) and so by the batch."""
+    """Whether the request that failed with ``error`` might have done its work server-side
+    (could it have created a task?): read by the retry policy and ``task_may_exist``."""
     if isinstance(error, APIConnectionError):
         return error.request_sent
     return isinstance(error, ServerError | MalformedResponseError)
@@ -86,12 +75,11 @@ def may_have_run(error: SpeedPixException) -> bool:
 def is_transient(error: SpeedPixException, *, idempotent: bool) -> bool:
     """Whether repeating the request that failed with ``error`` may succeed and is safe."""
     if not idempotent and may_have_run(error):
-        return False  # it may have created (billed) work: never repeated
+        return False
     if isinstance(error, APIConnectionError):
         return True
     if isinstance(error, APIError) and error.refused_before_work:
-        # Throttling always; of the authentication refusals only those a fresh
-        # signature can cure (a reused nonce). A wrong key or secret stays wrong.
+        # Of the authentication refusals, only a reused nonce is cured by signing anew.
         return isinstance(error, RateLimitError) or error.err_message == "Nonce Used"
     if not idempotent:
         return False
@@ -101,20 +89,10 @@ def is_transient(error: SpeedPixException, *, idempotent: bool) -> bool:
 
 
 def retry_delay(
-    error: SpeedPixException,
-    *,
-    attempt: int,
-    idempotent: bool,
-    policy: RetryPolicy,
-    jitter: float | None = None,
+    error: SpeedPixException, *, attempt: int, idempotent: bool, policy: RetryPolicy, jitter: float | None = None
 ) -> float | None:
-    """Seconds to wait before attempt ``attempt + 1``, or None to give up and raise.
-
-    ``attempt`` counts the attempts made so far, from 1. The delay doubles each time
-    from ``policy.initial_delay`` up to ``policy.max_delay``, scaled by a jitter factor
-    in [0.5, 1] (``jitter`` pins it for tests); a ``Retry-After`` from the server wins,
-    capped at ``MAX_RETRY_AFTER``.
-    """
+    """Seconds before attempt ``attempt + 1`` (doubling, times a jitter in [0.5, 1] that ``jitter``
+    pins; a capped ``Retry-After`` wins), or None to give up."""
     if attempt > policy.max_retries or not is_transient(error, idempotent=idempotent):
         return None
     if not policy.retry_throttled and isinstance(error, RateLimitError):
@@ -139,6 +117,5 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
             return None
         if when.tzinfo is None:
             return None
-        seconds = when.timestamp() - (time.time() if now is None else now)
-        return max(seconds, 0.0)
+        return max(when.timestamp() - (time.time() if now is None else now), 0.0)
     return seconds if math.isfinite(seconds) and seconds >= 0 else None

@@ -1,9 +1,4 @@
-"""Alibaba Cloud API Gateway digest signing (the ``X-Ca-*`` headers).
-
-The string-to-sign is built by a pure function so it can be unit-tested against the
-gateway's documented layout; :class:`GatewaySigner` applies it to each outgoing
-request as an ``httpx.Auth``, over the exact body bytes that go on the wire.
-"""
+"""Alibaba Cloud API Gateway digest signing (the ``X-Ca-*`` headers), as an ``httpx.Auth``."""
 
 from __future__ import annotations
 
@@ -21,21 +16,16 @@ JSON_MEDIA_TYPE = "application/json; charset=utf-8"
 SIGNATURE_METHOD = "HmacSHA256"
 # The x-ca-* headers covered by the signature, in the order the official SDKs list them.
 SIGNED_HEADER_NAMES = ("x-ca-timestamp", "x-ca-key", "x-ca-nonce", "x-ca-signature-method")
-# Request extension under which the signer leaves its string-to-sign, so that a
-# signature refusal can be explained by comparing it with the server's.
+# Request extension where the signer leaves its string-to-sign, to explain a signature refusal.
 STRING_TO_SIGN_EXTENSION = "speedpix.string_to_sign"
 
 
 def content_md5(body: bytes) -> str:
-    """Base64 of the MD5 digest of ``body``: the ``Content-MD5`` header value."""
     return base64.b64encode(hashlib.md5(body).digest()).decode("ascii")
 
 
 def canonical_path(path: str, query: str = "") -> str:
-    """The path line of the string-to-sign: the path, plus the query sorted by key.
-
-    A parameter without a value is written as its bare key, as the gateway does.
-    """
+    """The path, plus the query sorted by key (a parameter without a value as its bare key)."""
     if not query:
         return path
     pairs = sorted(parse_qsl(query, keep_blank_values=True))
@@ -51,13 +41,8 @@ def string_to_sign(
     signed_headers: Mapping[str, str],
     path: str,
 ) -> str:
-    """Build the gateway's string-to-sign: its lines, in the order of the parameters.
-
-    Joined with ``\\n``, no trailing newline: the upper-case method, Accept, Content-MD5,
-    Content-Type and Date (each may be empty but still takes a line), then one
-    ``name:value`` line per signed ``x-ca-*`` header sorted by lower-case name, then the
-    path with its sorted query string.
-    """
+    """The gateway's string-to-sign: one line per parameter (empty ones too), the signed
+    headers as ``name:value`` lines sorted by lower-case name, no trailing newline."""
     header_lines = [f"{name.lower()}:{signed_headers[name]}" for name in sorted(signed_headers, key=str.lower)]
     return "\n".join([method.upper(), accept, content_md5, content_type, date, *header_lines, path])
 
@@ -67,11 +52,9 @@ _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct",
 
 
 def http_date(epoch_seconds: float) -> str:
-    """The ``Date`` header in the form the official SDKs send: ``Wed, 09 May 2018 13:30:29 GMT+00:00``.
+    """The ``Date`` header as the official SDKs send it: ``Wed, 09 May 2018 13:30:29 GMT+00:00``.
 
-    Formatted by hand: ``strftime``'s day and month names follow the locale, and
-    ``email.utils.formatdate`` costs several times as much.
-    """
+    By hand: ``strftime`` follows the locale, ``email.utils.formatdate`` costs twice as much."""
     t = time.gmtime(epoch_seconds)
     return (
         f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year} "
@@ -80,19 +63,14 @@ def http_date(epoch_seconds: float) -> str:
 
 
 def new_nonce() -> str:
-    """A random UUID version 4 in its usual text form, as ``str(uuid.uuid4())`` makes, at a
-    quarter of its cost (no UUID object)."""
+    """``str(uuid.uuid4())`` at half its cost (no UUID object)."""
     h = os.urandom(16).hex()
     variant = "89ab"[int(h[16], 16) & 3]  # the RFC 4122 variant bits, 10xx
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:]}"
 
 
 class GatewaySigner(httpx.Auth):
-    """Signs each request (and each retry of it, anew) for the SpeedPix API gateway.
-
-    Used as the ``auth`` of ``client.api``'s httpx client; the façade calls
-    :meth:`signature_headers` itself, as it builds its requests whole.
-    """
+    """Signs each request (and each retry of it, anew) for the SpeedPix API gateway."""
 
     requires_request_body = True
 
@@ -116,12 +94,8 @@ class GatewaySigner(httpx.Auth):
         now: float | None = None,
         nonce: str | None = None,
     ) -> tuple[dict[str, str], str]:
-        """All headers a signed request needs, and the string-to-sign they were made from.
-
-        ``now`` and ``nonce`` are parameters only so tests can pin them; by default every
-        call gets a fresh timestamp and a fresh UUID4 nonce (the gateway refuses a nonce it
-        has seen within 15 minutes).
-        """
+        """All headers a signed request needs, and the string-to-sign they were made from
+        (``now`` and ``nonce`` pin the timestamp and the nonce, for tests)."""
         now = time.time() if now is None else now
         headers = {
             "x-ca-key": self.app_key,
@@ -136,9 +110,7 @@ class GatewaySigner(httpx.Auth):
         mac.update(to_sign.encode("utf-8"))
         headers["x-ca-signature-headers"] = ",".join(SIGNED_HEADER_NAMES)
         headers["x-ca-signature"] = base64.b64encode(mac.digest()).decode("ascii")
-        headers["date"] = date
-        headers["accept"] = accept
-        headers["content-type"] = content_type
+        headers.update({"date": date, "accept": accept, "content-type": content_type})
         if md5:
             headers["content-md5"] = md5
         return headers, to_sign
@@ -150,9 +122,7 @@ class GatewaySigner(httpx.Auth):
             url_query=request.url.query.decode("ascii"),
             body=request.content,
         )
-        # Replace whatever httpx put there: its default Accept "*/*" and the generated
-        # client's bare "application/json" would not match what we signed. One new
-        # Headers, not update(): that scans every header once per header it sets.
+        # Replace httpx's Accept "*/*" and the generated client's "application/json": we signed ours.
         kept = [(name, value) for name, value in request.headers.multi_items() if name not in headers]
         request.headers = httpx.Headers([*kept, *headers.items()])
         request.extensions = {**request.extensions, STRING_TO_SIGN_EXTENSION: to_sign}

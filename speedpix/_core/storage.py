@@ -1,21 +1,10 @@
-"""Storage transfers (upload PUTs, output GETs): what their outcomes mean, in one place.
-
-The drivers send each storage request as it is, without letting httpx follow redirects,
-and :meth:`Route.step`, with no I/O, reads the outcome: the transfer is done, or it
-goes on at a redirect's target, or it failed with this typed error (which the retry
-policy may repeat). :func:`speedpix._flows.transfers.transfer_flow` applies it, for the
-sync and async drivers alike, and for uploads and downloads alike.
-
-Why redirects are followed here and not by httpx: an https link redirected to plain
-http must be refused (the file could be read or changed on the way), an upload's body
-must be sent again from its first byte, and a redirect loop must end in a typed error.
-"""
+"""What storage transfers' outcomes mean, one redirect at a time (not httpx's: https to http
+must be refused, an upload's body sent again, a loop end in a typed error)."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
 
 import httpx
 
@@ -35,12 +24,11 @@ FOLLOWED = {"GET": frozenset({301, 302, 303, 307, 308}), "PUT": frozenset({307, 
 
 
 def delivers(method: str, status: int) -> bool:
-    """Whether a response with ``status`` completes the transfer (a GET's body is the file)."""
     return status in SUCCESS[method]
 
 
 def url_problem(url: str | httpx.URL) -> str | None:
-    """Why ``url`` cannot be fetched (``"is not an http(s) URL"``...), or None."""
+    """Why ``url`` cannot be fetched, or None."""
     try:
         parsed = httpx.URL(url)
     except (httpx.InvalidURL, ValueError) as error:
@@ -56,8 +44,7 @@ def url_problem(url: str | httpx.URL) -> str | None:
 
 def failure(error: Exception, *, what: str, task_id: str | None) -> SpeedPixException:
     if isinstance(error, httpx.RemoteProtocolError) and "location header" in str(error):
-        # httpx reads a redirect's Location even when not following it, and says so
-        # only in its message: not a network failure, not worth repeating.
+        # httpx reads a redirect's Location even when not following it: not worth repeating.
         return FileTransferError(f"{what}: redirected to an invalid URL ({error})", task_id=task_id)
     if isinstance(error, httpx.TransportError):
         return transport_error(error, what=what, task_id=task_id)
@@ -73,36 +60,28 @@ def failure(error: Exception, *, what: str, task_id: str | None) -> SpeedPixExce
     return FileTransferError(f"{what} failed: {type(error).__name__}: {error}", task_id=task_id)
 
 
-def _redirect(
-    url: str, response: httpx.Response, *, hops: int, what: str, task_id: str | None
-) -> str | FileTransferError:
+def _redirect(url: str, location: str | None, status: int, hops: int) -> httpx.URL | str:
     """The redirect's target, or why it is not followed."""
-    status = response.status_code
-    common: dict[str, Any] = {"status_code": status, "task_id": task_id}
-    location = response.headers.get("location")
     if not location:
-        return FileTransferError(f"{what}: redirected (HTTP {status}) without a Location header.", **common)
+        return f"redirected (HTTP {status}) without a Location header."
     try:
         target = httpx.URL(url).join(location)
     except (httpx.InvalidURL, ValueError):
-        return FileTransferError(f"{what}: redirected (HTTP {status}) to an invalid URL.", **common)
-    problem = url_problem(target)
-    if problem is not None:
-        return FileTransferError(f"{what}: redirected (HTTP {status}) to a URL that {problem}.", **common)
+        return f"redirected (HTTP {status}) to an invalid URL."
+    if (problem := url_problem(target)) is not None:
+        return f"redirected (HTTP {status}) to a URL that {problem}."
     if httpx.URL(url).scheme == "https" and target.scheme == "http":
-        return FileTransferError(
-            f"{what}: refused a redirect from {shown_url(url)} to {shown_url(target)}: it leaves HTTPS for "
+        return (
+            f"refused a redirect from {shown_url(url)} to {shown_url(target)}: it leaves HTTPS for "
             "plain HTTP, where the file could be read or altered on the way. The storage host is "
-            "misconfigured; ask for an https link.",
-            **common,
+            "misconfigured; ask for an https link."
         )
     if hops >= MAX_REDIRECTS:
-        return FileTransferError(
-            f"{what}: redirected more than {MAX_REDIRECTS} times (the last from {shown_url(url)} to "
-            f"{shown_url(target)}): the storage host sends it round in a loop.",
-            **common,
+        return (
+            f"redirected more than {MAX_REDIRECTS} times (the last from {shown_url(url)} to "
+            f"{shown_url(target)}): the storage host sends it round in a loop."
         )
-    return str(target)
+    return target
 
 
 _CODE = re.compile(rb"<Code>\s*([A-Za-z0-9_.-]{1,64})\s*</Code>")
@@ -123,42 +102,27 @@ def _storage_detail(body: bytes) -> str:
     return f" ({detail})"
 
 
-def _refusal(
-    method: str, response: httpx.Response, body: bytes, *, what: str, task_id: str | None
-) -> FileTransferError:
-    """The error of a response that neither completes nor redirects the transfer.
-
-    Always a FileTransferError, so one except clause catches every failed transfer;
-    the retry policy repeats the ones whose status says "try again" (408, 429, 5xx).
-    """
-    status = response.status_code
-    common: dict[str, Any] = {
-        "status_code": status,
-        "request_id": response.headers.get("x-oss-request-id") or response.headers.get("x-ca-request-id"),
-        "retry_after": parse_retry_after(response.headers.get("retry-after")),
-        "task_id": task_id,
-    }
+def _refusal(method: str, status: int, body: bytes) -> str:
+    """Why a response that neither completes nor redirects the transfer failed it."""
     detail = _storage_detail(body)
     if 200 <= status < 300:
         expected = " or ".join(str(s) for s in sorted(SUCCESS[method]))
-        return FileTransferError(
-            f"{what}: storage answered HTTP {status} where a complete transfer is answered {expected}; "
-            "nothing was transferred. The server behind the URL is at fault.",
-            **common,
+        return (
+            f"storage answered HTTP {status} where a complete transfer is answered {expected}; "
+            "nothing was transferred. The server behind the URL is at fault."
         )
     if 300 <= status < 400:
-        return FileTransferError(f"{what}: storage answered a redirect (HTTP {status}) that is not followed.", **common)
+        return f"storage answered a redirect (HTTP {status}) that is not followed."
     if status == 429:
-        return FileTransferError(f"{what}: storage rate limited (HTTP 429){detail}.", **common)
+        return f"storage rate limited (HTTP 429){detail}."
     if status >= 500:
-        return FileTransferError(f"{what}: storage error (HTTP {status}){detail}.", **common)
+        return f"storage error (HTTP {status}){detail}."
     if status == 404 and method == "GET":
-        return FileTransferError(
-            f"{what}: not found (HTTP 404). Output URLs are time-limited: download results soon "
-            "after the task finishes, or fetch the task again with predictions.get(task_id).",
-            **common,
+        return (
+            "not found (HTTP 404). Output URLs are time-limited: download results soon "
+            "after the task finishes, or fetch the task again with predictions.get(task_id)."
         )
-    return FileTransferError(f"{what}: refused by storage (HTTP {status}){detail}.", **common)
+    return f"refused by storage (HTTP {status}){detail}."
 
 
 @dataclass
@@ -177,18 +141,24 @@ class Route:
         return None if problem is None else FileTransferError(f"{self.what}: the URL {problem}.", task_id=self.task_id)
 
     def step(self, outcome: TransferOutcome) -> bool | SpeedPixException:
-        """True: done. False: send again, to the redirect's target (now ``url``). Else the
-        typed error."""
+        """True: done. False: send again, to the redirect's target (now ``url``). Else the error."""
         if outcome.error is not None:
             return failure(outcome.error, what=self.what, task_id=self.task_id)
         response = outcome.response
         assert response is not None
-        if delivers(self.method, response.status_code):
+        status = response.status_code
+        if delivers(self.method, status):
             return True
-        if response.status_code not in FOLLOWED[self.method]:
-            return _refusal(self.method, response, outcome.body, what=self.what, task_id=self.task_id)
-        target = _redirect(self.url, response, hops=self.hops, what=self.what, task_id=self.task_id)
-        if isinstance(target, FileTransferError):
-            return target
-        self.url, self.hops = target, self.hops + 1
+        if status not in FOLLOWED[self.method]:
+            return FileTransferError(
+                f"{self.what}: {_refusal(self.method, status, outcome.body)}",
+                status_code=status,
+                request_id=response.headers.get("x-oss-request-id") or response.headers.get("x-ca-request-id"),
+                retry_after=parse_retry_after(response.headers.get("retry-after")),
+                task_id=self.task_id,
+            )
+        target = _redirect(self.url, response.headers.get("location"), status, self.hops)
+        if isinstance(target, str):
+            return FileTransferError(f"{self.what}: {target}", status_code=status, task_id=self.task_id)
+        self.url, self.hops = str(target), self.hops + 1
         return False

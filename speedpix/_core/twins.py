@@ -1,11 +1,4 @@
-"""The blocking and the async method of one public operation, written once.
-
-A public operation (``Client.run``, ``Predictions.create``, ``Prediction.wait``…) is a
-builder: it checks its arguments and returns what to drive — a runner (the client's
-handle) and a flow. :func:`sync_and_async` makes its two public twins from it: the
-blocking one drives the flow with ``runner.run_sync``, the async one with
-``runner.run_async``. So a signature and its docstring are written once, not twice.
-"""
+"""The blocking and the async method of one public operation, written once as a builder."""
 
 from __future__ import annotations
 
@@ -17,14 +10,12 @@ from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar
 if TYPE_CHECKING:
     from .effects import Flow
 
-__all__ = ["Runner", "sync_and_async"]
-
 T = TypeVar("T")
 P = ParamSpec("P")
 
 
 class Runner(Protocol):
-    """What drives a flow: a client's handle (``speedpix._flows.handle.Handle``)."""
+    """What drives a flow: a client's handle."""
 
     def run_sync(self, flow: Flow[T]) -> T: ...
 
@@ -47,11 +38,10 @@ def sync_and_async(
         runner, flow = build(*args, **kwargs)
         return await runner.run_async(flow)
 
-    twins = ((blocking, name, build.__doc__), (awaitable, f"async_{name}", async_doc or f"Async :meth:`{name}`."))
-    for method, method_name, doc in twins:
+    for method, method_name in ((blocking, name), (awaitable, f"async_{name}")):
         functools.update_wrapper(method, build)
         method.__name__ = method_name
         method.__qualname__ = f"{build.__qualname__.rpartition('.')[0]}.{method_name}"
-        method.__doc__ = doc
         method.__signature__ = signature  # type: ignore[union-attr]
+    awaitable.__doc__ = async_doc or f"Async :meth:`{name}`."
     return blocking, awaitable

@@ -1,16 +1,4 @@
-"""The checks of what a caller passes, raised as typed errors before any request.
-
-One place for them all: numbers of seconds, flags, ids, the ``comfy_prompt`` options,
-the endpoint, and values sent as HTTP headers.
-
-Header values:
-
-``app_key``, ``user_agent``, ``resource_config_id`` and an upload's content type go
-on the wire as header values. A line break there would end the header (httpx refuses
-it, but only once the request is on its way, and then it looks like a network failure
-after which a task "may have been created"); a non-ASCII character cannot be encoded;
-a 10 MB value is refused by any gateway. So they are refused here, as bad input.
-"""
+"""The checks of what a caller passes, raised as typed errors before any request."""
 
 from __future__ import annotations
 
@@ -24,19 +12,16 @@ from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
 from .errors import ConfigurationError, InvalidInputError
 
+DEFAULT_ENDPOINT = "https://openai.edu-aliyun.com"
 #: Longest header value accepted (gateways refuse heads beyond a few tens of KiB).
 MAX_HEADER_VALUE = 8 * 1024
-# RFC 9110 field values, restricted to what every server reads alike: visible ASCII,
-# space and tab.
+# What every server reads alike in a field value (RFC 9110): visible ASCII, space and tab.
 _NOT_ALLOWED = re.compile(r"[^\t\x20-\x7e]")
 
 
 def check_header_values(*, error: type[InvalidInputError] = InvalidInputError, **values: object) -> None:
-    """Raise ``error`` naming the first value that cannot be sent as a header.
-
-    ``None`` values are skipped (not given); a value that is not a string is left to the
-    caller's own type checks.
-    """
+    """Raise ``error`` naming the first string that cannot be sent as a header value (httpx would
+    refuse it only on the way, as if a network failure after which a task "may have been created")."""
     for name, value in values.items():
         if not isinstance(value, str):
             continue
@@ -45,8 +30,7 @@ def check_header_values(*, error: type[InvalidInputError] = InvalidInputError, *
                 f"{name} is {len(value)} characters long: it is sent as an HTTP header, "
                 f"which is limited to {MAX_HEADER_VALUE} characters here. Check the value."
             )
-        bad = _NOT_ALLOWED.search(value)
-        if bad is not None:
+        if (bad := _NOT_ALLOWED.search(value)) is not None:
             char = bad.group()
             shown = repr(char) if char.isascii() else f"{char!r} (U+{ord(char):04X})"
             raise error(
@@ -63,13 +47,6 @@ def positive(name: str, value: object, *, allow_none: bool = False) -> float | N
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0 or math.isnan(value):
         raise InvalidInputError(f"{name} must be a positive number of seconds, got {value!r}")
     return float(value)
-
-
-def seconds(name: str, value: object) -> float:
-    """:func:`positive`, required."""
-    checked = positive(name, value)
-    assert checked is not None
-    return checked
 
 
 def flag(name: str, value: object) -> bool:
@@ -94,12 +71,10 @@ def count(name: str, value: object, *, minimum: int = 0) -> int:
 
 
 def request_options(options: ComfyPromptRequestOptions) -> ComfyPromptRequestOptions:
-    """The optional ``comfy_prompt`` fields to send: the caller's, checked, with the defaults."""
+    """The optional ``comfy_prompt`` fields to send: the caller's (None is not given), checked, with the defaults."""
     known = ComfyPromptRequestOptions.__optional_keys__
-    # None means "not given", as for the other keyword arguments.
     options = cast(ComfyPromptRequestOptions, {key: value for key, value in options.items() if value is not None})
-    unknown = sorted(set(options) - known)
-    if unknown:
+    if unknown := sorted(set(options) - known):
         raise InvalidInputError(
             f"unknown option(s) {', '.join(map(repr, unknown))}: the comfy_prompt request takes "
             + ", ".join(sorted(known))
@@ -116,16 +91,13 @@ def request_options(options: ComfyPromptRequestOptions) -> ComfyPromptRequestOpt
     return fields
 
 
-DEFAULT_ENDPOINT = "https://openai.edu-aliyun.com"
-
-
 def endpoint(value: object) -> str:
     """``https://host[:port][/prefix]`` from what a user typed; a bare host gets ``https://``."""
     if not isinstance(value, str) or not value.strip():
         raise ConfigurationError(f"endpoint must be a URL like {DEFAULT_ENDPOINT!r}, got {value!r}")
     text = value.strip()
     if "://" not in text:
-        text = "https://" + text  # the original README's SPEEDPIX_ENDPOINT="your-endpoint.com"
+        text = "https://" + text
     try:
         url = httpx.URL(text)
     except httpx.InvalidURL as error:
