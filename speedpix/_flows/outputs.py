@@ -1,16 +1,7 @@
-"""Workflow outputs: every URL in a result becomes a :class:`FileOutput`.
-
-A ``FileOutput`` *is* the URL string (so printing, comparing and ``json.dumps`` of an
-output keep working) and can also ``read()`` or ``save()`` the file — streamed, with
-constant memory, written atomically. A result node that is a dict with a ``url`` is a
-:class:`FileNode`, a dict that can ``save()`` too, so both README idioms work:
-``output['images']['url'].save(p)`` and ``output['images'].save(p)``.
-
-Output URLs are presigned storage links: they are fetched without gateway credentials,
-following same-scheme redirects but never from https to http. The name a file is saved
-under inside a folder comes from outside (the URL, the node's ``filename``), so it is
-reduced to one plain file name (:mod:`speedpix._core.names`): nothing is written outside the
-folder given.
+"""Workflow outputs: every URL in a result becomes a :class:`FileOutput` (the URL string,
+which can also ``read()`` and ``save()`` the file), every dict with a ``url`` a
+:class:`FileNode`. They download without gateway credentials, and save under names made
+safe by :mod:`speedpix._core.names`: nothing is written outside the folder given.
 """
 
 from __future__ import annotations
@@ -34,16 +25,15 @@ from .._wire.drivers import TRANSFER_FAILURES
 from . import preview
 from .handle import Handle, storage_handle
 from .objectstore import StorageSink, StorageTarget
-from .tally import SavedFile
-from .transfers import AtomicFileSink, download_flow, read_flow, save_flow, sink_save_flow
+from .tally import PartSink, SavedFile
+from .transfers import LocalSink, download_flow, read_flow, save_flow, sink_save_flow
 
 if TYPE_CHECKING:
     import PIL.Image
 
 
 class _Shown:
-    """What Jupyter calls to show a file inline (see :mod:`.preview`): no credentials are
-    sent, at most 10 MB is fetched, and the bytes are kept for ``to_pil()``."""
+    """What Jupyter calls to show a file inline (see :mod:`.preview`)."""
 
     def _repr_png_(self) -> bytes | None:
         return preview.preview(self).png()  # type: ignore[arg-type]
@@ -114,7 +104,8 @@ class FileOutput(_Shown, str):
         URL is returned as a ``str``. ``storage_options`` go to the file system (e.g.
         ``{"endpoint_url": ..., "key": ...}`` for s3fs); fsspec's own configuration and
         environment variables (``FSSPEC_S3_ENDPOINT_URL``…) apply too."""
-        return _path(self._saved(path, self.filename, storage_options))
+        handle, flow = self._saved(path, self.filename, storage_options)
+        return handle, _path(flow)
 
     save, async_save = sync_and_async(_save, ":meth:`save`, async (the storage writes run in worker threads).")
 
@@ -194,7 +185,8 @@ class FileNode(_Shown, dict[str, Any]):
         self, path: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, Any] | None = None
     ) -> tuple[Handle, Flow[Path | str]]:
         """:meth:`FileOutput.save` (local path or storage URL); into a folder, under :attr:`filename`."""
-        return _path(self.file._saved(path, self.filename, storage_options))
+        handle, flow = self.file._saved(path, self.filename, storage_options)
+        return handle, _path(flow)
 
     save, async_save = sync_and_async(_save)
 
@@ -210,14 +202,8 @@ class FileNode(_Shown, dict[str, Any]):
     to_pil, async_to_pil = sync_and_async(_to_pil)
 
 
-def _path(saving: tuple[Handle, Flow[SavedFile]]) -> tuple[Handle, Flow[Path | str]]:
-    """``save()``'s flow: where the file went."""
-    handle, flow = saving
-
-    def path() -> Flow[Path | str]:
-        return (yield from flow).path
-
-    return handle, path()
+def _path(flow: Flow[SavedFile]) -> Flow[Path | str]:
+    return (yield from flow).path
 
 
 def wrap_output(value: Any, handle: Handle | None, *, task_id: str | None = None) -> Any:
@@ -239,21 +225,17 @@ def wrap_output(value: Any, handle: Handle | None, *, task_id: str | None = None
     return value
 
 
-#: Where :func:`save_named` streams a file: object storage, or a local folder and the
-#: function naming the file from its first bytes.
+#: Object storage, or a local folder and the function naming the file from its first bytes.
 NamedTarget = StorageTarget | tuple[Path, Callable[[bytes], str]]
 
 
 def save_named(file: FileOutput, target: NamedTarget) -> SavedFile:
-    """Stream ``file`` into object storage (a :class:`StorageTarget`) or into a local
-    folder (``(folder, name)``), under a name chosen from the file's first bytes (see
-    ``_apps.saving.save_outputs``); where it went, its size and SHA-256, computed as the
-    bytes streamed."""
-    sink: AtomicFileSink | StorageSink
+    """Stream ``file`` to ``target``, under a name chosen from its first bytes (see
+    ``_apps.saving.save_outputs``)."""
     if isinstance(target, StorageTarget):
-        sink = StorageSink(target, task_id=file.task_id)
+        sink: PartSink = StorageSink(target, task_id=file.task_id)
     else:
-        sink = AtomicFileSink(target[0], task_id=file.task_id, name=target[1])
+        sink = LocalSink(*target, task_id=file.task_id)
     handle, settings, timeout = file._parts()
     return handle.run_sync(sink_save_flow(file.url, sink, settings, timeout))
 
