@@ -2,7 +2,7 @@
 ``memory://``…), with the optional extra ``speedpix[storage]`` (imported only for such a URL).
 
 Atomic through ``open(.., "wb")``, ``write``, ``mv`` and ``rm`` alone (see
-:class:`~.tally.PartSink`): fsspec's files commit when closed, even by ``__del__``, and its
+:class:`~.tally.FileSink`): fsspec's files commit when closed, even by ``__del__``, and its
 transactions belong to a shared file-system instance, so cannot isolate one download.
 """
 
@@ -15,7 +15,7 @@ from typing import Any
 
 from .._core.errors import ConfigurationError, FileTransferError, InvalidInputError
 from .._core.names import shown_url
-from .tally import PartSink
+from .tally import FileSink
 
 # Two letters at least: "C://x" stays a Windows path.
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]+://")
@@ -103,12 +103,14 @@ def _storage_failure(
     return FileTransferError(f"{during} {target} failed: {type(error).__name__}: {reason}", task_id=task_id)
 
 
-class StorageSink(PartSink):
-    """A save to object storage, written atomically."""
+class StorageSink(FileSink):
+    """A save to object storage (a :class:`StorageTarget`), written atomically."""
+
+    _errors = Exception
+    target: StorageTarget
 
     def __init__(self, target: StorageTarget, *, task_id: str | None = None) -> None:
-        super().__init__(target.name, task_id)
-        self.target = target
+        super().__init__(target, target.name, task_id=task_id)
 
     def _create(self, part: str) -> tuple[str, Any]:
         return self.target.path(part), self.target.fs.open(self.target.path(part), "wb")

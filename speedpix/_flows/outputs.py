@@ -25,8 +25,8 @@ from .._wire.drivers import TRANSFER_FAILURES
 from . import preview
 from .handle import Handle, storage_handle
 from .objectstore import StorageSink, StorageTarget
-from .tally import PartSink, SavedFile
-from .transfers import LocalSink, download_flow, read_flow, save_flow, sink_save_flow
+from .tally import FileSink, SavedFile
+from .transfers import download_flow, read_flow, save_flow, sink_save_flow
 
 if TYPE_CHECKING:
     import PIL.Image
@@ -233,9 +233,9 @@ def save_named(file: FileOutput, target: NamedTarget) -> SavedFile:
     """Stream ``file`` to ``target``, under a name chosen from its first bytes (see
     ``_apps.saving.save_outputs``)."""
     if isinstance(target, StorageTarget):
-        sink: PartSink = StorageSink(target, task_id=file.task_id)
+        sink: FileSink = StorageSink(target, task_id=file.task_id)
     else:
-        sink = LocalSink(*target, task_id=file.task_id)
+        sink = FileSink(*target, task_id=file.task_id)
     handle, settings, timeout = file._parts()
     return handle.run_sync(sink_save_flow(file.url, sink, settings, timeout))
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
 import secrets
-from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +15,7 @@ from typing import Any
 from .._core.errors import FileTransferError
 from .._core.mime import SNIFF_BYTES
 
-__all__ = ["PartSink", "SavedFile"]
+__all__ = ["FileSink", "SavedFile"]
 
 
 @dataclass(frozen=True)
@@ -28,15 +28,17 @@ class SavedFile:
     sha256: str
 
 
-class PartSink(ABC):
-    """Writes to a ``.NAME.RANDOM.part`` file beside the target, moved to the final name
-    once complete and removed on any failure: a failed save leaves nothing behind. Counts
-    the size, SHA-256 and first bytes (``name`` may choose the final name from them)."""
+class FileSink:
+    """A save to a local file, ``name`` in the folder ``target`` (or a name chosen from the
+    first bytes). It is written to ``.NAME.RANDOM.part`` beside it, moved into place once
+    complete and removed on any failure, and counted as it passes. Object storage
+    (:class:`~.objectstore.StorageSink`) overrides the file operations."""
 
     blocking = True
-    _errors: type[Exception] = Exception  # the file system's failures
+    _errors: type[Exception] = OSError  # the file system's failures
 
-    def __init__(self, name: str | Callable[[bytes], str], task_id: str | None) -> None:
+    def __init__(self, target: Any, name: str | Callable[[bytes], str], *, task_id: str | None = None) -> None:
+        self.target = target
         self.name = name
         self.task_id = task_id
         #: Once committed: where, how many bytes, their SHA-256.
@@ -44,18 +46,28 @@ class PartSink(ABC):
         self._file: Any = None
         self._part: Any = None
 
-    # What differs between the local disk and object storage.
-    @abstractmethod
-    def _create(self, part: str) -> tuple[Any, Any]: ...
-    @abstractmethod
-    def _move(self, part: Any, name: str) -> Path | str: ...
+    def _create(self, part: str) -> tuple[Any, Any]:
+        self.target.mkdir(parents=True, exist_ok=True)
+        # "x": created exclusively, mode 0o666 less the process umask, as any new file.
+        return self.target / part, open(self.target / part, "xb")
+
+    def _move(self, part: Any, name: str) -> Path | str:
+        os.replace(part, self.target / name)
+        return self.target / name  # type: ignore[no-any-return]
+
     def _close(self, file: Any) -> None:
         file.close()
 
-    @abstractmethod
-    def _remove(self, part: Any) -> None: ...
-    @abstractmethod
-    def _failure(self, error: Exception, name: str | None) -> FileTransferError: ...
+    def _remove(self, part: Any) -> None:
+        part.unlink(missing_ok=True)
+
+    def _failure(self, error: Exception, name: str | None) -> FileTransferError:
+        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
+        return FileTransferError(
+            f"saving to {self.target / name if name else self.target} failed: {reason}. Check that its folder is "
+            "writable and has free space, or save somewhere else.",
+            task_id=self.task_id,
+        )
 
     def _failed(self, error: Exception, name: str | None = None) -> FileTransferError:
         self.discard()

@@ -17,7 +17,7 @@ from speedpix_api.models import UploadSignRequest
 from speedpix_api.types import Unset
 
 from .._core.effects import Blocking, Effect, Flow, Get, Put, Sleep
-from .._core.errors import FileTransferError, InvalidInputError, MalformedResponseError, SpeedPixException
+from .._core.errors import InvalidInputError, MalformedResponseError, SpeedPixException
 from .._core.gateway import text
 from .._core.inputs import FileSource, file_source
 from .._core.names import shown_url
@@ -27,7 +27,7 @@ from .._core.storage import Route
 from .calls import UPLOAD_SIGN, api_call
 from .handle import Handle
 from .objectstore import StorageSink, StorageTarget, is_storage_url, storage_target
-from .tally import PartSink, SavedFile
+from .tally import FileSink, SavedFile
 
 
 @dataclass(frozen=True)
@@ -64,36 +64,6 @@ class MemorySink:
 
     def discard(self) -> None:
         pass
-
-
-class LocalSink(PartSink):
-    """A save to a local file: ``name`` inside ``folder``, written atomically."""
-
-    _errors = OSError
-
-    def __init__(self, folder: Path, name: str | Callable[[bytes], str], *, task_id: str | None = None) -> None:
-        super().__init__(name, task_id)
-        self.folder = folder
-
-    def _create(self, part: str) -> tuple[Path, Any]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        # "x": created exclusively, mode 0o666 less the process umask, as any new file.
-        return self.folder / part, open(self.folder / part, "xb")
-
-    def _move(self, part: Path, name: str) -> Path:
-        os.replace(part, self.folder / name)
-        return self.folder / name
-
-    def _remove(self, part: Path) -> None:
-        part.unlink(missing_ok=True)
-
-    def _failure(self, error: Exception, name: str | None) -> FileTransferError:
-        reason = getattr(error, "strerror", None) or str(error) or type(error).__name__
-        return FileTransferError(
-            f"saving to {self.folder / name if name else self.folder} failed: {reason}. Check that its folder is "
-            "writable and has free space, or save somewhere else.",
-            task_id=self.task_id,
-        )
 
 
 def save_target(path: object, name: str) -> Path:
@@ -158,7 +128,7 @@ def save_flow(
     storage_options: Mapping[str, Any] | None = None,
 ) -> Flow[SavedFile]:
     """``save(path)``: to a local file, or to an fsspec URL."""
-    sink: PartSink
+    sink: FileSink
     if is_storage_url(path):
         assert isinstance(path, str)
         remote: StorageTarget = yield Blocking(lambda: storage_target(path, name, storage_options))
@@ -167,11 +137,11 @@ def save_flow(
         raise InvalidInputError("storage_options apply to a storage URL (s3://…), not to a local path")
     else:
         target: Path = yield Blocking(lambda: save_target(path, name))
-        sink = LocalSink(target.parent, target.name, task_id=task_id)
+        sink = FileSink(target.parent, target.name, task_id=task_id)
     return (yield from sink_save_flow(url, sink, settings, timeout))
 
 
-def sink_save_flow(url: str, sink: PartSink, settings: CallSettings, timeout: httpx.Timeout) -> Flow[SavedFile]:
+def sink_save_flow(url: str, sink: FileSink, settings: CallSettings, timeout: httpx.Timeout) -> Flow[SavedFile]:
     yield from download_flow(url, sink, settings, timeout, task_id=sink.task_id)
     assert sink.saved is not None
     return sink.saved
