@@ -32,8 +32,12 @@ if TYPE_CHECKING:
     import PIL.Image
 
 
-class _Shown:
-    """What Jupyter calls to show a file inline (see :mod:`.preview`)."""
+class _File:
+    """What a :class:`FileOutput` and a :class:`FileNode` share: Jupyter's ``_repr_*_``
+    methods (see :mod:`.preview`), ``read()``, ``save()`` and ``to_pil()``."""
+
+    file: FileOutput
+    filename: str
 
     def _repr_png_(self) -> bytes | None:
         return preview.preview(self).png()  # type: ignore[arg-type]
@@ -44,8 +48,39 @@ class _Shown:
     def _repr_html_(self) -> str | None:
         return preview.preview(self).html() or None  # type: ignore[arg-type]
 
+    def _read(self) -> tuple[Handle, Flow[bytes]]:
+        """The whole file, in memory. For large files prefer :meth:`save` or iteration."""
+        handle, settings, timeout = self.file._parts()
+        return handle, read_flow(self.file.url, settings, timeout, task_id=self.file.task_id)
 
-class FileOutput(_Shown, str):
+    read, async_read = sync_and_async(_read)
+
+    def _save(
+        self, path: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, Any] | None = None
+    ) -> tuple[Handle, Flow[Path | str]]:
+        """Stream the file to ``path`` (a file, or a folder to save into under
+        :attr:`filename`; default: the current folder) and return where it was written.
+
+        ``path`` may also be an fsspec URL (``s3://bucket/prefix/``, ``oss://…``,
+        ``memory://…``; needs ``pip install 'speedpix[storage]'`` and the scheme's package,
+        e.g. ``s3fs``): the file is streamed to object storage, atomically, and the final
+        URL is returned as a ``str``. ``storage_options`` go to the file system (e.g.
+        ``{"endpoint_url": ..., "key": ...}`` for s3fs); fsspec's own configuration and
+        environment variables (``FSSPEC_S3_ENDPOINT_URL``…) apply too."""
+        handle, flow = self.file._saved(path, self.filename, storage_options)
+        return handle, _path(flow)
+
+    save, async_save = sync_and_async(_save, ":meth:`save`, async (the storage writes run in worker threads).")
+
+    def _to_pil(self) -> tuple[Handle, Flow[PIL.Image.Image]]:
+        """The file as a ``PIL.Image`` (needs Pillow: ``pip install 'speedpix[images]'``)."""
+        handle, read = self.file._read()
+        return handle, preview.pil_flow(self.file, read)
+
+    to_pil, async_to_pil = sync_and_async(_to_pil)
+
+
+class FileOutput(_File, str):
     """A file produced by a workflow. The string value is its (time-limited) URL."""
 
     _handle: Handle | None
@@ -59,11 +94,15 @@ class FileOutput(_Shown, str):
         return self
 
     @property
+    def file(self) -> FileOutput:  # type: ignore[override]
+        return self
+
+    @property
     def url(self) -> str:
         return str.__str__(self)
 
     @property
-    def filename(self) -> str:
+    def filename(self) -> str:  # type: ignore[override]
         """The name to save under: the last part of the URL's decoded path, made a plain
         file name (no folders, no ``..``), else ``"output"``."""
         return first_safe_name(url_name(self.url))
@@ -85,30 +124,6 @@ class FileOutput(_Shown, str):
         retry = handle.config.retry_policy if retries else RetryPolicy(max_retries=0)
         return handle, CallSettings(timeout=timeout, retry=retry), timeout
 
-    def _read(self) -> tuple[Handle, Flow[bytes]]:
-        """The whole file, in memory. For large files prefer :meth:`save` or iteration."""
-        handle, settings, timeout = self._parts()
-        return handle, read_flow(self.url, settings, timeout, task_id=self.task_id)
-
-    read, async_read = sync_and_async(_read)
-
-    def _save(
-        self, path: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, Any] | None = None
-    ) -> tuple[Handle, Flow[Path | str]]:
-        """Stream the file to ``path`` (a file, or a folder to save into under
-        :attr:`filename`; default: the current folder) and return where it was written.
-
-        ``path`` may also be an fsspec URL (``s3://bucket/prefix/``, ``oss://…``,
-        ``memory://…``; needs ``pip install 'speedpix[storage]'`` and the scheme's package,
-        e.g. ``s3fs``): the file is streamed to object storage, atomically, and the final
-        URL is returned as a ``str``. ``storage_options`` go to the file system (e.g.
-        ``{"endpoint_url": ..., "key": ...}`` for s3fs); fsspec's own configuration and
-        environment variables (``FSSPEC_S3_ENDPOINT_URL``…) apply too."""
-        handle, flow = self._saved(path, self.filename, storage_options)
-        return handle, _path(flow)
-
-    save, async_save = sync_and_async(_save, ":meth:`save`, async (the storage writes run in worker threads).")
-
     def _saved(
         self, path: object, name: str, storage_options: Mapping[str, Any] | None = None
     ) -> tuple[Handle, Flow[SavedFile]]:
@@ -119,10 +134,15 @@ class FileOutput(_Shown, str):
 
     _save_file, _async_save_file = sync_and_async(_saved)
 
+    def _stream(self) -> tuple[Handle, Flow[httpx.Response | None]]:
+        # No retries: a consumer may have used earlier chunks.
+        handle, settings, timeout = self._parts(retries=False)
+        return handle, download_flow(self.url, None, settings, timeout, task_id=self.task_id)
+
     def iter_bytes(self, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
         """Stream the file in chunks (no retries: a consumer may have used earlier chunks)."""
-        handle, settings, timeout = self._parts(retries=False)
-        response = handle.run_sync(download_flow(self.url, None, settings, timeout, task_id=self.task_id))
+        handle, flow = self._stream()
+        response = handle.run_sync(flow)
         assert response is not None
         try:
             yield from response.iter_bytes(chunk_size)
@@ -135,8 +155,8 @@ class FileOutput(_Shown, str):
         return self.iter_bytes()
 
     async def aiter_bytes(self, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
-        handle, settings, timeout = self._parts(retries=False)
-        response = await handle.run_async(download_flow(self.url, None, settings, timeout, task_id=self.task_id))
+        handle, flow = self._stream()
+        response = await handle.run_async(flow)
         assert response is not None
         try:
             async for chunk in response.aiter_bytes(chunk_size):
@@ -146,21 +166,14 @@ class FileOutput(_Shown, str):
         finally:
             await response.aclose()
 
-    def _failure(self, error: Exception) -> SpeedPixException:
-        return failure(error, what=f"downloading {shown_url(self.url, path_only=True)}", task_id=self.task_id)
-
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self.aiter_bytes()
 
-    def _to_pil(self) -> tuple[Handle, Flow[PIL.Image.Image]]:
-        """The file as a ``PIL.Image`` (needs Pillow: ``pip install 'speedpix[images]'``)."""
-        handle, read = self._read()
-        return handle, preview.pil_flow(self, read)
-
-    to_pil, async_to_pil = sync_and_async(_to_pil)
+    def _failure(self, error: Exception) -> SpeedPixException:
+        return failure(error, what=f"downloading {shown_url(self.url, path_only=True)}", task_id=self.task_id)
 
 
-class FileNode(_Shown, dict[str, Any]):
+class FileNode(_File, dict[str, Any]):
     """A result node describing a file (a dict with ``url``, ``type``, ``filename``…).
 
     It stays a plain dict for reading and JSON, and offers the ``FileOutput`` methods of
@@ -168,7 +181,7 @@ class FileNode(_Shown, dict[str, Any]):
     """
 
     @property
-    def file(self) -> FileOutput:
+    def file(self) -> FileOutput:  # type: ignore[override]
         url = self["url"]
         return url if isinstance(url, FileOutput) else FileOutput(str(url))
 
@@ -176,30 +189,11 @@ class FileNode(_Shown, dict[str, Any]):
     def url(self) -> str:
         return str(self["url"])
 
-    def _read(self) -> tuple[Handle, Flow[bytes]]:
-        return self.file._read()
-
-    read, async_read = sync_and_async(_read)
-
-    def _save(
-        self, path: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, Any] | None = None
-    ) -> tuple[Handle, Flow[Path | str]]:
-        """:meth:`FileOutput.save` (local path or storage URL); into a folder, under :attr:`filename`."""
-        handle, flow = self.file._saved(path, self.filename, storage_options)
-        return handle, _path(flow)
-
-    save, async_save = sync_and_async(_save)
-
     @property
-    def filename(self) -> str:
+    def filename(self) -> str:  # type: ignore[override]
         """The name to save under: the node's ``filename`` made a plain file name (no
         folders, no ``..``), else the URL's (see :attr:`FileOutput.filename`)."""
         return first_safe_name(self.get("filename"), url_name(self.url))
-
-    def _to_pil(self) -> tuple[Handle, Flow[PIL.Image.Image]]:
-        return self.file._to_pil()
-
-    to_pil, async_to_pil = sync_and_async(_to_pil)
 
 
 def _path(flow: Flow[SavedFile]) -> Flow[Path | str]:
