@@ -22,38 +22,8 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]+://")
 
 
 def is_storage_url(path: object) -> bool:
-    """Whether ``save(path)`` means object storage: a ``str`` starting with
-    ``scheme://`` (a ``Path`` is always local, and so is a drive letter's ``C://``)."""
+    """Whether ``save(path)`` means object storage: a ``str`` starting with ``scheme://``."""
     return isinstance(path, str) and _URL.match(path) is not None
-
-
-def _filesystem(url: str, storage_options: Mapping[str, Any] | None) -> tuple[Any, str]:
-    """The fsspec file system of ``url`` and the path inside it; a typed error, naming
-    what to install, when fsspec or the scheme's implementation is missing."""
-    protocol = url.split("://", 1)[0].lower()
-    shown = shown_url(url)  # no credentials (user:password@), no query
-    try:
-        import fsspec  # type: ignore[import-untyped]  # lazy: the optional extra, for storage URLs only
-        from fsspec.registry import known_implementations  # type: ignore[import-untyped]
-    except ImportError:
-        raise ConfigurationError(
-            f"cannot save to {shown}: saving to object storage needs fsspec: pip install 'speedpix[storage]'"
-        ) from None
-    try:
-        fsspec.get_filesystem_class(protocol)
-    except ImportError as error:
-        known = known_implementations.get(protocol, {})
-        package = str(known.get("class", "")).split(".", 1)[0]
-        hint = f": pip install {package}" if package and package != "fsspec" else ""
-        reason = known.get("err") or str(error)
-        raise ConfigurationError(f"cannot save to {shown}: {reason}{hint}") from None
-    except ValueError as error:  # "Protocol not known"
-        raise ConfigurationError(f"cannot save to {shown}: {error}") from None
-    try:
-        fs, path = fsspec.core.url_to_fs(url, **dict(storage_options or {}))
-    except (ImportError, ValueError, TypeError) as error:
-        raise ConfigurationError(f"cannot save to {shown}: {type(error).__name__}: {error}") from None
-    return fs, path
 
 
 @dataclass(frozen=True)
@@ -77,9 +47,28 @@ def storage_target(
 ) -> StorageTarget:
     """Resolve ``url`` like a local ``save()`` target: a URL ending in ``/``, or naming an
     existing folder (prefix), gets ``name`` appended. Refuses, before any download, a
-    missing implementation (:class:`ConfigurationError`) or a target that is a folder."""
-    fs, path = _filesystem(url, storage_options)
-    path, shown = path.rstrip("/"), shown_url(url)
+    missing fsspec or implementation (:class:`ConfigurationError`, naming what to install)
+    or a target that is a folder."""
+    shown = shown_url(url)  # no credentials (user:password@), no query
+    try:
+        import fsspec  # type: ignore[import-untyped]  # lazy: the optional extra, for storage URLs only
+        from fsspec.registry import known_implementations  # type: ignore[import-untyped]
+    except ImportError:
+        raise ConfigurationError(
+            f"cannot save to {shown}: saving to object storage needs fsspec: pip install 'speedpix[storage]'"
+        ) from None
+    protocol = url.split("://", 1)[0].lower()
+    try:
+        fsspec.get_filesystem_class(protocol)
+        fs, path = fsspec.core.url_to_fs(url, **dict(storage_options or {}))
+    except ImportError as error:  # the scheme's package is missing: name it
+        known = known_implementations.get(protocol, {})
+        package = str(known.get("class", "")).split(".", 1)[0]
+        hint = f": pip install {package}" if package and package != "fsspec" else ""
+        raise ConfigurationError(f"cannot save to {shown}: {known.get('err') or error}{hint}") from None
+    except (ValueError, TypeError) as error:  # e.g. "Protocol not known", a bad storage option
+        raise ConfigurationError(f"cannot save to {shown}: {type(error).__name__}: {error}") from None
+    path = path.rstrip("/")
     try:
         into = folder or url.endswith("/") or (bool(path) and bool(fs.isdir(path)))
         if into and isinstance(name, str) and fs.isdir(f"{path}/{name}" if path else name):

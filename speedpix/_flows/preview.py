@@ -104,8 +104,7 @@ class Preview:
 
 
 def shown_name(name: str, url: str) -> str:
-    """A file's name for people (alt text, captions): never its URL's query (the presigned
-    signature), which a server-given ``filename`` could repeat."""
+    """``name`` for people (alt text, captions, notes) without ``url``'s query (its signature)."""
     query = urlsplit(url).query
     if query:
         name = name.replace(query, "…")
@@ -118,10 +117,9 @@ def _size(count: int) -> str:
     return f"{count / 1024:.0f} KB" if count >= 1024 else f"{count} bytes"
 
 
-def type_hint(url: str, node: dict[str, Any] | None = None) -> tuple[str | None, str | None]:
+def type_hint(url: str, node: dict[str, Any]) -> tuple[str | None, str | None]:
     """``(content_type, kind)`` guessed without fetching: from the node's ``filename`` and
     the URL's path, then the node's ``format`` (``png``) and ``type`` (``video``)."""
-    node = node or {}
     fmt = node.get("format")
     names = [
         node.get("filename"),
@@ -151,14 +149,10 @@ def _fetch(file: FileOutput, cap: int) -> Fetched:
             if len(buffer) > cap:
                 return Fetched(None, sniffed, cap, reason=f"larger than {_size(cap)}: not shown inline")
     except Exception as error:  # display must never raise into the notebook
-        message = (str(error) or type(error).__name__).replace(file.url, shown_url(file.url))
-        query = urlsplit(file.url).query
-        message = message.replace(query, "…") if query else message
+        message = shown_name((str(error) or type(error).__name__).replace(file.url, shown_url(file.url)), file.url)
         return Fetched(None, None, cap, reason=f"could not fetch it: {message}", failed_at=time.monotonic())
     finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()  # ends the download when we stopped early
+        getattr(chunks, "close", lambda: None)()  # ends the download when we stopped early
     return Fetched(bytes(buffer), sniffed, cap)
 
 
@@ -187,16 +181,12 @@ def fetched(file: FileOutput, holder: object, cap: int) -> Fetched:
 
 def preview(obj: FileOutput | FileNode, *, max_bytes: int = MAX_INLINE_BYTES) -> Preview:
     """What ``obj`` displays as, fetching it when it may be an image."""
-    node: dict[str, Any] | None = None
-    holder: object
-    if isinstance(obj, str):  # a FileOutput (a FileNode is a dict)
-        file, holder = obj, obj
-    else:
-        node, file = obj, obj.file
-        # Keep the bytes on the URL's FileOutput when there is one: node and URL share them.
-        holder = file if file is obj.get("url") else obj
+    node: dict[str, Any] = obj if isinstance(obj, dict) else {}
+    file = obj.file
+    # Keep the bytes on the URL's FileOutput when there is one: node and URL share them.
+    holder = file if file is node.get("url", file) else obj
     url = file.url
-    name = (node or {}).get("filename")
+    name = node.get("filename")
     if not isinstance(name, str):
         name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or "output"
     hinted, kind = type_hint(url, node)
@@ -204,8 +194,8 @@ def preview(obj: FileOutput | FileNode, *, max_bytes: int = MAX_INLINE_BYTES) ->
         return Preview(kind, url, name, hinted)
     result = fetched(file, holder, max_bytes)
     if result.data is None:
-        sniffed_kind = result.sniffed.split("/", 1)[0] if result.sniffed else None
-        if result.failed_at is None and sniffed_kind in ("video", "audio"):
+        sniffed_kind = result.sniffed.split("/", 1)[0] if result.sniffed else None  # None after a failure
+        if sniffed_kind in ("video", "audio"):
             return Preview(sniffed_kind, url, name, result.sniffed)
         failed = result.failed_at is not None
         return Preview("note", url, name, hinted, reason=result.reason, failed=failed, task_id=file.task_id)
