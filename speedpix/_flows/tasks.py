@@ -168,11 +168,9 @@ class Prediction:
         shift = time.monotonic() - state.pop("_pickled_at")
         state.setdefault("_workflow_id", None)
         self.__dict__.update(state)
-        self._answered_at += shift
-        self._observed_at += shift
-        self._created_at += shift
-        if self._running_since is not None:
-            self._running_since += shift
+        for name in ("_answered_at", "_observed_at", "_created_at", "_running_since"):
+            if state[name] is not None:
+                setattr(self, name, state[name] + shift)
         if self._running_sample is not None:
             self._running_sample = (self._running_sample[0] + shift, self._running_sample[1])
 
@@ -238,11 +236,8 @@ class Prediction:
             )
             interval, aimed = next_poll(state, fixed_interval=polling_interval, listening=on_progress is not None)
             aimed = aimed and self._aim_at_result
-            remaining = settings.remaining()
-            if remaining is not None:
-                if remaining <= 0:
-                    raise self._wait_timeout_error()
-                interval = min(interval, remaining)
+            remaining = self._time_left(settings)
+            interval = interval if remaining is None else min(interval, remaining)
             yield Sleep(interval)
             # The probe, on the schedule's own terms (no fixed interval, no listener).
             probing = polls == 0 and not aimed and not probe_skipped and polling_interval is None and not on_progress
@@ -261,11 +256,8 @@ class Prediction:
                     if probing:
                         trust.record(self._workflow_id, confirmed=estimate_confirmed(self._poll_state(polls=1)))
             except APITimeoutError as error:
-                # The last poll, cut short by the wait's own deadline: that is the wait
-                # timing out, not the server failing.
-                remaining = settings.remaining()
-                if remaining is not None and remaining <= 0:
-                    raise self._wait_timeout_error() from error
+                # A poll cut short by the wait's own deadline is the wait timing out, not the server failing.
+                self._time_left(settings, error)
                 raise
             polls += 1
         return self
@@ -284,12 +276,16 @@ class Prediction:
             **schedule,
         )
 
-    def _wait_timeout_error(self) -> PredictionTimeoutError:
-        return PredictionTimeoutError(
-            f"Task {self.id} was still {_STATE_WORDS.get(self.status, self.status)} when the wait timed out; "
-            f"it keeps running server-side: resume with prediction.wait() or predictions.get({self.id!r}).",
-            prediction=self,
-        )
+    def _time_left(self, settings: CallSettings, cause: Exception | None = None) -> float | None:
+        """Seconds the wait may still take; a PredictionTimeoutError once none are left."""
+        remaining = settings.remaining()
+        if remaining is not None and remaining <= 0:
+            raise PredictionTimeoutError(
+                f"Task {self.id} was still {_STATE_WORDS.get(self.status, self.status)} when the wait timed out; "
+                f"it keeps running server-side: resume with prediction.wait() or predictions.get({self.id!r}).",
+                prediction=self,
+            ) from cause
+        return remaining
 
     def _wait(
         self,

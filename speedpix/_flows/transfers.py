@@ -50,14 +50,12 @@ class File:
         return self.access_url
 
 
-class MemorySink:
+class MemorySink(io.BytesIO):
     blocking = False
 
     def open(self) -> None:
-        self.buffer = io.BytesIO()
-
-    def write(self, chunk: bytes) -> None:
-        self.buffer.write(chunk)
+        self.seek(0)
+        self.truncate()
 
     def commit(self) -> None:
         pass
@@ -114,7 +112,7 @@ def download_flow(
 def read_flow(url: str, settings: CallSettings, timeout: httpx.Timeout, *, task_id: str | None = None) -> Flow[bytes]:
     sink = MemorySink()
     yield from download_flow(url, sink, settings, timeout, task_id=task_id)
-    return sink.buffer.getvalue()
+    return sink.getvalue()
 
 
 def save_flow(
