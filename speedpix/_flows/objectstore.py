@@ -1,17 +1,12 @@
-"""Saving outputs straight to object storage: any URL fsspec knows (``s3://``, ``oss://``,
-``memory://``…), with the optional extra ``speedpix[storage]`` (imported only for such a URL).
-
-Atomic through ``open(.., "wb")``, ``write``, ``mv`` and ``rm`` alone (see
-:class:`~.tally.FileSink`): fsspec's files commit when closed, even by ``__del__``, and its
-transactions belong to a shared file-system instance, so cannot isolate one download.
-"""
+"""Saving outputs to any URL fsspec knows (``s3://``, ``memory://``…; extra ``speedpix[storage]``),
+atomically through ``open``/``write``/``mv``/``rm`` alone: fsspec's transactions are per shared instance."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeGuard
 
 from .._core.errors import ConfigurationError, FileTransferError, InvalidInputError
 from .._core.names import shown_url
@@ -21,15 +16,14 @@ from .tally import FileSink
 _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]+://")
 
 
-def is_storage_url(path: object) -> bool:
+def is_storage_url(path: object) -> TypeGuard[str]:
     """Whether ``save(path)`` means object storage: a ``str`` starting with ``scheme://``."""
     return isinstance(path, str) and _URL.match(path) is not None
 
 
 @dataclass(frozen=True)
 class StorageTarget:
-    """Where a save to a storage URL goes: the file system, the folder in it and the file
-    name (or a function choosing it from the file's first bytes)."""
+    """The file system, the folder in it and the file name (or a function of the first bytes)."""
 
     fs: Any
     folder: str
@@ -45,10 +39,8 @@ class StorageTarget:
 def storage_target(
     url: str, name: str | Callable[[bytes], str], storage_options: Mapping[str, Any] | None, *, folder: bool = False
 ) -> StorageTarget:
-    """Resolve ``url`` like a local ``save()`` target: a URL ending in ``/``, or naming an
-    existing folder (prefix), gets ``name`` appended. Refuses, before any download, a
-    missing fsspec or implementation (:class:`ConfigurationError`, naming what to install)
-    or a target that is a folder."""
+    """Resolve ``url`` like a local ``save()`` target (a folder gets ``name`` appended), refusing
+    before any download a missing package (:class:`ConfigurationError`) or a folder as target."""
     shown = shown_url(url)  # no credentials (user:password@), no query
     try:
         import fsspec  # type: ignore[import-untyped]  # lazy: the optional extra, for storage URLs only

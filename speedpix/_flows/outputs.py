@@ -1,8 +1,5 @@
-"""Workflow outputs: every URL in a result becomes a :class:`FileOutput` (the URL string,
-which can also ``read()`` and ``save()`` the file), every dict with a ``url`` a
-:class:`FileNode`. They download without gateway credentials, and save under names made
-safe by :mod:`speedpix._core.names`: nothing is written outside the folder given.
-"""
+"""Workflow outputs: each URL in a result is a :class:`FileOutput`, each dict with one a :class:`FileNode`.
+Downloads send no credentials; names are made safe: nothing is written outside the folder given."""
 
 from __future__ import annotations
 
@@ -174,11 +171,8 @@ class FileOutput(_File, str):
 
 
 class FileNode(_File, dict[str, Any]):
-    """A result node describing a file (a dict with ``url``, ``type``, ``filename``…).
-
-    It stays a plain dict for reading and JSON, and offers the ``FileOutput`` methods of
-    its ``url``.
-    """
+    """A result node describing a file (a dict with ``url``, ``type``, ``filename``…): a plain
+    dict for reading and JSON, with the ``FileOutput`` methods of its ``url``."""
 
     @property
     def file(self) -> FileOutput:  # type: ignore[override]
@@ -201,9 +195,7 @@ def _path(flow: Flow[SavedFile]) -> Flow[Path | str]:
 
 
 def wrap_output(value: Any, handle: Handle | None, *, task_id: str | None = None) -> Any:
-    """Turn every http(s) URL in ``value`` into a FileOutput (downloading with
-    ``handle``'s settings) and every dict with one under ``url`` into a FileNode;
-    everything else is returned as it is."""
+    """``value`` with each http(s) URL a FileOutput (using ``handle``), each dict with one a FileNode."""
     if isinstance(value, str):
         if not value.startswith(("http://", "https://")):
             return value

@@ -1,12 +1,6 @@
-"""How outputs show themselves in Jupyter: the ``_repr_*_`` methods and ``speedpix.show``.
-
-The kind of a file comes from its name, then its first bytes. Videos and audio are never
-fetched (a player points at the URL); images are fetched once, without credentials, at
-most ``MAX_INLINE_BYTES``, and offered as PNG/JPEG and as an ``<img>`` with the file name
-as alt text. Displaying never raises: a failure shows a note with the link (its text
-without the query: no signature on screenshots). Only ``_repr_png_``/``_jpeg_``/``_html_``
-exist, not ``_repr_mimebundle_``, which terminal IPython calls too (a download to print a URL).
-"""
+"""How outputs show in Jupyter (``_repr_*_``, ``speedpix.show``): images fetched once, capped, with
+alt text; videos and audio as players, never fetched; a failure as a note (never raised).
+No ``_repr_mimebundle_``: terminal IPython would call it, downloading the file to print its URL."""
 
 from __future__ import annotations
 
@@ -41,8 +35,7 @@ _BROWSER_IMAGES: Final = frozenset(
 
 @dataclass(frozen=True)
 class Fetched:
-    """What one GET of an output gave: its bytes (when complete and within the cap), the
-    type its first bytes say, or why there are no bytes."""
+    """One GET of an output: its bytes (if whole and within ``cap``), their sniffed type, or why none."""
 
     data: bytes | None
     sniffed: str | None
@@ -118,8 +111,7 @@ def _size(count: int) -> str:
 
 
 def type_hint(url: str, node: dict[str, Any]) -> tuple[str | None, str | None]:
-    """``(content_type, kind)`` guessed without fetching: from the node's ``filename`` and
-    the URL's path, then the node's ``format`` (``png``) and ``type`` (``video``)."""
+    """``(content_type, kind)`` from the node's ``filename``, the URL's path, ``format``, then ``type``."""
     fmt = node.get("format")
     names = [
         node.get("filename"),

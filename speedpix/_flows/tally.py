@@ -15,8 +15,6 @@ from typing import Any
 from .._core.errors import FileTransferError
 from .._core.mime import SNIFF_BYTES
 
-__all__ = ["FileSink", "SavedFile"]
-
 
 @dataclass(frozen=True)
 class SavedFile:
@@ -29,10 +27,8 @@ class SavedFile:
 
 
 class FileSink:
-    """A save to a local file, ``name`` in the folder ``target`` (or a name chosen from the
-    first bytes). It is written to ``.NAME.RANDOM.part`` beside it, moved into place once
-    complete and removed on any failure, and counted as it passes. Object storage
-    (:class:`~.objectstore.StorageSink`) overrides the file operations."""
+    """Saves ``name`` (or a name chosen from the first bytes) in the folder ``target`` via a
+    ``.NAME.RANDOM.part`` moved into place once complete, removed on any failure."""
 
     blocking = True
     _errors: type[Exception] = OSError  # the file system's failures

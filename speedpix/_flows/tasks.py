@@ -201,8 +201,7 @@ class Prediction:
         return self
 
     def _finish_flow(self, settings: CallSettings, on_progress: ProgressCallback | None) -> Flow[bool]:
-        """A poll aimed at the expected finish: ask for the result directly (one call
-        when the aim is right). True when the task had finished."""
+        """A poll aimed at the expected finish: the result directly; True if the task had finished."""
         reply = yield from self._result_flow(settings)
         if isinstance(reply, APIError):
             # Whether the service answers a result call for an unfinished task with its

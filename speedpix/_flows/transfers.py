@@ -26,7 +26,7 @@ from .._core.retry import CallSettings, retry_delay
 from .._core.storage import Route
 from .calls import UPLOAD_SIGN, api_call
 from .handle import Handle
-from .objectstore import StorageSink, StorageTarget, is_storage_url, storage_target
+from .objectstore import StorageSink, is_storage_url, storage_target
 from .tally import FileSink, SavedFile
 
 
@@ -65,9 +65,8 @@ class MemorySink(io.BytesIO):
 
 
 def save_target(path: object, name: str) -> Path:
-    """Where ``save(path)`` writes: ``path``, or ``path/name`` when ``path`` is a folder
-    (existing, or written with a trailing separator). Refuses, before any request, a
-    folder or a path under a file."""
+    """``path``, or ``path/name`` for a folder (existing, or ending in a separator); refusing, before
+    any request, a folder or a path under a file."""
     if path is None:
         return Path(name)
     if not isinstance(path, str | os.PathLike):
@@ -98,8 +97,7 @@ def save_target(path: object, name: str) -> Path:
 def download_flow(
     url: str, sink: Any, settings: CallSettings, timeout: httpx.Timeout, *, task_id: str | None = None
 ) -> Flow[httpx.Response | None]:
-    """Stream ``url`` into ``sink``; with no sink, return the response open (its body
-    unread: the caller streams it, then closes it)."""
+    """Stream ``url`` into ``sink``; with none, return the response open (for the caller to stream)."""
 
     def get(current: str, attempt: int) -> Get:
         return Get(current, sink, settings.attempt_timeout(timeout), attempt, settings.deadline)
@@ -128,9 +126,7 @@ def save_flow(
     """``save(path)``: to a local file, or to an fsspec URL."""
     sink: FileSink
     if is_storage_url(path):
-        assert isinstance(path, str)
-        remote: StorageTarget = yield Blocking(lambda: storage_target(path, name, storage_options))
-        sink = StorageSink(remote, task_id=task_id)
+        sink = yield Blocking(lambda: StorageSink(storage_target(path, name, storage_options), task_id=task_id))
     elif storage_options is not None:
         raise InvalidInputError("storage_options apply to a storage URL (s3://…), not to a local path")
     else:
@@ -195,9 +191,8 @@ def transfer_flow(
     what: str,
     task_id: str | None = None,
 ) -> Flow[Any]:
-    """Send ``send(url, attempt)`` until done: follow redirects, retry as the policy allows
-    (from the original URL: a redirect's target may be short-lived). Returns the last
-    response (closed, unless the GET had no sink)."""
+    """Send ``send(url, attempt)``, following redirects, retrying from the original URL (a redirect's
+    target may be short-lived); the last response (closed, unless the GET had no sink)."""
     attempt = 0
     while True:
         attempt += 1

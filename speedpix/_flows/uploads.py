@@ -1,9 +1,5 @@
-"""Each input content uploaded once per client, keyed by its SHA-256, size and content
-type: a finished upload is reused while :func:`~speedpix._core.reuse.reusable` says its link
-lives long enough, and concurrent uploads of one content (threads and event loops alike)
-share one upload in flight. Nothing is kept on disk: :meth:`Uploads.records` and
-:meth:`Uploads.load` hand the finished uploads to whoever keeps them (a batch's journal).
-"""
+"""Each input content (SHA-256, size, content type) uploaded once per client: reused while its link
+lives long enough; concurrent uploads of it share one. Kept in memory only (a batch journals records)."""
 
 from __future__ import annotations
 
@@ -96,8 +92,7 @@ class Uploads:
         return (digest, source.size, source.content_type)
 
     def claim(self, key: Key) -> tuple[File | Future[File], bool]:
-        """A reusable upload of ``key``, or a future: someone else's upload in flight,
-        or (``True``) a new one that the caller must upload, then :meth:`finish`."""
+        """A reusable upload of ``key``, another's in flight, or (``True``) one the caller must :meth:`finish`."""
         with self._lock:
             done = self._done.get(key)
             if done is not None and reusable(done[1], time.time()):
