@@ -243,9 +243,7 @@ class OutputItem:
     @property
     def label(self) -> str:
         """A readable base name: the output key, then the index in a list (``images-0``)."""
-        keys = list(self.keys)
-        if keys and keys[-1] == "url":
-            keys.pop()
+        keys = self.keys[:-1] if self.keys[-1:] == ("url",) else self.keys
         return first_safe_name("-".join(word for key in keys if (word := safe_name(str(key)))))
 
 

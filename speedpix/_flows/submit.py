@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from speedpix_api.api.predictions import ComfyPromptRequestOptions
 from speedpix_api.models import ComfyPromptRequest, ComfyPromptRequestInputs
@@ -14,14 +14,11 @@ from .._core.inputs import FileSource, check_base64_sizes, check_strategy, fill_
 from .._core.logging import logger
 from .._core.replies import present, value_of
 from .._core.retry import CallSettings, may_have_run
-from .._core.validate import check_header_values
 from .calls import SUBMIT, api_call
 from .handle import Handle
 from .tasks import Prediction, ProgressCallback
 from .transfers import File, upload_flow
 from .uploads import shared_upload_flow
-
-T = TypeVar("T")
 
 
 def _input_urls(handle: Handle, settings: CallSettings, plan: Any, strategy: str) -> Flow[list[str]]:
@@ -34,9 +31,7 @@ def _input_urls(handle: Handle, settings: CallSettings, plan: Any, strategy: str
 
     def upload(source: FileSource) -> Flow[File]:
         flow = upload_flow(handle.api, source, settings, handle.config.transfer_timeouts)
-        if not handle.config.reuse_uploads:
-            return flow
-        return shared_upload_flow(handle.uploads, source, settings, flow)
+        return shared_upload_flow(handle.uploads, source, settings, flow) if handle.config.reuse_uploads else flow
 
     files = yield Parallel([upload(source) for source in plan.sources])
     return [file.access_url for file in files]
@@ -55,7 +50,7 @@ def create_flow(
     """Validate, send the input files, then submit the task."""
     validate.identifier("workflow_id", workflow_id)
     validate.identifier("resource_config_id", resource_config_id, optional=True)
-    check_header_values(resource_config_id=resource_config_id)
+    validate.check_header_values(resource_config_id=resource_config_id)
     fields = validate.request_options(options)
     strategy = check_strategy(file_encoding_strategy)
     walked = walk_inputs({} if input is None else input, detect_file_paths=handle.config.detect_file_paths)

@@ -3,6 +3,7 @@ lives long enough; concurrent uploads of it share one. Kept in memory only (a ba
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import os
@@ -25,9 +26,6 @@ if TYPE_CHECKING:
 
 Key = tuple[str, int, str]  # sha256, size, content type
 
-# Digests of files on disk by (path, size, mtime_ns, inode): bounded, oldest dropped first.
-_MAX_DIGESTS = 4096
-
 
 @dataclass(frozen=True)
 class UploadRecord:
@@ -43,10 +41,9 @@ class UploadRecord:
 
     def __post_init__(self) -> None:
         texts_ok = all(isinstance(value, str) for value in (self.sha256, self.content_type, self.access_url))
-        size_ok = isinstance(self.size, int) and not isinstance(self.size, bool) and self.size >= 0
-        until_ok = (
-            isinstance(self.until, int | float) and not isinstance(self.until, bool) and math.isfinite(self.until)
-        )
+        size, until = self.size, self.until
+        size_ok = isinstance(size, int) and not isinstance(size, bool) and size >= 0
+        until_ok = isinstance(until, int | float) and not isinstance(until, bool) and math.isfinite(until)
         if not (texts_ok and size_ok and until_ok):
             raise InvalidInputError(f"not a valid upload record: {self!r}")
 
@@ -68,28 +65,17 @@ class Uploads:
         self._lock = threading.Lock()
         self._done: dict[Key, tuple[File, float]] = {}  # and until when (epoch seconds)
         self._flying: dict[Key, Future[File]] = {}
-        self._digests: dict[tuple[str, int, int, int], str] = {}
 
     def key(self, source: FileSource) -> Key:
         """The content's key (blocking: reads the content, unless a file on disk unchanged since hashed)."""
-        identity = None
         if source.path is not None:
             info = os.stat(source.path)
-            identity = (os.path.realpath(source.path), info.st_size, info.st_mtime_ns, info.st_ino)
-            with self._lock:
-                digest = self._digests.get(identity)
-            if digest is not None:
-                return (digest, source.size, source.content_type)
+            digest = _file_digest(os.path.realpath(source.path), info.st_size, info.st_mtime_ns, info.st_ino)
+            return (digest, source.size, source.content_type)
         hasher = hashlib.sha256()
         for chunk in source.iter_chunks():
             hasher.update(chunk)
-        digest = hasher.hexdigest()
-        if identity is not None:
-            with self._lock:
-                if len(self._digests) >= _MAX_DIGESTS:
-                    self._digests.pop(next(iter(self._digests)))
-                self._digests[identity] = digest
-        return (digest, source.size, source.content_type)
+        return (hasher.hexdigest(), source.size, source.content_type)
 
     def claim(self, key: Key) -> tuple[File | Future[File], bool]:
         """A reusable upload of ``key``, another's in flight, or (``True``) one the caller must :meth:`finish`."""
@@ -135,6 +121,13 @@ class Uploads:
             future.set_result(outcome)
         else:  # those waiting upload it themselves (a cancellation is not theirs to raise)
             future.set_exception(outcome if isinstance(outcome, Exception) else RuntimeError("upload abandoned"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_digest(path: str, size: int, mtime_ns: int, inode: int) -> str:
+    """A file's SHA-256, kept while the file stays the same (path, size, modification time, inode)."""
+    with open(path, "rb") as file:
+        return hashlib.file_digest(file, "sha256").hexdigest()
 
 
 def shared_upload_flow(uploads: Uploads, source: FileSource, settings: CallSettings, upload: Flow[File]) -> Flow[File]:
