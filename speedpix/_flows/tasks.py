@@ -153,12 +153,6 @@ class Prediction:
         elif images:
             self.output = {"images": self.images}
 
-    def _apply_failure(self, error: APIError) -> None:
-        self.status = "failed"
-        self.error = error.sub_err_message or error.err_message or error.message
-        self.error_code = error.sub_err_code or error.err_code
-        self.invoke_id = error.api_invoke_id or self.invoke_id
-
     def __getstate__(self) -> dict[str, Any]:
         # The handle pickles as its client's configuration; the time.monotonic()
         # stamps are re-based on unpickling, as another machine's clock differs.
@@ -193,7 +187,10 @@ class Prediction:
         if self.done:
             result = yield from self._result_flow(settings)
             if isinstance(result, APIError):
-                self._apply_failure(result)
+                self.status = "failed"
+                self.error = result.sub_err_message or result.err_message or result.message
+                self.error_code = result.sub_err_code or result.err_code
+                self.invoke_id = result.api_invoke_id or self.invoke_id
             else:
                 self._apply_result(result)
         if changed and on_progress is not None:
