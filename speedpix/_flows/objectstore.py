@@ -94,7 +94,8 @@ class StorageSink(FileSink):
         super().__init__(target, target.name, task_id=task_id)
 
     def _create(self, part: str) -> tuple[str, Any]:
-        return self.target.path(part), self.target.fs.open(self.target.path(part), "wb")
+        self._part = self.target.path(part)  # removed by discard() even if open() fails midway
+        return self._part, self.target.fs.open(self._part, "wb")
 
     def _move(self, part: str, name: str) -> str:
         self.target.fs.mv(part, self.target.path(name))

@@ -55,15 +55,13 @@ class _File:
     def _save(
         self, path: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, Any] | None = None
     ) -> tuple[Handle, Flow[Path | str]]:
-        """Stream the file to ``path`` (a file, or a folder to save into under
-        :attr:`filename`; default: the current folder) and return where it was written.
+        """Stream the file to ``path`` (a file, or a folder to save into under :attr:`filename`;
+        default: the current folder), atomically, and return where it was written.
 
-        ``path`` may also be an fsspec URL (``s3://bucket/prefix/``, ``oss://…``,
-        ``memory://…``; needs ``pip install 'speedpix[storage]'`` and the scheme's package,
-        e.g. ``s3fs``): the file is streamed to object storage, atomically, and the final
-        URL is returned as a ``str``. ``storage_options`` go to the file system (e.g.
-        ``{"endpoint_url": ..., "key": ...}`` for s3fs); fsspec's own configuration and
-        environment variables (``FSSPEC_S3_ENDPOINT_URL``…) apply too."""
+        ``path`` may also be an fsspec URL (``s3://bucket/prefix/``, ``oss://…``; needs ``pip
+        install 'speedpix[storage]'`` and the scheme's package, e.g. ``s3fs``): the final URL is
+        returned as a ``str``. ``storage_options`` go to the file system (e.g. ``{"endpoint_url":
+        ...}``); fsspec's own configuration and environment variables apply too."""
         handle, flow = self.file._saved(path, self.filename, storage_options)
         return handle, _path(flow)
 
