@@ -1,18 +1,13 @@
-"""Gateway calls through the generated client, with the API's errors made typed.
-
-Each operation is the generated module's public ``sync_detailed``/``asyncio_detailed``
-pair (:class:`Operation`); called with its typed arguments it gives a :class:`Call`,
-which :func:`api_call` sends as a flow effect, reads with
-:func:`speedpix._core.replies.interpret` and retries under :mod:`speedpix._core.retry`.
-"""
+"""Gateway calls through the generated client's ``sync_detailed``/``asyncio_detailed``
+pairs, sent as flow effects, read by :func:`~speedpix._core.replies.interpret`, retried."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, ParamSpec, TypeVar
+from typing import Generic, ParamSpec
 
-from speedpix_api.api.files import sp_create_temp_file_upload_sign
+from speedpix_api.api.files import sp_create_temp_file_upload_sign as upload_sign
 from speedpix_api.api.predictions import comfy_get_progress, comfy_get_result, comfy_prompt
 from speedpix_api.types import Response
 
@@ -22,19 +17,16 @@ from .._core.replies import Reply, interpret
 from .._core.retry import CallSettings, may_have_run, retry_delay
 
 P = ParamSpec("P")
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class Operation(Generic[P, E]):
-    """A generated operation; calling it with the generated function's own (typed)
-    arguments gives a :class:`Call`."""
+    """A generated operation; called with its functions' typed arguments, a :class:`Call`."""
 
     name: str
     sync_detailed: Callable[P, Response[E]]
     asyncio_detailed: Callable[P, Awaitable[Response[E]]]
-    # Safe to repeat: every read, and the upload signature (an unused one expires).
-    idempotent: bool
+    idempotent: bool  # every read, and the upload signature (an unused one expires)
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Call[E]:
         return Call(
@@ -46,17 +38,10 @@ class Operation(Generic[P, E]):
 
 
 SUBMIT = Operation("comfy_prompt", comfy_prompt.sync_detailed, comfy_prompt.asyncio_detailed, idempotent=False)
-PROGRESS = Operation(
-    "comfy_get_progress", comfy_get_progress.sync_detailed, comfy_get_progress.asyncio_detailed, idempotent=True
-)
-RESULT = Operation(
-    "comfy_get_result", comfy_get_result.sync_detailed, comfy_get_result.asyncio_detailed, idempotent=True
-)
+PROGRESS = Operation("comfy_get_progress", comfy_get_progress.sync_detailed, comfy_get_progress.asyncio_detailed, True)
+RESULT = Operation("comfy_get_result", comfy_get_result.sync_detailed, comfy_get_result.asyncio_detailed, True)
 UPLOAD_SIGN = Operation(
-    "sp_create_temp_file_upload_sign",
-    sp_create_temp_file_upload_sign.sync_detailed,
-    sp_create_temp_file_upload_sign.asyncio_detailed,
-    idempotent=True,
+    "sp_create_temp_file_upload_sign", upload_sign.sync_detailed, upload_sign.asyncio_detailed, True
 )
 
 

@@ -1,13 +1,5 @@
-"""The narrow handle through which resources and flows reach a client.
-
-A :class:`Handle` is a client's configuration, its connections and the estimates it has
-learnt, with the two drivers: the one object ``predictions``, ``files``, a ``Prediction``
-and a ``FileOutput`` hold (as openai-python's resources hold their client). Nothing
-reads a :class:`~speedpix.Client`'s private attributes.
-
-Outputs made or unpickled outside a client download through a storage-only handle
-(:func:`storage_handle`): no credentials, one shared pool per distinct setting.
-"""
+"""The narrow handle through which resources and flows reach a client (as openai-python's
+resources hold their client): nothing reads a :class:`~speedpix.Client`'s private attributes."""
 
 from __future__ import annotations
 
@@ -33,7 +25,7 @@ T = TypeVar("T")
 
 
 class Handle:
-    """A client's configuration and connections, and the drivers that use them."""
+    """A client's configuration, connections, learnt estimates and uploads, and the drivers."""
 
     def __init__(
         self,
@@ -58,7 +50,7 @@ class Handle:
 
     @cached_property
     def api(self) -> GeneratedClient:
-        """The generated low-level client on these connections, with signing attached."""
+        """The generated low-level client on these connections, signing its requests."""
         return SignedAPIClient(self.transport)
 
     def settings(self, timeout: float | None = None, *, wait: bool = False) -> CallSettings:
@@ -85,8 +77,7 @@ _storage_lock = threading.Lock()
 
 
 def storage_handle(config: Config | None = None) -> Handle:
-    """The shared storage-only handle for ``config``'s download settings (default ones
-    for ``None``): the one place a connection pool without credentials is made."""
+    """The shared handle, without credentials, for ``config``'s download settings (default ones for ``None``)."""
     key = (config or Config(app_key="", app_secret="")).storage_only()
     with _storage_lock:
         handle = _storage.get(key)

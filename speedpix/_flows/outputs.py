@@ -1,17 +1,5 @@
-"""Workflow outputs: every URL in a result becomes a :class:`FileOutput`.
-
-A ``FileOutput`` *is* the URL string (so printing, comparing and ``json.dumps`` of an
-output keep working) and can also ``read()`` or ``save()`` the file — streamed, with
-constant memory, written atomically. A result node that is a dict with a ``url`` is a
-:class:`FileNode`, a dict that can ``save()`` too, so both README idioms work:
-``output['images']['url'].save(p)`` and ``output['images'].save(p)``.
-
-Output URLs are presigned storage links: they are fetched without gateway credentials,
-following same-scheme redirects but never from https to http. The name a file is saved
-under inside a folder comes from outside (the URL, the node's ``filename``), so it is
-reduced to one plain file name (:mod:`speedpix._core.names`): nothing is written outside the
-folder given.
-"""
+"""Workflow outputs: each URL in a result is a :class:`FileOutput`, each dict with one a :class:`FileNode`.
+Downloads send no credentials; names are made safe: nothing is written outside the folder given."""
 
 from __future__ import annotations
 
@@ -34,16 +22,19 @@ from .._wire.drivers import TRANSFER_FAILURES
 from . import preview
 from .handle import Handle, storage_handle
 from .objectstore import StorageSink, StorageTarget
-from .tally import SavedFile
-from .transfers import AtomicFileSink, download_flow, read_flow, save_flow, sink_save_flow
+from .tally import FileSink, SavedFile
+from .transfers import download_flow, read_flow, save_flow, sink_save_flow
 
 if TYPE_CHECKING:
     import PIL.Image
 
 
-class _Shown:
-    """What Jupyter calls to show a file inline (see :mod:`.preview`): no credentials are
-    sent, at most 10 MB is fetched, and the bytes are kept for ``to_pil()``."""
+class _File:
+    """What a :class:`FileOutput` and a :class:`FileNode` share: Jupyter's ``_repr_*_``
+    methods (see :mod:`.preview`), ``read()``, ``save()`` and ``to_pil()``."""
+
+    file: FileOutput
+    filename: str
 
     def _repr_png_(self) -> bytes | None:
         return preview.preview(self).png()  # type: ignore[arg-type]
@@ -54,8 +45,37 @@ class _Shown:
     def _repr_html_(self) -> str | None:
         return preview.preview(self).html() or None  # type: ignore[arg-type]
 
+    def _read(self) -> tuple[Handle, Flow[bytes]]:
+        """The whole file, in memory. For large files prefer :meth:`save` or iteration."""
+        handle, settings, timeout = self.file._parts()
+        return handle, read_flow(self.file.url, settings, timeout, task_id=self.file.task_id)
 
-class FileOutput(_Shown, str):
+    read, async_read = sync_and_async(_read)
+
+    def _save(
+        self, path: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, Any] | None = None
+    ) -> tuple[Handle, Flow[Path | str]]:
+        """Stream the file to ``path`` (a file, or a folder to save into under :attr:`filename`;
+        default: the current folder), atomically, and return where it was written.
+
+        ``path`` may also be an fsspec URL (``s3://bucket/prefix/``, ``oss://…``; needs ``pip
+        install 'speedpix[storage]'`` and the scheme's package, e.g. ``s3fs``): the final URL is
+        returned as a ``str``. ``storage_options`` go to the file system (e.g. ``{"endpoint_url":
+        ...}``); fsspec's own configuration and environment variables apply too."""
+        handle, flow = self.file._saved(path, self.filename, storage_options)
+        return handle, _path(flow)
+
+    save, async_save = sync_and_async(_save, ":meth:`save`, async (the storage writes run in worker threads).")
+
+    def _to_pil(self) -> tuple[Handle, Flow[PIL.Image.Image]]:
+        """The file as a ``PIL.Image`` (needs Pillow: ``pip install 'speedpix[images]'``)."""
+        handle, read = self.file._read()
+        return handle, preview.pil_flow(self.file, read)
+
+    to_pil, async_to_pil = sync_and_async(_to_pil)
+
+
+class FileOutput(_File, str):
     """A file produced by a workflow. The string value is its (time-limited) URL."""
 
     _handle: Handle | None
@@ -69,11 +89,15 @@ class FileOutput(_Shown, str):
         return self
 
     @property
+    def file(self) -> FileOutput:  # type: ignore[override]
+        return self
+
+    @property
     def url(self) -> str:
         return str.__str__(self)
 
     @property
-    def filename(self) -> str:
+    def filename(self) -> str:  # type: ignore[override]
         """The name to save under: the last part of the URL's decoded path, made a plain
         file name (no folders, no ``..``), else ``"output"``."""
         return first_safe_name(url_name(self.url))
@@ -95,29 +119,6 @@ class FileOutput(_Shown, str):
         retry = handle.config.retry_policy if retries else RetryPolicy(max_retries=0)
         return handle, CallSettings(timeout=timeout, retry=retry), timeout
 
-    def _read(self) -> tuple[Handle, Flow[bytes]]:
-        """The whole file, in memory. For large files prefer :meth:`save` or iteration."""
-        handle, settings, timeout = self._parts()
-        return handle, read_flow(self.url, settings, timeout, task_id=self.task_id)
-
-    read, async_read = sync_and_async(_read)
-
-    def _save(
-        self, path: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, Any] | None = None
-    ) -> tuple[Handle, Flow[Path | str]]:
-        """Stream the file to ``path`` (a file, or a folder to save into under
-        :attr:`filename`; default: the current folder) and return where it was written.
-
-        ``path`` may also be an fsspec URL (``s3://bucket/prefix/``, ``oss://…``,
-        ``memory://…``; needs ``pip install 'speedpix[storage]'`` and the scheme's package,
-        e.g. ``s3fs``): the file is streamed to object storage, atomically, and the final
-        URL is returned as a ``str``. ``storage_options`` go to the file system (e.g.
-        ``{"endpoint_url": ..., "key": ...}`` for s3fs); fsspec's own configuration and
-        environment variables (``FSSPEC_S3_ENDPOINT_URL``…) apply too."""
-        return _path(self._saved(path, self.filename, storage_options))
-
-    save, async_save = sync_and_async(_save, ":meth:`save`, async (the storage writes run in worker threads).")
-
     def _saved(
         self, path: object, name: str, storage_options: Mapping[str, Any] | None = None
     ) -> tuple[Handle, Flow[SavedFile]]:
@@ -128,10 +129,15 @@ class FileOutput(_Shown, str):
 
     _save_file, _async_save_file = sync_and_async(_saved)
 
+    def _stream(self) -> tuple[Handle, Flow[httpx.Response | None]]:
+        # No retries: a consumer may have used earlier chunks.
+        handle, settings, timeout = self._parts(retries=False)
+        return handle, download_flow(self.url, None, settings, timeout, task_id=self.task_id)
+
     def iter_bytes(self, chunk_size: int = 1024 * 1024) -> Iterator[bytes]:
         """Stream the file in chunks (no retries: a consumer may have used earlier chunks)."""
-        handle, settings, timeout = self._parts(retries=False)
-        response = handle.run_sync(download_flow(self.url, None, settings, timeout, task_id=self.task_id))
+        handle, flow = self._stream()
+        response = handle.run_sync(flow)
         assert response is not None
         try:
             yield from response.iter_bytes(chunk_size)
@@ -144,8 +150,8 @@ class FileOutput(_Shown, str):
         return self.iter_bytes()
 
     async def aiter_bytes(self, chunk_size: int = 1024 * 1024) -> AsyncIterator[bytes]:
-        handle, settings, timeout = self._parts(retries=False)
-        response = await handle.run_async(download_flow(self.url, None, settings, timeout, task_id=self.task_id))
+        handle, flow = self._stream()
+        response = await handle.run_async(flow)
         assert response is not None
         try:
             async for chunk in response.aiter_bytes(chunk_size):
@@ -155,29 +161,19 @@ class FileOutput(_Shown, str):
         finally:
             await response.aclose()
 
-    def _failure(self, error: Exception) -> SpeedPixException:
-        return failure(error, what=f"downloading {shown_url(self.url, path_only=True)}", task_id=self.task_id)
-
     def __aiter__(self) -> AsyncIterator[bytes]:
         return self.aiter_bytes()
 
-    def _to_pil(self) -> tuple[Handle, Flow[PIL.Image.Image]]:
-        """The file as a ``PIL.Image`` (needs Pillow: ``pip install 'speedpix[images]'``)."""
-        handle, read = self._read()
-        return handle, preview.pil_flow(self, read)
-
-    to_pil, async_to_pil = sync_and_async(_to_pil)
+    def _failure(self, error: Exception) -> SpeedPixException:
+        return failure(error, what=f"downloading {shown_url(self.url, path_only=True)}", task_id=self.task_id)
 
 
-class FileNode(_Shown, dict[str, Any]):
-    """A result node describing a file (a dict with ``url``, ``type``, ``filename``…).
-
-    It stays a plain dict for reading and JSON, and offers the ``FileOutput`` methods of
-    its ``url``.
-    """
+class FileNode(_File, dict[str, Any]):
+    """A result node describing a file (a dict with ``url``, ``type``, ``filename``…): a plain
+    dict for reading and JSON, with the ``FileOutput`` methods of its ``url``."""
 
     @property
-    def file(self) -> FileOutput:
+    def file(self) -> FileOutput:  # type: ignore[override]
         url = self["url"]
         return url if isinstance(url, FileOutput) else FileOutput(str(url))
 
@@ -185,45 +181,19 @@ class FileNode(_Shown, dict[str, Any]):
     def url(self) -> str:
         return str(self["url"])
 
-    def _read(self) -> tuple[Handle, Flow[bytes]]:
-        return self.file._read()
-
-    read, async_read = sync_and_async(_read)
-
-    def _save(
-        self, path: str | os.PathLike[str] | None = None, *, storage_options: Mapping[str, Any] | None = None
-    ) -> tuple[Handle, Flow[Path | str]]:
-        """:meth:`FileOutput.save` (local path or storage URL); into a folder, under :attr:`filename`."""
-        return _path(self.file._saved(path, self.filename, storage_options))
-
-    save, async_save = sync_and_async(_save)
-
     @property
-    def filename(self) -> str:
+    def filename(self) -> str:  # type: ignore[override]
         """The name to save under: the node's ``filename`` made a plain file name (no
         folders, no ``..``), else the URL's (see :attr:`FileOutput.filename`)."""
         return first_safe_name(self.get("filename"), url_name(self.url))
 
-    def _to_pil(self) -> tuple[Handle, Flow[PIL.Image.Image]]:
-        return self.file._to_pil()
 
-    to_pil, async_to_pil = sync_and_async(_to_pil)
-
-
-def _path(saving: tuple[Handle, Flow[SavedFile]]) -> tuple[Handle, Flow[Path | str]]:
-    """``save()``'s flow: where the file went."""
-    handle, flow = saving
-
-    def path() -> Flow[Path | str]:
-        return (yield from flow).path
-
-    return handle, path()
+def _path(flow: Flow[SavedFile]) -> Flow[Path | str]:
+    return (yield from flow).path
 
 
 def wrap_output(value: Any, handle: Handle | None, *, task_id: str | None = None) -> Any:
-    """Turn every http(s) URL in ``value`` into a FileOutput (downloading with
-    ``handle``'s settings) and every dict with one under ``url`` into a FileNode;
-    everything else is returned as it is."""
+    """``value`` with each http(s) URL a FileOutput (using ``handle``), each dict with one a FileNode."""
     if isinstance(value, str):
         if not value.startswith(("http://", "https://")):
             return value
@@ -239,21 +209,17 @@ def wrap_output(value: Any, handle: Handle | None, *, task_id: str | None = None
     return value
 
 
-#: Where :func:`save_named` streams a file: object storage, or a local folder and the
-#: function naming the file from its first bytes.
+#: Object storage, or a local folder and the function naming the file from its first bytes.
 NamedTarget = StorageTarget | tuple[Path, Callable[[bytes], str]]
 
 
 def save_named(file: FileOutput, target: NamedTarget) -> SavedFile:
-    """Stream ``file`` into object storage (a :class:`StorageTarget`) or into a local
-    folder (``(folder, name)``), under a name chosen from the file's first bytes (see
-    ``_apps.saving.save_outputs``); where it went, its size and SHA-256, computed as the
-    bytes streamed."""
-    sink: AtomicFileSink | StorageSink
+    """Stream ``file`` to ``target``, under a name chosen from its first bytes (see
+    ``_apps.saving.save_outputs``)."""
     if isinstance(target, StorageTarget):
-        sink = StorageSink(target, task_id=file.task_id)
+        sink: FileSink = StorageSink(target, task_id=file.task_id)
     else:
-        sink = AtomicFileSink(target[0], task_id=file.task_id, name=target[1])
+        sink = FileSink(*target, task_id=file.task_id)
     handle, settings, timeout = file._parts()
     return handle.run_sync(sink_save_flow(file.url, sink, settings, timeout))
 
@@ -275,9 +241,7 @@ class OutputItem:
     @property
     def label(self) -> str:
         """A readable base name: the output key, then the index in a list (``images-0``)."""
-        keys = list(self.keys)
-        if keys and keys[-1] == "url":
-            keys.pop()
+        keys = self.keys[:-1] if self.keys[-1:] == ("url",) else self.keys
         return first_safe_name("-".join(word for key in keys if (word := safe_name(str(key)))))
 
 

@@ -1,31 +1,6 @@
-"""How outputs show themselves in Jupyter: the ``_repr_*_`` methods and ``speedpix.show``.
-
-Rules:
-
-- The kind of a file comes from its name (the URL's path, a result node's ``filename``,
-  ``format`` and ``type``), then from its first bytes. Videos and audio are never
-  fetched: they become a ``<video>``/``<audio>`` player pointing at the URL.
-- Images are fetched once, through the output's own storage client (no gateway
-  credentials), and kept while the object lives (not in its pickle); at most
-  ``MAX_INLINE_BYTES`` are read — a larger file is not shown inline, and neither is one
-  whose bytes are not an image.
-- Displaying never raises: a failed fetch shows a small note with the link and why.
-  It is kept a few seconds only (all formatters of one display share it; a later
-  display tries again).
-- The note's visible text is the URL without its query (short, and no signature to read
-  off a screenshot); the link itself is the full presigned URL, which is the output's
-  value and is needed to open it. It expires, and the note says so.
-- An image carries its file name as ``alt`` and ``title`` (HTML-escaped; never the URL's
-  query): a PNG or JPEG is offered both as ``image/png``/``image/jpeg`` and as an HTML
-  ``<img>`` of the same bytes. Frontends that render HTML (JupyterLab, Notebook, VS Code,
-  Colab, nbconvert's HTML) show the ``<img>``, so screen readers get its name; the others
-  (nbconvert to PDF/LaTeX) the PNG/JPEG. A saved notebook holds the bytes twice.
-
-Only ``_repr_png_``/``_repr_jpeg_``/``_repr_html_`` are offered, not
-``_repr_mimebundle_``: IPython calls the former only in frontends that show those types,
-while a terminal IPython session calls ``_repr_mimebundle_`` too — which would download
-the file just to print its URL.
-"""
+"""How outputs show in Jupyter (``_repr_*_``, ``speedpix.show``): images fetched once, capped, with
+alt text; videos and audio as players, never fetched; a failure as a note (never raised).
+No ``_repr_mimebundle_``: terminal IPython would call it, downloading the file to print its URL."""
 
 from __future__ import annotations
 
@@ -60,8 +35,7 @@ _BROWSER_IMAGES: Final = frozenset(
 
 @dataclass(frozen=True)
 class Fetched:
-    """What one GET of an output gave: its bytes (when complete and within the cap), the
-    type its first bytes say, or why there are no bytes."""
+    """One GET of an output: its bytes (if whole and within ``cap``), their sniffed type, or why none."""
 
     data: bytes | None
     sniffed: str | None
@@ -89,14 +63,9 @@ class Preview:
     def jpeg(self) -> bytes | None:
         return self.data if self.kind == "image" and self.content_type == "image/jpeg" else None
 
-    @property
-    def shown_name(self) -> str:
-        return shown_name(self.name, self.url)
-
     def html(self) -> str:
-        """An HTML fragment: an ``<img>`` with the file name as ``alt`` and ``title``, a
-        player, or a note with the link."""
-        url, name = html.escape(self.url, quote=True), html.escape(self.shown_name, quote=True)
+        """An ``<img>`` with the file name as ``alt`` and ``title``, a player, or a note with the link."""
+        url, name = html.escape(self.url, quote=True), html.escape(shown_name(self.name, self.url), quote=True)
         if self.kind == "image" and self.data is not None:
             encoded = base64.b64encode(self.data).decode("ascii")
             return (
@@ -128,16 +97,11 @@ class Preview:
 
 
 def shown_name(name: str, url: str) -> str:
-    """A file's name for people (alt text, captions): never its URL's query (the presigned
-    signature), which a server-given ``filename`` could repeat."""
+    """``name`` for people (alt text, captions, notes) without ``url``'s query (its signature)."""
     query = urlsplit(url).query
     if query:
         name = name.replace(query, "…")
     return name.strip() or "output"
-
-
-def _file_name(url: str) -> str:
-    return unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or "output"
 
 
 def _size(count: int) -> str:
@@ -146,29 +110,24 @@ def _size(count: int) -> str:
     return f"{count / 1024:.0f} KB" if count >= 1024 else f"{count} bytes"
 
 
-def type_hint(url: str, node: dict[str, Any] | None = None) -> tuple[str | None, str | None]:
-    """``(content_type, kind)`` guessed without fetching: from the node's ``filename`` and
-    the URL's path, then the node's ``format`` (``png``) and ``type`` (``video``)."""
-    names: list[str] = []
-    if node is not None and isinstance(node.get("filename"), str):
-        names.append(node["filename"])
-    names.append(urlsplit(url).path)
-    fmt = node.get("format") if node is not None else None
-    if isinstance(fmt, str) and fmt.isalnum():
-        names.append(f"file.{fmt}")
+def type_hint(url: str, node: dict[str, Any]) -> tuple[str | None, str | None]:
+    """``(content_type, kind)`` from the node's ``filename``, the URL's path, ``format``, then ``type``."""
+    fmt = node.get("format")
+    names = [
+        node.get("filename"),
+        urlsplit(url).path,
+        f"file.{fmt}" if isinstance(fmt, str) and fmt.isalnum() else None,
+    ]
     for name in names:
-        guessed = guess_from_name(name)
+        guessed = guess_from_name(name) if isinstance(name, str) else None
         if guessed:
             return guessed, guessed.split("/", 1)[0]
-    declared = node.get("type") if node is not None else None
-    if declared in ("image", "video", "audio"):
-        return None, str(declared)
-    return None, None
+    declared = node.get("type")
+    return None, (declared if declared in ("image", "video", "audio") else None)
 
 
 def _fetch(file: FileOutput, cap: int) -> Fetched:
-    """GET the file, reading at most ``cap`` bytes; stop at once when its first bytes say
-    video or audio. Never raises."""
+    """GET at most ``cap`` bytes, stopping when the first bytes say video or audio. Never raises."""
     buffer = bytearray()
     sniffed: str | None = None
     chunks: Iterator[bytes] = file.iter_bytes(_CHUNK)
@@ -182,70 +141,53 @@ def _fetch(file: FileOutput, cap: int) -> Fetched:
             if len(buffer) > cap:
                 return Fetched(None, sniffed, cap, reason=f"larger than {_size(cap)}: not shown inline")
     except Exception as error:  # display must never raise into the notebook
-        return Fetched(None, None, cap, reason=_reason(error, file.url), failed_at=time.monotonic())
+        message = shown_name((str(error) or type(error).__name__).replace(file.url, shown_url(file.url)), file.url)
+        return Fetched(None, None, cap, reason=f"could not fetch it: {message}", failed_at=time.monotonic())
     finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()  # ends the download when we stopped early
+        getattr(chunks, "close", lambda: None)()  # ends the download when we stopped early
     return Fetched(bytes(buffer), sniffed, cap)
 
 
-def _reason(error: BaseException, url: str) -> str:
-    message = str(error) or type(error).__name__
-    query = urlsplit(url).query
-    message = message.replace(url, shown_url(url))
-    if query:
-        message = message.replace(query, "…")
-    return f"could not fetch it: {message}"
-
-
-# Fetches by id() of their holder, each dropped when its holder is collected: kept off the
-# objects themselves, so pickles and copies of outputs never carry the bytes.
+# Fetches by id() of their holder, dropped when it is collected: off the objects
+# themselves, so pickles and copies of outputs never carry the bytes.
 _FETCHED: dict[int, Fetched] = {}
-
-
-def _remember(holder: object, result: Fetched) -> None:
-    key = id(holder)
-    if key not in _FETCHED:
-        try:
-            weakref.finalize(holder, _FETCHED.pop, key, None)
-        except TypeError:  # not weak-referenceable: not cached
-            return
-    _FETCHED[key] = result
 
 
 def fetched(file: FileOutput, holder: object, cap: int) -> Fetched:
     """The fetch of ``file``, made once and kept for ``holder`` (a FileOutput or FileNode)."""
-    cached = _FETCHED.get(id(holder))
+    key = id(holder)
+    cached = _FETCHED.get(key)
     if cached is not None:
         fresh_failure = cached.failed_at is not None and time.monotonic() - cached.failed_at < FAILURE_TTL
         if fresh_failure or (cached.failed_at is None and (cached.data is not None or cached.cap >= cap)):
             return cached
     result = _fetch(file, cap)
-    _remember(holder, result)
+    if cached is None:
+        try:
+            weakref.finalize(holder, _FETCHED.pop, key, None)
+        except TypeError:  # not weak-referenceable: not cached
+            return result
+    _FETCHED[key] = result
     return result
 
 
 def preview(obj: FileOutput | FileNode, *, max_bytes: int = MAX_INLINE_BYTES) -> Preview:
     """What ``obj`` displays as, fetching it when it may be an image."""
-    node: dict[str, Any] | None = None
-    holder: object
-    if isinstance(obj, str):  # a FileOutput (a FileNode is a dict)
-        file, holder = obj, obj
-    else:
-        node = obj
-        file = obj.file
-        # Keep the bytes on the URL's FileOutput when there is one: node and URL share them.
-        holder = file if file is obj.get("url") else obj
+    node: dict[str, Any] = obj if isinstance(obj, dict) else {}
+    file = obj.file
+    # Keep the bytes on the URL's FileOutput when there is one: node and URL share them.
+    holder = file if file is node.get("url", file) else obj
     url = file.url
-    name = node["filename"] if node is not None and isinstance(node.get("filename"), str) else _file_name(url)
+    name = node.get("filename")
+    if not isinstance(name, str):
+        name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or "output"
     hinted, kind = type_hint(url, node)
     if kind in ("video", "audio"):
         return Preview(kind, url, name, hinted)
     result = fetched(file, holder, max_bytes)
     if result.data is None:
-        sniffed_kind = result.sniffed.split("/", 1)[0] if result.sniffed else None
-        if result.failed_at is None and sniffed_kind in ("video", "audio"):
+        sniffed_kind = result.sniffed.split("/", 1)[0] if result.sniffed else None  # None after a failure
+        if sniffed_kind in ("video", "audio"):
             return Preview(sniffed_kind, url, name, result.sniffed)
         failed = result.failed_at is not None
         return Preview("note", url, name, hinted, reason=result.reason, failed=failed, task_id=file.task_id)

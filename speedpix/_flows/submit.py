@@ -1,40 +1,24 @@
-"""Submitting a task: check the input, upload its files, submit (:func:`create_flow`);
-and ``run()``'s whole flow (:func:`run_flow`): submit, then wait for the output."""
+"""Submitting a task (:func:`create_flow`), and ``run()``: submit, then wait (:func:`run_flow`)."""
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+from typing import Any
 
 from speedpix_api.api.predictions import ComfyPromptRequestOptions
-from speedpix_api.models import ComfyPromptRequest, ComfyPromptRequestInputs, ComfyPromptResponse
+from speedpix_api.models import ComfyPromptRequest, ComfyPromptRequestInputs
 
 from .._core import validate
 from .._core.effects import Blocking, Flow, Parallel
 from .._core.errors import InvalidInputError, MalformedResponseError, PredictionError, SpeedPixException
 from .._core.inputs import FileSource, check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
 from .._core.logging import logger
-from .._core.replies import Reply, present, value_of
+from .._core.replies import present, value_of
 from .._core.retry import CallSettings, may_have_run
-from .._core.validate import check_header_values
 from .calls import SUBMIT, api_call
 from .handle import Handle
-from .tasks import Prediction, ProgressCallback, wait_flow
+from .tasks import Prediction, ProgressCallback
 from .transfers import File, upload_flow
 from .uploads import shared_upload_flow
-
-T = TypeVar("T")
-
-
-def _in_phase(phase: str, flow: Flow[T]) -> Flow[T]:
-    """Run a step of the creation; an error raised in it says so, and whether a task
-    may exist (see SpeedPixException.phase). The one place that decides it."""
-    try:
-        return (yield from flow)
-    except SpeedPixException as error:
-        if error.phase is None:  # an InvalidInputError is "validating", wherever raised
-            error.phase = phase
-            error.task_may_exist = phase == "submitting" and may_have_run(error)
-        raise
 
 
 def _input_urls(handle: Handle, settings: CallSettings, plan: Any, strategy: str) -> Flow[list[str]]:
@@ -47,26 +31,10 @@ def _input_urls(handle: Handle, settings: CallSettings, plan: Any, strategy: str
 
     def upload(source: FileSource) -> Flow[File]:
         flow = upload_flow(handle.api, source, settings, handle.config.transfer_timeouts)
-        if not handle.config.reuse_uploads:
-            return flow
-        return shared_upload_flow(handle.uploads, source, settings, flow)
+        return shared_upload_flow(handle.uploads, source, settings, flow) if handle.config.reuse_uploads else flow
 
     files = yield Parallel([upload(source) for source in plan.sources])
     return [file.access_url for file in files]
-
-
-def _submit(
-    handle: Handle, settings: CallSettings, body: ComfyPromptRequest, resource_config_id: str | None
-) -> Flow[Reply[ComfyPromptResponse]]:
-    submit = SUBMIT(client=handle.api, body=body, x_sp_resource_config_id=resource_config_id or "default")
-    reply = yield from api_call(submit, settings)
-    if not value_of(present(reply.envelope.data).task_id):
-        raise MalformedResponseError(
-            "comfy_prompt succeeded but returned no taskId; the task may exist: check the console.",
-            request_id=reply.request_id,
-            api_invoke_id=reply.api_invoke_id,
-        )
-    return reply
 
 
 def create_flow(
@@ -82,24 +50,38 @@ def create_flow(
     """Validate, send the input files, then submit the task."""
     validate.identifier("workflow_id", workflow_id)
     validate.identifier("resource_config_id", resource_config_id, optional=True)
-    check_header_values(resource_config_id=resource_config_id)
+    validate.check_header_values(resource_config_id=resource_config_id)
     fields = validate.request_options(options)
     strategy = check_strategy(file_encoding_strategy)
     walked = walk_inputs({} if input is None else input, detect_file_paths=handle.config.detect_file_paths)
     # Only inputs that may hold files need the file system, off the event loop.
     plan = (yield Blocking(lambda: resolve_files(walked))) if walked.pending else walked
-    urls = yield from _in_phase("uploading", _input_urls(handle, settings, plan, strategy))
-    inputs = ComfyPromptRequestInputs.from_dict(fill_slots(plan.value, urls))
-    body = ComfyPromptRequest(workflow_id=workflow_id, inputs=inputs, **fields)
-    reply = yield from _in_phase("submitting", _submit(handle, settings, body, resource_config_id))
-    data = present(reply.envelope.data)
-    task_id = value_of(data.task_id)
-    estimate = value_of(data.estimated_duration_in_seconds)
+    phase = "uploading"
+    try:
+        urls = yield from _input_urls(handle, settings, plan, strategy)
+        inputs = ComfyPromptRequestInputs.from_dict(fill_slots(plan.value, urls))
+        body = ComfyPromptRequest(workflow_id=workflow_id, inputs=inputs, **fields)
+        phase = "submitting"
+        submit = SUBMIT(client=handle.api, body=body, x_sp_resource_config_id=resource_config_id or "default")
+        reply = yield from api_call(submit, settings)
+        data = present(reply.envelope.data)
+        if not value_of(data.task_id):
+            raise MalformedResponseError(
+                "comfy_prompt succeeded but returned no taskId; the task may exist: check the console.",
+                request_id=reply.request_id,
+                api_invoke_id=reply.api_invoke_id,
+            )
+    except SpeedPixException as error:
+        # Which step failed, and whether a task may exist (an InvalidInputError is "validating").
+        if error.phase is None:
+            error.phase = phase
+            error.task_may_exist = phase == "submitting" and may_have_run(error)
+        raise
     prediction = Prediction(
         handle,
-        str(task_id),
+        str(data.task_id),
         status=value_of(data.status) or "waiting",
-        estimated_duration=float(estimate) if isinstance(estimate, int | float) else None,
+        estimated_duration=value_of(data.estimated_duration_in_seconds),
         invoke_id=reply.api_invoke_id,
         answered_at=reply.answered_at,
         workflow_id=workflow_id,
@@ -138,7 +120,7 @@ def run_flow(
     )
     if not wait:
         return prediction
-    yield from wait_flow(prediction, settings, polling_interval, on_progress)
+    yield from prediction._wait_flow(settings, polling_interval, on_progress)
     if prediction.status != "succeeded":
         raise PredictionError(
             f"Task {prediction.id} {prediction.status}: {prediction.error or 'no error message'}"

@@ -1,9 +1,5 @@
-"""A task: :class:`Prediction`, its state as the server reports it, and the flows that
-follow it to its end (reload, wait), written once for both drivers. Submitting one is
-:mod:`.submit`.
-
-The SpeedPix API has no cancel endpoint and no webhooks: a task, once submitted, runs to
-its end, and polling is the only way to follow it. :meth:`Prediction.cancel` says so.
+"""A task: :class:`Prediction` and the flows that follow it to its end (reload, wait).
+The API has no cancel endpoint and no webhooks: polling is the only way to follow a task.
 """
 
 from __future__ import annotations
@@ -20,7 +16,6 @@ from speedpix_api.models import (
     ComfyResultResponse,
     TaskIdRequest,
 )
-from speedpix_api.types import Unset
 
 from .._core import validate
 from .._core.effects import Flow, Notify, Sleep
@@ -46,15 +41,9 @@ _STATE_WORDS: Final = {"waiting": "queued", "running": "running", "unknown": "of
 ProgressCallback = Callable[["Prediction"], Any]
 
 
-def _is_task_failure(error: APIError) -> bool:
-    """Whether a result call's error describes the task (a failed task) rather than the
-    call: throttling, service timeouts, transport and gateway failures stay errors."""
-    return error.status_code == 200 and not isinstance(error, RateLimitError | MalformedResponseError | ServerError)
-
-
 def _datetime_ms(value: Any) -> datetime | None:
-    value = value_of(value)
-    return datetime.fromtimestamp(value / 1000, UTC) if isinstance(value, int | float) and value > 0 else None
+    value = value_of(value)  # checked by replies.timestamp_ms
+    return datetime.fromtimestamp(value / 1000, UTC) if value else None
 
 
 class Prediction:
@@ -105,8 +94,6 @@ class Prediction:
         self._progress_rate: float | None = None
         self._aim_at_result = True  # see _finish_flow
 
-    # ------------------------------------------------------------ state
-
     @property
     def done(self) -> bool:
         return self.status in TERMINAL_STATUSES
@@ -125,13 +112,12 @@ class Prediction:
         before = (self.status, self.progress, self.queue_position)
         now = self._answered_at = reply.answered_at or time.monotonic()
         self.status = normalise_status(data.status)
+        # Values checked (and progress clamped into 0..1) by replies.interpret.
         progress = value_of(data.progress)
-        self.progress = min(max(float(progress), 0.0), 1.0) if isinstance(progress, int | float) else self.progress
-        eta = value_of(data.eta_relative)
-        self.eta = float(eta) if isinstance(eta, int | float) else None
+        self.progress = self.progress if progress is None else progress
+        self.eta = value_of(data.eta_relative)
         self._eta_elapsed = now - self._created_at
-        queue = value_of(data.last_queue_remaining)
-        self.queue_position = int(queue) if self.status == "waiting" and isinstance(queue, int) else None
+        self.queue_position = value_of(data.last_queue_remaining) if self.status == "waiting" else None
         self.message = value_of(data.message)
         state = value_of(data.state)
         self.node = state.to_dict() if state is not None else None
@@ -154,7 +140,7 @@ class Prediction:
     def _apply_result(self, reply: Reply[ComfyResultResponse]) -> None:
         data = self.result_data = present(reply.envelope.data)
         self.invoke_id = reply.api_invoke_id or self.invoke_id
-        status = normalise_status(data.status) if not isinstance(data.status, Unset) else self.status
+        status = normalise_status(data.status)
         self.status = status if status in TERMINAL_STATUSES else self.status
         self.started_at = _datetime_ms(data.task_begin_time)
         self.completed_at = _datetime_ms(data.task_end_time)
@@ -167,12 +153,6 @@ class Prediction:
         elif images:
             self.output = {"images": self.images}
 
-    def _apply_failure(self, error: APIError) -> None:
-        self.status = "failed"
-        self.error = error.sub_err_message or error.err_message or error.message
-        self.error_code = error.sub_err_code or error.err_code
-        self.invoke_id = error.api_invoke_id or self.invoke_id
-
     def __getstate__(self) -> dict[str, Any]:
         # The handle pickles as its client's configuration; the time.monotonic()
         # stamps are re-based on unpickling, as another machine's clock differs.
@@ -182,15 +162,11 @@ class Prediction:
         shift = time.monotonic() - state.pop("_pickled_at")
         state.setdefault("_workflow_id", None)
         self.__dict__.update(state)
-        self._answered_at += shift
-        self._observed_at += shift
-        self._created_at += shift
-        if self._running_since is not None:
-            self._running_since += shift
+        for name in ("_answered_at", "_observed_at", "_created_at", "_running_since"):
+            if state[name] is not None:
+                setattr(self, name, state[name] + shift)
         if self._running_sample is not None:
             self._running_sample = (self._running_sample[0] + shift, self._running_sample[1])
-
-    # ------------------------------------------------------------ flows
 
     def _result_flow(self, settings: CallSettings) -> Flow[Reply[ComfyResultResponse] | APIError]:
         """A result call: its reply, or its error when that describes the task (a failed task)."""
@@ -198,7 +174,8 @@ class Prediction:
         try:
             return (yield from api_call(call, settings, task_id=self.id))
         except APIError as error:
-            if not _is_task_failure(error):
+            # Throttling, service timeouts, transport and gateway failures describe the call.
+            if error.status_code != 200 or isinstance(error, RateLimitError | MalformedResponseError | ServerError):
                 raise
             return error
 
@@ -210,7 +187,10 @@ class Prediction:
         if self.done:
             result = yield from self._result_flow(settings)
             if isinstance(result, APIError):
-                self._apply_failure(result)
+                self.status = "failed"
+                self.error = result.sub_err_message or result.err_message or result.message
+                self.error_code = result.sub_err_code or result.err_code
+                self.invoke_id = result.api_invoke_id or self.invoke_id
             else:
                 self._apply_result(result)
         if changed and on_progress is not None:
@@ -218,8 +198,7 @@ class Prediction:
         return self
 
     def _finish_flow(self, settings: CallSettings, on_progress: ProgressCallback | None) -> Flow[bool]:
-        """A poll aimed at the expected finish: ask for the result directly (one call
-        when the aim is right). True when the task had finished."""
+        """A poll aimed at the expected finish: the result directly; True if the task had finished."""
         reply = yield from self._result_flow(settings)
         if isinstance(reply, APIError):
             # Whether the service answers a result call for an unfinished task with its
@@ -248,29 +227,13 @@ class Prediction:
         interval: float | None = None
         trust = self._handle.trust
         while not self.done:
-            now = time.monotonic()
-            state = PollState(
-                status=self.status,
-                polls=polls,
-                eta=self.eta,
-                progress=self.progress,
-                running_for=(self._answered_at - self._running_since) if self._running_since is not None else None,
-                answer_age=max(now - self._answered_at, 0.0),
-                progress_rate=self._progress_rate,
-                elapsed=self._eta_elapsed,
-                estimated_total=self.estimated_duration,
-                last_interval=interval,
-                misses=misses,
-                last_missed=last_missed,
-                probe_skipped=probe_skipped,
+            state = self._poll_state(
+                polls=polls, last_interval=interval, misses=misses, last_missed=last_missed, probe_skipped=probe_skipped
             )
             interval, aimed = next_poll(state, fixed_interval=polling_interval, listening=on_progress is not None)
             aimed = aimed and self._aim_at_result
-            remaining = settings.remaining()
-            if remaining is not None:
-                if remaining <= 0:
-                    raise self._wait_timeout_error()
-                interval = min(interval, remaining)
+            remaining = self._time_left(settings)
+            interval = interval if remaining is None else min(interval, remaining)
             yield Sleep(interval)
             # The probe, on the schedule's own terms (no fixed interval, no listener).
             probing = polls == 0 and not aimed and not probe_skipped and polling_interval is None and not on_progress
@@ -287,32 +250,38 @@ class Prediction:
                     last_missed = False
                     yield from self._reload_flow(settings, on_progress)
                     if probing:
-                        answer = PollState(
-                            status=self.status,
-                            polls=1,
-                            eta=self.eta,
-                            elapsed=self._eta_elapsed,
-                            estimated_total=self.estimated_duration,
-                        )
-                        trust.record(self._workflow_id, confirmed=estimate_confirmed(answer))
+                        trust.record(self._workflow_id, confirmed=estimate_confirmed(self._poll_state(polls=1)))
             except APITimeoutError as error:
-                # The last poll, cut short by the wait's own deadline: that is the wait
-                # timing out, not the server failing.
-                remaining = settings.remaining()
-                if remaining is not None and remaining <= 0:
-                    raise self._wait_timeout_error() from error
+                # A poll cut short by the wait's own deadline is the wait timing out, not the server failing.
+                self._time_left(settings, error)
                 raise
             polls += 1
         return self
 
-    def _wait_timeout_error(self) -> PredictionTimeoutError:
-        return PredictionTimeoutError(
-            f"Task {self.id} was still {_STATE_WORDS.get(self.status, self.status)} when the wait timed out; "
-            f"it keeps running server-side: resume with prediction.wait() or predictions.get({self.id!r}).",
-            prediction=self,
+    def _poll_state(self, **schedule: Any) -> PollState:
+        running_for = None if self._running_since is None else self._answered_at - self._running_since
+        return PollState(
+            status=self.status,
+            eta=self.eta,
+            progress=self.progress,
+            running_for=running_for,
+            answer_age=max(time.monotonic() - self._answered_at, 0.0),
+            progress_rate=self._progress_rate,
+            elapsed=self._eta_elapsed,
+            estimated_total=self.estimated_duration,
+            **schedule,
         )
 
-    # ------------------------------------------------------------ public
+    def _time_left(self, settings: CallSettings, cause: Exception | None = None) -> float | None:
+        """Seconds the wait may still take; a PredictionTimeoutError once none are left."""
+        remaining = settings.remaining()
+        if remaining is not None and remaining <= 0:
+            raise PredictionTimeoutError(
+                f"Task {self.id} was still {_STATE_WORDS.get(self.status, self.status)} when the wait timed out; "
+                f"it keeps running server-side: resume with prediction.wait() or predictions.get({self.id!r}).",
+                prediction=self,
+            ) from cause
+        return remaining
 
     def _wait(
         self,
@@ -343,10 +312,3 @@ class Prediction:
             "The SpeedPix API has no cancel endpoint: a submitted task runs to its end. "
             "Stop waiting instead (wait(timeout=...)); the task id stays valid for predictions.get()."
         )
-
-
-def wait_flow(
-    prediction: Prediction, settings: CallSettings, polling_interval: float | None, on_progress: ProgressCallback | None
-) -> Flow[Prediction]:
-    """Follow ``prediction`` to its end (``run()``'s wait, shared with ``Prediction.wait``)."""
-    return prediction._wait_flow(settings, polling_interval, on_progress)

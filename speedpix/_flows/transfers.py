@@ -1,18 +1,10 @@
-"""Storage transfers as flows: uploads (sign, then PUT) and downloads (GET into a sink).
-
-:func:`transfer_flow` is the one redirect-and-retry loop, for uploads and downloads,
-sync and async: the drivers send each storage request as it is, and
-:meth:`speedpix._core.storage.Route.step` says what its outcome means. Downloads go to a
-sink: memory (``read()``), a file written atomically (``save()``), or, for chunk
-iteration, nowhere (:func:`download_flow` hands the open response to the caller).
-"""
+"""Storage transfers as flows: uploads (sign, then PUT) and downloads (GET into a sink:
+memory, a file saved atomically, or none for chunk iteration)."""
 
 from __future__ import annotations
 
-import contextlib
 import io
 import os
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +17,7 @@ from speedpix_api.models import UploadSignRequest
 from speedpix_api.types import Unset
 
 from .._core.effects import Blocking, Effect, Flow, Get, Put, Sleep
-from .._core.errors import FileTransferError, InvalidInputError, MalformedResponseError, SpeedPixException
+from .._core.errors import InvalidInputError, MalformedResponseError, SpeedPixException
 from .._core.gateway import text
 from .._core.inputs import FileSource, file_source
 from .._core.names import shown_url
@@ -34,8 +26,8 @@ from .._core.retry import CallSettings, retry_delay
 from .._core.storage import Route
 from .calls import UPLOAD_SIGN, api_call
 from .handle import Handle
-from .objectstore import StorageSink, StorageTarget, is_storage_url, storage_target
-from .tally import SavedFile, Tally
+from .objectstore import StorageSink, is_storage_url, storage_target
+from .tally import FileSink, SavedFile
 
 
 @dataclass(frozen=True)
@@ -58,97 +50,23 @@ class File:
         return self.access_url
 
 
-class MemorySink:
+class MemorySink(io.BytesIO):
     blocking = False
 
-    def __init__(self) -> None:
-        self.buffer = io.BytesIO()
-
     def open(self) -> None:
-        self.buffer = io.BytesIO()
-
-    def write(self, chunk: bytes) -> None:
-        self.buffer.write(chunk)
+        self.seek(0)
+        self.truncate()
 
     def commit(self) -> None:
         pass
 
     def discard(self) -> None:
-        self.buffer = io.BytesIO()
-
-
-class AtomicFileSink:
-    """Writes to a temporary file beside the target and renames it into place on success,
-    so a failed or interrupted download never leaves a truncated file under the real name
-    (nor its temporary file: it is removed on every failure). A file system failure is a
-    FileTransferError naming the target."""
-
-    blocking = True
-
-    def __init__(self, target: Path, *, task_id: str | None = None, name: Callable[[bytes], str] | None = None) -> None:
-        # With ``name``, ``target`` is the folder and the file's name is chosen from its
-        # first bytes once complete (see ``_apps.saving.save_outputs``).
-        self.target = target
-        self.task_id = task_id
-        self.name = name
-        self.tally = Tally()
-        #: Once committed: where, how many bytes, their SHA-256.
-        self.saved: SavedFile | None = None
-        self._file: Any = None
-
-    def open(self) -> None:
-        self.discard()
-        self.tally.reset()
-        folder = self.target if self.name is not None else self.target.parent
-        label = "output" if self.name is not None else self.target.name
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            part = folder / f".{label}.{secrets.token_hex(6)}.part"
-            # "x": created exclusively, mode 0o666 less the process umask, as any new file.
-            self._file = open(part, "xb")  # noqa: SIM115 (closed in commit/discard)
-        except OSError as error:
-            raise self._failed(error) from None
-
-    def write(self, chunk: bytes) -> None:
-        try:
-            self._file.write(chunk)
-        except OSError as error:
-            raise self._failed(error) from None
-        self.tally.add(chunk)
-
-    def commit(self) -> None:
-        final = self.target if self.name is None else self.target / self.name(self.tally.head)
-        try:
-            self._file.close()
-            os.replace(self._file.name, final)
-        except OSError as error:
-            raise self._failed(error) from None
-        self._file = None
-        self.saved = self.tally.saved(final)
-
-    def discard(self) -> None:
-        if self._file is not None:
-            file, self._file = self._file, None
-            with contextlib.suppress(OSError):  # closing flushes, which fails on a full disk
-                file.close()
-            with contextlib.suppress(OSError):
-                Path(file.name).unlink(missing_ok=True)
-
-    def _failed(self, error: OSError) -> FileTransferError:
-        self.discard()
-        reason = error.strerror or str(error) or type(error).__name__
-        return FileTransferError(
-            f"saving to {self.target} failed: {reason}. Check that its folder is writable and has "
-            "free space, or save somewhere else.",
-            task_id=self.task_id,
-        )
+        pass
 
 
 def save_target(path: object, name: str) -> Path:
-    """Where ``save(path)`` writes: ``path`` itself, or ``path/name`` when ``path`` is a
-    folder (an existing one, or one written with a trailing separator). ``name`` is safe
-    (see :mod:`speedpix._core.names`). Refuses, before any request, a target that could not
-    be written: a folder, or a path under a file."""
+    """``path``, or ``path/name`` for a folder (existing, or ending in a separator); refusing, before
+    any request, a folder or a path under a file."""
     if path is None:
         return Path(name)
     if not isinstance(path, str | os.PathLike):
@@ -159,32 +77,27 @@ def save_target(path: object, name: str) -> Path:
     if "\x00" in text:
         raise InvalidInputError(f"cannot save to {text!r}: a path cannot contain a NUL character")
     target = Path(text)
-    if text.endswith(("/", os.sep)) or _probe(text, target.is_dir):
-        target = target / name
-    if _probe(text, target.is_dir):
-        raise InvalidInputError(
-            f"cannot save to {target}: it is a folder. Give a file name, or remove or rename that folder."
-        )
-    for parent in target.parents:
-        if _probe(text, parent.exists):
-            if not _probe(text, parent.is_dir):
-                raise InvalidInputError(f"cannot save to {target}: {parent} is a file, not a folder.")
-            break
-    return target
-
-
-def _probe(text: str, check: Callable[[], bool]) -> bool:
     try:
-        return check()
-    except (OSError, ValueError) as error:  # e.g. a NUL in the path, a folder we may not read
+        if text.endswith(("/", os.sep)) or target.is_dir():
+            target = target / name
+        if target.is_dir():
+            raise InvalidInputError(
+                f"cannot save to {target}: it is a folder. Give a file name, or remove or rename that folder."
+            )
+        parent = next((parent for parent in target.parents if parent.exists()), None)
+        if parent is not None and not parent.is_dir():
+            raise InvalidInputError(f"cannot save to {target}: {parent} is a file, not a folder.")
+    except InvalidInputError:
+        raise
+    except (OSError, ValueError) as error:  # e.g. a folder we may not read
         raise InvalidInputError(f"cannot save to {text!r}: {error}") from None
+    return target
 
 
 def download_flow(
     url: str, sink: Any, settings: CallSettings, timeout: httpx.Timeout, *, task_id: str | None = None
 ) -> Flow[httpx.Response | None]:
-    """Stream ``url`` into ``sink``; with no sink, return the response open (its body
-    unread: the caller streams it, then closes it)."""
+    """Stream ``url`` into ``sink``; with none, return the response open (for the caller to stream)."""
 
     def get(current: str, attempt: int) -> Get:
         return Get(current, sink, settings.attempt_timeout(timeout), attempt, settings.deadline)
@@ -195,10 +108,9 @@ def download_flow(
 
 
 def read_flow(url: str, settings: CallSettings, timeout: httpx.Timeout, *, task_id: str | None = None) -> Flow[bytes]:
-    """``read()``: the whole file, in memory."""
     sink = MemorySink()
     yield from download_flow(url, sink, settings, timeout, task_id=task_id)
-    return sink.buffer.getvalue()
+    return sink.getvalue()
 
 
 def save_flow(
@@ -211,22 +123,19 @@ def save_flow(
     task_id: str | None = None,
     storage_options: Mapping[str, Any] | None = None,
 ) -> Flow[SavedFile]:
-    """``save(path)``: to a local file (a ``Path``), or to an fsspec URL (the final URL);
-    with the size and SHA-256 of what was written, computed as it streamed."""
+    """``save(path)``: to a local file, or to an fsspec URL."""
+    sink: FileSink
     if is_storage_url(path):
-        assert isinstance(path, str)
-        remote: StorageTarget = yield Blocking(lambda: storage_target(path, name, storage_options))
-        return (yield from sink_save_flow(url, StorageSink(remote, task_id=task_id), settings, timeout))
-    if storage_options is not None:
+        sink = yield Blocking(lambda: StorageSink(storage_target(path, name, storage_options), task_id=task_id))
+    elif storage_options is not None:
         raise InvalidInputError("storage_options apply to a storage URL (s3://…), not to a local path")
-    target: Path = yield Blocking(lambda: save_target(path, name))
-    return (yield from sink_save_flow(url, AtomicFileSink(target, task_id=task_id), settings, timeout))
+    else:
+        target: Path = yield Blocking(lambda: save_target(path, name))
+        sink = FileSink(target.parent, target.name, task_id=task_id)
+    return (yield from sink_save_flow(url, sink, settings, timeout))
 
 
-def sink_save_flow(
-    url: str, sink: AtomicFileSink | StorageSink, settings: CallSettings, timeout: httpx.Timeout
-) -> Flow[SavedFile]:
-    """Stream ``url`` into a file sink (local or object storage); what it saved."""
+def sink_save_flow(url: str, sink: FileSink, settings: CallSettings, timeout: httpx.Timeout) -> Flow[SavedFile]:
     yield from download_flow(url, sink, settings, timeout, task_id=sink.task_id)
     assert sink.saved is not None
     return sink.saved
@@ -246,23 +155,21 @@ def upload_flow(
             request_id=reply.request_id,
             api_invoke_id=reply.api_invoke_id,
         )
-    # The PUT must carry the Content-Type that was signed, and a length: presigned
-    # storage URLs refuse chunked uploads.
+    # The signed Content-Type, and a length: presigned storage URLs refuse chunked uploads.
     headers = {"Content-Type": source.content_type, "Content-Length": str(source.size)}
 
     def put(url: str, attempt: int) -> Put:
         return Put(url, source, headers, settings.attempt_timeout(transfer_timeout), attempt, settings.deadline)
 
     yield from transfer_flow("PUT", upload_url, put, settings, what=f"uploading {source.name}")
-    expire = data.expire_time
     return File(
-        access_url=access_url,
-        name=source.name,
-        content_type=source.content_type,
-        size=source.size,
+        access_url,
+        source.name,
+        source.content_type,
+        source.size,
         object_key=text(data.object_key),
         path=text(data.path),
-        expire_time=None if isinstance(expire, Unset) else expire,
+        expire_time=None if isinstance(data.expire_time, Unset) else data.expire_time,
     )
 
 
@@ -284,9 +191,8 @@ def transfer_flow(
     what: str,
     task_id: str | None = None,
 ) -> Flow[Any]:
-    """Send ``send(url, attempt)`` until the transfer is done: follow redirects, and retry
-    what the retry policy allows (from the original URL: a redirect's target may have
-    been short-lived). Returns the last response (closed, unless the GET had no sink)."""
+    """Send ``send(url, attempt)``, following redirects, retrying from the original URL (a redirect's
+    target may be short-lived); the last response (closed, unless the GET had no sink)."""
     attempt = 0
     while True:
         attempt += 1
