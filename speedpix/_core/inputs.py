@@ -304,10 +304,6 @@ def resolve_files(plan: InputPlan) -> InputPlan:
     return InputPlan(value=_map_slots(plan.value, lambda slot: targets[slot.index]), sources=sources)
 
 
-def plan_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
-    return resolve_files(walk_inputs(value, detect_file_paths=detect_file_paths))
-
-
 def _map_slots(value: Any, replace: Callable[[Slot], Any]) -> Any:
     if isinstance(value, Slot):
         return replace(value)
