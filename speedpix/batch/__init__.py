@@ -8,38 +8,12 @@
     summary = run_batch("jobs.jsonl", "out", client=Client(), concurrency=4)
     print(summary.count_line())
 
-Each line of the jobs file is ``{"id": "...", "workflow_id": "...", "input": {...}}``
-with optional ``resource_config_id`` and any optional field of the API spec's
-``comfy_prompt`` request (``alias_id``, ``version_id``, ...). In an input,
-``{"$file": "photos/17.jpg"}`` is a local file, uploaded before its job is submitted, and
-``{"$text": "..."}`` a string sent as it is; a plain string that looks like a media file
-name but names no file is refused. Every line is checked before anything is submitted.
-
-**The journal.** ``DIR/journal.sqlite`` has one row per job: ``pending`` → ``submitting``
-(committed *before* the task is submitted) → ``submitted`` with its task id → ``done`` or
-``failed``. A rerun follows a known task instead of submitting again, never runs a
-finished job again, and reuses the uploads of earlier runs still valid. A job found in
-``submitting`` may or may not have a task: it becomes ``unknown`` and is not submitted
-again (that could pay twice) unless ``resubmit_unknown=True``. A job whose submission was
-refused (no task, ``SpeedPixException.task_may_exist``) is retried on the next run; one
-whose *task* failed stays failed unless ``retry_failed=True``; one whose wait timed out
-or was cut short is followed again.
-
-**Throttling.** The batch starts at ``concurrency`` jobs at once; a throttled submission
-lowers it, successful ones raise it again (AIMD, ``speedpix._core.adaptive``); the job
-waits and is submitted again, and after 10 throttles in a row it fails, with no task.
-
-**Stopping early.** ``max_failures=N`` (or ``"10%"`` of the jobs finished in this run,
-from ``max(10, ceil(1 / 0.10))`` finished on) stops submitting; submitted tasks are
-followed to the end, the others stay pending for a rerun (``BatchSummary.stopped_early``).
-
-**Results.** ``results.jsonl`` has a line per job: status, task, files, error and
-``failure_kind`` (:data:`FAILURE_KINDS`), with provenance: workflow, alias or version,
-inputs as sent (local files with size and SHA-256, URLs without query or credentials),
-``submitted_at``/``finished_at``, ``duration_ms`` and each saved file's size and
-checksum. ``report.html`` shows counts, failures, and a contact sheet of every job's
-files (:func:`write_report` rebuilds it). ``out_dir`` may be object storage
-(``s3://bucket/prefix``) with a local ``state`` folder. The rules in full: docs/cli.md.
+Each line of the jobs file is ``{"id": "...", "workflow_id": "...", "input": {...}}``; in
+an input, ``{"$file": "photos/17.jpg"}`` is a local file and ``{"$text": "..."}`` a string
+sent as it is. ``DIR/journal.sqlite`` records every submission before it is made, so a
+rerun never submits a job twice; ``results.jsonl`` and ``report.html`` say what each job
+ran with and produced. The jobs file, the journal, throttling, stopping early and the
+results in full: docs/cli.md, "Batches".
 """
 
 from __future__ import annotations

@@ -197,7 +197,7 @@ def _lines(source: str | os.PathLike[str] | TextIO | Iterable[Any]) -> Iterator[
 def load_jobs(source: str | os.PathLike[str] | TextIO | Iterable[Any], *, detect_file_paths: bool = True) -> list[Job]:
     """Read and validate every job first; :class:`BatchInputError` lists what is wrong,
     by line number. ``source`` is a path, an open text file, or an iterable of JSON
-    lines or dicts. Files named in inputs must exist (see the module doc);
+    lines or dicts. Files named in inputs must exist (docs/cli.md);
     ``detect_file_paths=False``: plain strings are text, never checked as files."""
     jobs: list[Job] = []
     problems: list[str] = []

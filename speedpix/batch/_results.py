@@ -58,7 +58,7 @@ def failure_kind(error: BaseException) -> str:
 @dataclass(frozen=True)
 class JobResult:
     """One line of ``results.jsonl``. ``status`` is ``succeeded``, ``failed``,
-    ``unknown`` (submission in doubt, see the module doc) or ``incomplete`` (not
+    ``unknown`` (submission in doubt, see docs/cli.md) or ``incomplete`` (not
     finished in this run: rerun to resume)."""
 
     id: str
@@ -70,7 +70,7 @@ class JobResult:
     #: For a failed job, one of :data:`FAILURE_KINDS` (None for a failure recorded by
     #: an older version of the SDK).
     failure_kind: str | None = None
-    #: Provenance (see the module doc of :mod:`speedpix.batch`); keys absent when unknown.
+    #: Provenance (docs/cli.md, "Provenance"); keys absent when unknown.
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
