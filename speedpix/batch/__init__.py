@@ -25,9 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .._apps.saving import check_storage_folder, is_storage_url
+from .._core.adaptive import AdaptiveLimit
 from .._core.logging import logger
 from .._core.names import shown_url
-from .._core.validate import count, positive
+from .._core.validate import positive
 from ._jobs import JOURNAL_NAME, REPORT_NAME, RESULTS_NAME, BatchInputError, Job, load_jobs
 from ._journal import Journal, exclusive, reconcile, write_results
 from ._report import write_report
@@ -77,7 +78,7 @@ def run_batch(
     """
     stop_at = FailureLimit.parse(max_failures)
     storage = _storage(out_dir, state, storage_options)
-    count("concurrency", concurrency, minimum=1)
+    limit = AdaptiveLimit(concurrency)
     positive("timeout", timeout, allow_none=True)
     jobs = load_jobs(jobs_path_or_iterable, detect_file_paths=client.detect_file_paths)
     directory = Path(state if storage is not None and state is not None else out_dir)
@@ -98,7 +99,7 @@ def run_batch(
             if reused:
                 logger.info("reusing %d uploads of an earlier run of this batch", reused)
             runner = Runner(
-                jobs, directory, journal, client, concurrency, timeout, on_event, stop_at, storage, storage_options
+                jobs, directory, journal, client, limit, timeout, on_event, stop_at, storage, storage_options
             )
             try:
                 runner.run(rows)
@@ -116,7 +117,6 @@ def run_batch(
         finally:
             if not interrupted:
                 journal.close()
-    limit = runner.limit
     return BatchSummary(
         results,
         output_dir=directory,

@@ -110,14 +110,13 @@ class Runner:
     out_dir: Path
     journal: Journal
     client: Client
-    concurrency: int
+    #: Jobs at once: as many as the service's throttling allows, at most its maximum.
+    limit: AdaptiveLimit
     timeout: float | None
     on_event: Callable[[BatchEvent], Any] | None
     failure_limit: FailureLimit | None
     storage: str | None
     storage_options: Mapping[str, Any] | None
-    #: Jobs at once: as many as the service's throttling allows, at most ``concurrency``.
-    limit: AdaptiveLimit = field(init=False)
     in_flight: int = 0
     changed: threading.Condition = field(default_factory=threading.Condition)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -135,7 +134,6 @@ class Runner:
     digest: Callable[[str, int, int], dict[str, Any]] = field(default_factory=lambda: functools.cache(_digest))
 
     def __post_init__(self) -> None:
-        self.limit = AdaptiveLimit(self.concurrency)
         # Submissions raise throttling at once: the batch paces them, not client retries.
         self.submitter = self.client.with_options(retry_throttled=False)
 
