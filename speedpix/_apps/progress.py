@@ -14,8 +14,6 @@ from .terminal import LiveLine, describe
 if TYPE_CHECKING:
     from ..predictions import Prediction
 
-__all__ = ["ProgressDisplay"]
-
 
 class ProgressDisplay(LiveLine):
     """Shows a task's progress on ``stream`` (stderr by default).

@@ -14,8 +14,6 @@ from ._run import make_client
 if TYPE_CHECKING:
     from ..batch import BatchEvent
 
-__all__ = ["cmd_batch", "cmd_report"]
-
 
 def cmd_batch(args: argparse.Namespace) -> int:
     from ..batch import run_batch  # lazy: keeps `speedpix --help` fast

@@ -12,21 +12,6 @@ from typing import Any
 from .._apps.terminal import json_text, printable
 from .._core.errors import InvalidInputError, PredictionError, PredictionTimeoutError, SpeedPixException
 
-__all__ = [
-    "EXIT_CODES",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
-    "EXIT_STOPPED",
-    "EXIT_TASK_FAILED",
-    "EXIT_USAGE",
-    "Interrupted",
-    "UsageError",
-    "err",
-    "print_json",
-    "report_error",
-    "resume_line",
-]
-
 EXIT_OK = 0
 EXIT_TASK_FAILED = 1
 EXIT_USAGE = 2

@@ -15,8 +15,6 @@ from speedpix_api.api.predictions import ComfyPromptRequestOptions
 from .._version import __version__
 from ._output import EXIT_CODES, UsageError
 
-__all__ = ["DEFAULT_DEMO_OUTPUT", "build_parser", "parse_input", "parse_options"]
-
 EPILOG = (
     "exit codes:\n" + "".join(f"  {code:<3}  {text}\n" for code, text in EXIT_CODES.items()) + "\nenvironment:\n"
     "  SPEEDPIX_APP_KEY, SPEEDPIX_APP_SECRET  credentials (the --app-key/--app-secret flags override them)\n"

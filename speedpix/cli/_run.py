@@ -22,8 +22,6 @@ if TYPE_CHECKING:
     from ..client import Client
     from ..predictions import Prediction
 
-__all__ = ["cmd_demo", "cmd_emulator", "cmd_get", "cmd_run", "cmd_upload", "make_client"]
-
 
 def make_client(args: argparse.Namespace, **options: Any) -> Client:
     from ..client import Client
