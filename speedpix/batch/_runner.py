@@ -25,6 +25,7 @@ from .._core.inputs import is_media_file_path
 from .._core.logging import logger
 from .._core.names import shown_url
 from .._core.retry import RetryPolicy, retry_delay
+from .._core.validate import request_options
 from ._jobs import Job, job_input, map_input
 from ._journal import DONE, FAILED, PENDING, SUBMITTED, SUBMITTING, UNKNOWN, Journal, Row
 from ._results import BatchEvent, failure_kind, task_failure_kind, utc_now
@@ -181,12 +182,9 @@ class Runner:
     def sent_record(self, job: Job) -> dict[str, Any]:
         """What ``job`` is sent as: workflow, version or alias (``"main"``, ``create()``'s
         default, when it names neither), resource configuration, inputs (local files hashed)."""
+        sent: dict[str, Any] = dict(request_options(job.options))
         record: dict[str, Any] = {"workflow_id": job.workflow_id}
-        version_id = job.options.get("version_id")
-        if version_id is not None:
-            record["version_id"] = version_id
-        else:
-            record["alias_id"] = job.options.get("alias_id") or "main"
+        record.update((key, sent[key]) for key in ("version_id", "alias_id") if key in sent)
         if job.resource_config_id is not None:
             record["resource_config_id"] = job.resource_config_id
         detect = self.client.detect_file_paths
@@ -261,10 +259,8 @@ class Runner:
         self.emit("failed", job, task_id, message)
 
     def incomplete(self, job: Job, task_id: str, error: BaseException) -> None:
-        if isinstance(error, PredictionTimeoutError):
-            message = "still running after the timeout; rerun to resume"
-        else:
-            message = f"{_text(error)}; rerun to resume"
+        reason = "still running after the timeout" if isinstance(error, PredictionTimeoutError) else _text(error)
+        message = f"{reason}; rerun to resume"
         self.journal.update(job.id, error=message)
         self.emit("incomplete", job, task_id, message)
 
