@@ -19,7 +19,7 @@ from typing import IO, Any, Final
 
 from .effects import CHUNK_SIZE
 from .errors import InvalidInputError
-from .images import PNG_NAME, array_problem, is_numpy_array, is_pil_image, png_bytes
+from .images import PNG_NAME, is_numpy_array, is_pil_image, png_bytes
 from .logging import logger
 from .mime import SNIFF_BYTES, content_type_for, extension_for, guess_from_name, is_media_type
 from .validate import check_header_values
@@ -237,8 +237,6 @@ class _Walk:
             return str(item)
         if isinstance(item, PurePath):
             return self.slot("path", item, path)
-        if is_numpy_array(item) and (problem := array_problem(item)) is not None:
-            raise _fail(path, problem)
         if (
             isinstance(item, bytes | bytearray | memoryview | io.IOBase)
             or (hasattr(item, "read") and hasattr(item, "seek"))
