@@ -1,7 +1,4 @@
-"""Workflow inputs: find the files in them, check everything else is JSON, put URLs back.
-
-A plain ``str`` is a file only when it names an existing image, audio or video file (so a
-prompt like ``/etc/passwd`` is sent as text)."""
+"""Workflow inputs: find the files in them, check everything else is JSON, put URLs back."""
 
 from __future__ import annotations
 

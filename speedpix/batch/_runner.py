@@ -1,6 +1,4 @@
-"""The scheduling loop of a batch: worker threads take jobs, submit them (or follow the
-task a journal row names), wait and save their files, at most as many at once as the
-service's throttling allows; every step is recorded in the journal before it is made."""
+"""A batch's worker threads: submit (or follow) each job, wait, save; each step journaled before it is made."""
 
 from __future__ import annotations
 
@@ -43,9 +41,7 @@ _THROTTLE_WAITS: Final = RetryPolicy(max_retries=10)
 
 @dataclass(frozen=True)
 class FailureLimit:
-    """When a batch stops submitting: ``count`` failures, or a ``ratio`` of the jobs
-    finished in this run once at least ``max(10, ceil(1 / ratio))`` have finished (below
-    that, one failure would already be over the ratio)."""
+    """When a batch stops submitting: ``count`` failures, or a ``ratio`` of this run's ``min_finished`` jobs or more."""
 
     count: int | None = None
     ratio: float | None = None

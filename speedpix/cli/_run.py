@@ -1,7 +1,4 @@
-"""``speedpix run``, ``get``, ``upload``, and the local emulator's ``demo`` and ``emulator``.
-
-Every import of the service's client (or the emulator) is lazy: ``speedpix --help`` stays fast.
-"""
+"""``speedpix run``, ``get``, ``upload``, ``demo``, ``emulator``; client imports are lazy (fast ``--help``)."""
 
 from __future__ import annotations
 
