@@ -41,7 +41,7 @@ _THROTTLE_WAITS: Final = RetryPolicy(max_retries=10)
 
 @dataclass(frozen=True)
 class FailureLimit:
-    """When a batch stops submitting: ``count`` failures, or a ``ratio`` of this run's ``min_finished`` jobs or more."""
+    """A batch stops submitting at ``count`` failures, or a ``ratio`` of ``min_finished`` or more finished jobs."""
 
     count: int | None = None
     ratio: float | None = None
