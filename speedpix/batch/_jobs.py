@@ -1,5 +1,4 @@
-"""The jobs file: reading it, validating every line before anything is submitted, and
-turning a job's input into what ``predictions.create`` takes."""
+"""The jobs file: every line validated before anything is submitted; a job's input as ``create()`` takes it."""
 
 from __future__ import annotations
 

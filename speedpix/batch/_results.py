@@ -1,5 +1,4 @@
-"""What a batch reports: a result per job (``results.jsonl``), the summary of a run, the
-events ``on_event`` receives, and the kinds of failures."""
+"""What a batch reports: each job's result, the run's summary, ``on_event``'s events, failure kinds."""
 
 from __future__ import annotations
 

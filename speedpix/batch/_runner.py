@@ -176,8 +176,7 @@ class Runner:
         return {"path": named, **self.digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns)}
 
     def sent_record(self, job: Job) -> dict[str, Any]:
-        """What ``job`` is sent as: workflow, version or alias (``"main"``, ``create()``'s
-        default, when it names neither), resource configuration, inputs (local files hashed)."""
+        """What ``job`` is sent as, ``create()``'s defaults included, local input files hashed."""
         sent: dict[str, Any] = dict(request_options(job.options))
         record: dict[str, Any] = {"workflow_id": job.workflow_id}
         record.update((key, sent[key]) for key in ("version_id", "alias_id") if key in sent)
@@ -235,8 +234,7 @@ class Runner:
         return prediction
 
     def keep_uploads(self, *, now: bool = False) -> None:
-        """Copy the client's new uploads to the journal for a rerun to reuse (at most every
-        second, unless ``now``). Never raises: a rerun without them uploads again."""
+        """Journal the client's new uploads for a rerun (at most every second, unless ``now``); never raises."""
         with self.uploads_lock:
             if not now and time.monotonic() - self.uploads_kept_at < 1.0:
                 return
@@ -303,8 +301,7 @@ class Runner:
         self.emit("succeeded", job, prediction.id, f"{len(files)} file(s)")
 
     def save(self, job: Job, prediction: Prediction) -> list[dict[str, Any]]:
-        """``{"path", "bytes", "sha256"}`` of each saved file, the checksum computed as the
-        bytes stream; the path relative to ``out_dir``, or the URL in object storage."""
+        """``{"path", "bytes", "sha256"}`` of each saved file: relative to ``out_dir``, or its storage URL."""
         if self.storage is not None:
             saved = save_outputs_to_storage(
                 prediction.output, f"{self.storage.rstrip('/')}/{job.id}", storage_options=self.storage_options

@@ -1,5 +1,4 @@
-"""What every command shares: exit codes, the command line's errors, and writing to stdout
-and stderr (what the service sent goes through ``printable`` or ``json_text`` first)."""
+"""Exit codes, errors and output of every command (what the service sent goes through ``printable`` first)."""
 
 from __future__ import annotations
 
