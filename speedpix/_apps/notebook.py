@@ -1,5 +1,4 @@
-"""Jupyter: ``speedpix.show`` (a gallery of a run's files) and a cell's progress bar, both
-plain display bundles (HTML and text)."""
+"""Jupyter: ``speedpix.show``'s gallery and a cell's progress bar, as plain HTML and text bundles."""
 
 from __future__ import annotations
 
@@ -71,8 +70,7 @@ def show(output: Any, *, max_bytes: int = MAX_INLINE_BYTES) -> None:
 
 
 class NotebookProgress:
-    """One output of the cell, updated in place (``display_id``): unlike a widget's, what a
-    saved or exported notebook shows too."""
+    """One output of the cell, updated in place (``display_id``): unlike a widget, saved with the notebook."""
 
     MIN_INTERVAL = 1.0  # seconds between updates that change only the elapsed time
 

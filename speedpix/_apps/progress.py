@@ -1,5 +1,4 @@
-"""``ProgressDisplay`` (the public :class:`speedpix.progress.ProgressDisplay`): a task's
-progress line on a terminal, in a log or in a notebook cell."""
+"""``speedpix.progress.ProgressDisplay``: a task's progress on a terminal, in a log or a notebook cell."""
 
 from __future__ import annotations
 
@@ -13,8 +12,6 @@ from .terminal import LiveLine, describe
 
 if TYPE_CHECKING:
     from ..predictions import Prediction
-
-__all__ = ["ProgressDisplay"]
 
 
 class ProgressDisplay(LiveLine):

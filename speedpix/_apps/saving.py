@@ -1,5 +1,4 @@
-"""Saving a task's output files into a folder or storage URL, under readable, stable names
-(``speedpix run -o`` and :mod:`speedpix.batch`, which must not import the CLI)."""
+"""A task's output files saved under readable, stable names, for ``speedpix run -o`` and the batch."""
 
 from __future__ import annotations
 
@@ -67,8 +66,7 @@ def _save_all(output: Any, prefix: str, target: Callable[[Callable[[bytes], str]
 
 
 def check_storage_folder(url: str, storage_options: Mapping[str, Any] | None = None) -> None:
-    """Refuse, before a task is submitted, a storage URL that could not be saved into (no
-    fsspec, or no implementation of its scheme). Nothing is sent to the storage."""
+    """Refuse a storage URL whose scheme fsspec cannot save into, before any task; nothing is sent."""
     storage_target(url, _unnamed, storage_options, folder=True)
 
 

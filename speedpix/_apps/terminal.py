@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from .._flows.tasks import Prediction
 
-__all__ = ["LiveLine", "describe", "json_text", "printable"]
 
 # What json.dumps(..., ensure_ascii=False) may leave raw that printable() would escape (DEL,
 # C1 controls, line separators...); "\n" is layout of indent=, json escaped those in strings.

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from .validate import count
+
 
 @dataclass
 class AdaptiveLimit:
@@ -19,9 +21,7 @@ class AdaptiveLimit:
     _decreased_at: float = field(default=-math.inf, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.maximum < 1:
-            raise ValueError("maximum must be at least 1")
-        self.limit = float(self.maximum)
+        self.limit = float(count("concurrency", self.maximum, minimum=1))
         self.lowest = self.maximum
 
     @property

@@ -46,8 +46,7 @@ class Config:
 
     @classmethod
     def resolve(cls, **arguments: Any) -> Config:
-        """The configuration of ``Client(**arguments)``, credentials and endpoint from the
-        environment where not given, every value checked."""
+        """``Client(**arguments)``'s configuration, checked; credentials and endpoint default to the environment."""
         for name in ("app_key", "app_secret"):
             variable = f"SPEEDPIX_{name.upper()}"
             if arguments.get(name) is None:

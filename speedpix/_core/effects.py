@@ -1,5 +1,4 @@
-"""The effect vocabulary: what a flow (a generator, written once) asks the sync or async
-driver to do; the drivers hold no decisions."""
+"""The effects a flow (a generator, written once) asks the sync or async driver to perform."""
 
 from __future__ import annotations
 

@@ -7,6 +7,27 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..predictions import Prediction
 
+__all__ = [
+    "APIConnectionError",
+    "APIError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "ClockSkewError",
+    "ConfigurationError",
+    "ContentModerationError",
+    "FileTransferError",
+    "InvalidInputError",
+    "MalformedResponseError",
+    "PredictionError",
+    "PredictionTimeoutError",
+    "RateLimitError",
+    "ServerError",
+    "ServiceError",
+    "SignatureError",
+    "SpeedPixError",
+    "SpeedPixException",
+]
+
 
 class SpeedPixException(Exception):
     """Base class of every error the SDK raises (also importable as ``SpeedPixError``).

@@ -1,7 +1,4 @@
-"""Workflow inputs: find the files in them, check everything else is JSON, put URLs back.
-
-A plain ``str`` is a file only when it names an existing image, audio or video file (so a
-prompt like ``/etc/passwd`` is sent as text)."""
+"""Workflow inputs: find the files in them, check everything else is JSON, put URLs back."""
 
 from __future__ import annotations
 
@@ -19,7 +16,7 @@ from typing import IO, Any, Final
 
 from .effects import CHUNK_SIZE
 from .errors import InvalidInputError
-from .images import PNG_NAME, array_problem, is_numpy_array, is_pil_image, png_bytes
+from .images import PNG_NAME, is_numpy_array, is_pil_image, png_bytes
 from .logging import logger
 from .mime import SNIFF_BYTES, content_type_for, extension_for, guess_from_name, is_media_type
 from .validate import check_header_values
@@ -237,8 +234,6 @@ class _Walk:
             return str(item)
         if isinstance(item, PurePath):
             return self.slot("path", item, path)
-        if is_numpy_array(item) and (problem := array_problem(item)) is not None:
-            raise _fail(path, problem)
         if (
             isinstance(item, bytes | bytearray | memoryview | io.IOBase)
             or (hasattr(item, "read") and hasattr(item, "seek"))
@@ -302,10 +297,6 @@ def resolve_files(plan: InputPlan) -> InputPlan:
                 sources.append(_source_from_path(path, label))
             targets.append(Slot(by_file[key]))
     return InputPlan(value=_map_slots(plan.value, lambda slot: targets[slot.index]), sources=sources)
-
-
-def plan_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
-    return resolve_files(walk_inputs(value, detect_file_paths=detect_file_paths))
 
 
 def _map_slots(value: Any, replace: Callable[[Slot], Any]) -> Any:

@@ -1,5 +1,4 @@
-"""File names from outside (an output URL, a result's filename): one plain name inside the
-caller's folder, never a path (``..%2F..%2Fx.png``, ``/tmp/x.png`` or ``..``)."""
+"""Names from outside (an output URL, a result's filename) as one plain name, never a path (``..%2F..``)."""
 
 from __future__ import annotations
 

@@ -130,8 +130,7 @@ def timestamp_ms(value: object) -> int | None:
 
 
 def reply_depth(value: object, limit: int = MAX_REPLY_DEPTH) -> int:
-    """How deeply ``value`` nests (objects, arrays, generated models), counted without
-    recursion; stops counting past ``limit``."""
+    """How deeply ``value`` nests (objects, arrays, models), without recursion; stops counting past ``limit``."""
     deepest = 0
     stack: list[tuple[object, int]] = [(value, 1)]
     while stack:

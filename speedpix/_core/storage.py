@@ -1,5 +1,4 @@
-"""What storage transfers' outcomes mean, one redirect at a time (not httpx's: https to http
-must be refused, an upload's body sent again, a loop end in a typed error)."""
+"""What storage transfers' outcomes mean, one redirect at a time (httpx's would follow https to http)."""
 
 from __future__ import annotations
 

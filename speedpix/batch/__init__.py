@@ -8,38 +8,12 @@
     summary = run_batch("jobs.jsonl", "out", client=Client(), concurrency=4)
     print(summary.count_line())
 
-Each line of the jobs file is ``{"id": "...", "workflow_id": "...", "input": {...}}``
-with optional ``resource_config_id`` and any optional field of the API spec's
-``comfy_prompt`` request (``alias_id``, ``version_id``, ...). In an input,
-``{"$file": "photos/17.jpg"}`` is a local file, uploaded before its job is submitted, and
-``{"$text": "..."}`` a string sent as it is; a plain string that looks like a media file
-name but names no file is refused. Every line is checked before anything is submitted.
-
-**The journal.** ``DIR/journal.sqlite`` has one row per job: ``pending`` → ``submitting``
-(committed *before* the task is submitted) → ``submitted`` with its task id → ``done`` or
-``failed``. A rerun follows a known task instead of submitting again, never runs a
-finished job again, and reuses the uploads of earlier runs still valid. A job found in
-``submitting`` may or may not have a task: it becomes ``unknown`` and is not submitted
-again (that could pay twice) unless ``resubmit_unknown=True``. A job whose submission was
-refused (no task, ``SpeedPixException.task_may_exist``) is retried on the next run; one
-whose *task* failed stays failed unless ``retry_failed=True``; one whose wait timed out
-or was cut short is followed again.
-
-**Throttling.** The batch starts at ``concurrency`` jobs at once; a throttled submission
-lowers it, successful ones raise it again (AIMD, ``speedpix._core.adaptive``); the job
-waits and is submitted again, and after 10 throttles in a row it fails, with no task.
-
-**Stopping early.** ``max_failures=N`` (or ``"10%"`` of the jobs finished in this run,
-from ``max(10, ceil(1 / 0.10))`` finished on) stops submitting; submitted tasks are
-followed to the end, the others stay pending for a rerun (``BatchSummary.stopped_early``).
-
-**Results.** ``results.jsonl`` has a line per job: status, task, files, error and
-``failure_kind`` (:data:`FAILURE_KINDS`), with provenance: workflow, alias or version,
-inputs as sent (local files with size and SHA-256, URLs without query or credentials),
-``submitted_at``/``finished_at``, ``duration_ms`` and each saved file's size and
-checksum. ``report.html`` shows counts, failures, and a contact sheet of every job's
-files (:func:`write_report` rebuilds it). ``out_dir`` may be object storage
-(``s3://bucket/prefix``) with a local ``state`` folder. The rules in full: docs/cli.md.
+Each line of the jobs file is ``{"id": "...", "workflow_id": "...", "input": {...}}``; in
+an input, ``{"$file": "photos/17.jpg"}`` is a local file and ``{"$text": "..."}`` a string
+sent as it is. ``DIR/journal.sqlite`` records every submission before it is made, so a
+rerun never submits a job twice; ``results.jsonl`` and ``report.html`` say what each job
+ran with and produced. The jobs file, the journal, throttling, stopping early and the
+results in full: docs/cli.md, "Batches".
 """
 
 from __future__ import annotations
@@ -51,9 +25,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from .._apps.saving import check_storage_folder, is_storage_url
+from .._core.adaptive import AdaptiveLimit
 from .._core.logging import logger
 from .._core.names import shown_url
-from .._core.validate import count, positive
+from .._core.validate import positive
 from ._jobs import JOURNAL_NAME, REPORT_NAME, RESULTS_NAME, BatchInputError, Job, load_jobs
 from ._journal import Journal, exclusive, reconcile, write_results
 from ._report import write_report
@@ -103,7 +78,7 @@ def run_batch(
     """
     stop_at = FailureLimit.parse(max_failures)
     storage = _storage(out_dir, state, storage_options)
-    count("concurrency", concurrency, minimum=1)
+    limit = AdaptiveLimit(concurrency)
     positive("timeout", timeout, allow_none=True)
     jobs = load_jobs(jobs_path_or_iterable, detect_file_paths=client.detect_file_paths)
     directory = Path(state if storage is not None and state is not None else out_dir)
@@ -124,7 +99,7 @@ def run_batch(
             if reused:
                 logger.info("reusing %d uploads of an earlier run of this batch", reused)
             runner = Runner(
-                jobs, directory, journal, client, concurrency, timeout, on_event, stop_at, storage, storage_options
+                jobs, directory, journal, client, limit, timeout, on_event, stop_at, storage, storage_options
             )
             try:
                 runner.run(rows)
@@ -142,7 +117,6 @@ def run_batch(
         finally:
             if not interrupted:
                 journal.close()
-    limit = runner.limit
     return BatchSummary(
         results,
         output_dir=directory,

@@ -1,5 +1,4 @@
-"""The jobs file: reading it, validating every line before anything is submitted, and
-turning a job's input into what ``predictions.create`` takes."""
+"""The jobs file: every line validated before anything is submitted; a job's input as ``create()`` takes it."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
 from .._core.errors import InvalidInputError
 from .._core.inputs import has_media_name, is_media_file_path
-from .._core.validate import request_options
+from .._core.validate import identifier, request_options
 
 # The batch's own files in its directory; no job may be named like them (each job's
 # files go to DIR/<job id>/).
@@ -132,16 +131,6 @@ def job_input(job: Job) -> dict[str, Any]:
     return map_input(job.input, file=lambda path: Path(path).expanduser(), text=_Text, leaf=lambda value: value)
 
 
-def _non_empty(data: dict[str, Any], key: str, *, required: bool = True) -> Any:
-    """``data[key]``, which must be a non-empty string (or, unless ``required``, absent)."""
-    value = data.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str) or not value.strip():
-        raise ValueError(f'"{key}" must be a non-empty string' + ("" if required else " when given"))
-    return value
-
-
 def _check_job(data: Any, line: int, *, detect_file_paths: bool = True) -> Job:
     if not isinstance(data, dict):
         raise ValueError(f"expected a JSON object, got {type(data).__name__}")
@@ -149,20 +138,20 @@ def _check_job(data: Any, line: int, *, detect_file_paths: bool = True) -> Job:
     unknown = sorted(set(data) - allowed)
     if unknown:
         raise ValueError(f"unknown key(s) {', '.join(map(repr, unknown))} (allowed: {', '.join(sorted(allowed))})")
-    job_id = _non_empty(data, "id")
+    job_id = cast(str, identifier('"id"', data.get("id")))
     if _BAD_ID.search(job_id) or len(job_id) > 128 or job_id in _RESERVED_IDS:
         raise ValueError(
             f'"id" {job_id!r} cannot name a directory: use at most 128 characters, no leading dot or '
             'spaces, none of / \\ : * ? " < > |'
         )
-    workflow_id = _non_empty(data, "workflow_id")
+    workflow_id = cast(str, identifier('"workflow_id"', data.get("workflow_id")))
     inputs = data.get("input", {})
     if not isinstance(inputs, dict):
         raise ValueError(f'"input" must be a JSON object, got {type(inputs).__name__}')
     problems = list(_file_problems(inputs, "input", detect_file_paths=detect_file_paths))
     if problems:
         raise ValueError("; ".join(problems))
-    resource_config_id = _non_empty(data, "resource_config_id", required=False)
+    resource_config_id = identifier('"resource_config_id"', data.get("resource_config_id"), optional=True)
     options = cast(
         ComfyPromptRequestOptions,
         {key: value for key, value in data.items() if key in ComfyPromptRequestOptions.__optional_keys__},
@@ -197,7 +186,7 @@ def _lines(source: str | os.PathLike[str] | TextIO | Iterable[Any]) -> Iterator[
 def load_jobs(source: str | os.PathLike[str] | TextIO | Iterable[Any], *, detect_file_paths: bool = True) -> list[Job]:
     """Read and validate every job first; :class:`BatchInputError` lists what is wrong,
     by line number. ``source`` is a path, an open text file, or an iterable of JSON
-    lines or dicts. Files named in inputs must exist (see the module doc);
+    lines or dicts. Files named in inputs must exist (docs/cli.md);
     ``detect_file_paths=False``: plain strings are text, never checked as files."""
     jobs: list[Job] = []
     problems: list[str] = []

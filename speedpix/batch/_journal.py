@@ -1,5 +1,4 @@
-"""The batch's crash-safe record (``DIR/journal.sqlite``: a row per job, the uploads for a
-rerun to reuse), its reconciliation with the jobs file, the directory's lock, ``results.jsonl``."""
+"""``DIR/journal.sqlite`` (a row per job, uploads to reuse), its reconciliation, the lock, ``results.jsonl``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,5 @@
-"""``DIR/report.html``: one self-contained page (inline CSS, no script, no network) with the
-counts, the failures first, then a contact sheet of every job's saved files. Built from
-the journal alone, so ``speedpix report DIR`` rebuilds it at any time."""
+"""``DIR/report.html`` from the journal alone: counts, failures, then a contact sheet of every job's
+files, in one page with no script and no network."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""What a batch reports: a result per job (``results.jsonl``), the summary of a run, the
-events ``on_event`` receives, and the kinds of failures."""
+"""What a batch reports: each job's result, the run's summary, ``on_event``'s events, failure kinds."""
 
 from __future__ import annotations
 
@@ -58,7 +57,7 @@ def failure_kind(error: BaseException) -> str:
 @dataclass(frozen=True)
 class JobResult:
     """One line of ``results.jsonl``. ``status`` is ``succeeded``, ``failed``,
-    ``unknown`` (submission in doubt, see the module doc) or ``incomplete`` (not
+    ``unknown`` (submission in doubt, see docs/cli.md) or ``incomplete`` (not
     finished in this run: rerun to resume)."""
 
     id: str
@@ -70,7 +69,7 @@ class JobResult:
     #: For a failed job, one of :data:`FAILURE_KINDS` (None for a failure recorded by
     #: an older version of the SDK).
     failure_kind: str | None = None
-    #: Provenance (see the module doc of :mod:`speedpix.batch`); keys absent when unknown.
+    #: Provenance (docs/cli.md, "Provenance"); keys absent when unknown.
     provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,6 +1,4 @@
-"""The scheduling loop of a batch: worker threads take jobs, submit them (or follow the
-task a journal row names), wait and save their files, at most as many at once as the
-service's throttling allows; every step is recorded in the journal before it is made."""
+"""A batch's worker threads: submit (or follow) each job, wait, save; each step journaled before it is made."""
 
 from __future__ import annotations
 
@@ -25,6 +23,7 @@ from .._core.inputs import is_media_file_path
 from .._core.logging import logger
 from .._core.names import shown_url
 from .._core.retry import RetryPolicy, retry_delay
+from .._core.validate import request_options
 from ._jobs import Job, job_input, map_input
 from ._journal import DONE, FAILED, PENDING, SUBMITTED, SUBMITTING, UNKNOWN, Journal, Row
 from ._results import BatchEvent, failure_kind, task_failure_kind, utc_now
@@ -42,9 +41,7 @@ _THROTTLE_WAITS: Final = RetryPolicy(max_retries=10)
 
 @dataclass(frozen=True)
 class FailureLimit:
-    """When a batch stops submitting: ``count`` failures, or a ``ratio`` of the jobs
-    finished in this run once at least ``max(10, ceil(1 / ratio))`` have finished (below
-    that, one failure would already be over the ratio)."""
+    """A batch stops submitting at ``count`` failures, or a ``ratio`` of ``min_finished`` or more finished jobs."""
 
     count: int | None = None
     ratio: float | None = None
@@ -110,14 +107,13 @@ class Runner:
     out_dir: Path
     journal: Journal
     client: Client
-    concurrency: int
+    #: Jobs at once: as many as the service's throttling allows, at most its maximum.
+    limit: AdaptiveLimit
     timeout: float | None
     on_event: Callable[[BatchEvent], Any] | None
     failure_limit: FailureLimit | None
     storage: str | None
     storage_options: Mapping[str, Any] | None
-    #: Jobs at once: as many as the service's throttling allows, at most ``concurrency``.
-    limit: AdaptiveLimit = field(init=False)
     in_flight: int = 0
     changed: threading.Condition = field(default_factory=threading.Condition)
     stop: threading.Event = field(default_factory=threading.Event)
@@ -135,7 +131,6 @@ class Runner:
     digest: Callable[[str, int, int], dict[str, Any]] = field(default_factory=lambda: functools.cache(_digest))
 
     def __post_init__(self) -> None:
-        self.limit = AdaptiveLimit(self.concurrency)
         # Submissions raise throttling at once: the batch paces them, not client retries.
         self.submitter = self.client.with_options(retry_throttled=False)
 
@@ -181,14 +176,10 @@ class Runner:
         return {"path": named, **self.digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns)}
 
     def sent_record(self, job: Job) -> dict[str, Any]:
-        """What ``job`` is sent as: workflow, version or alias (``"main"``, ``create()``'s
-        default, when it names neither), resource configuration, inputs (local files hashed)."""
+        """What ``job`` is sent as, ``create()``'s defaults included, local input files hashed."""
+        sent: dict[str, Any] = dict(request_options(job.options))
         record: dict[str, Any] = {"workflow_id": job.workflow_id}
-        version_id = job.options.get("version_id")
-        if version_id is not None:
-            record["version_id"] = version_id
-        else:
-            record["alias_id"] = job.options.get("alias_id") or "main"
+        record.update((key, sent[key]) for key in ("version_id", "alias_id") if key in sent)
         if job.resource_config_id is not None:
             record["resource_config_id"] = job.resource_config_id
         detect = self.client.detect_file_paths
@@ -243,8 +234,7 @@ class Runner:
         return prediction
 
     def keep_uploads(self, *, now: bool = False) -> None:
-        """Copy the client's new uploads to the journal for a rerun to reuse (at most every
-        second, unless ``now``). Never raises: a rerun without them uploads again."""
+        """Journal the client's new uploads for a rerun (at most every second, unless ``now``); never raises."""
         with self.uploads_lock:
             if not now and time.monotonic() - self.uploads_kept_at < 1.0:
                 return
@@ -263,10 +253,8 @@ class Runner:
         self.emit("failed", job, task_id, message)
 
     def incomplete(self, job: Job, task_id: str, error: BaseException) -> None:
-        if isinstance(error, PredictionTimeoutError):
-            message = "still running after the timeout; rerun to resume"
-        else:
-            message = f"{_text(error)}; rerun to resume"
+        reason = "still running after the timeout" if isinstance(error, PredictionTimeoutError) else _text(error)
+        message = f"{reason}; rerun to resume"
         self.journal.update(job.id, error=message)
         self.emit("incomplete", job, task_id, message)
 
@@ -313,8 +301,7 @@ class Runner:
         self.emit("succeeded", job, prediction.id, f"{len(files)} file(s)")
 
     def save(self, job: Job, prediction: Prediction) -> list[dict[str, Any]]:
-        """``{"path", "bytes", "sha256"}`` of each saved file, the checksum computed as the
-        bytes stream; the path relative to ``out_dir``, or the URL in object storage."""
+        """``{"path", "bytes", "sha256"}`` of each saved file: relative to ``out_dir``, or its storage URL."""
         if self.storage is not None:
             saved = save_outputs_to_storage(
                 prediction.output, f"{self.storage.rstrip('/')}/{job.id}", storage_options=self.storage_options

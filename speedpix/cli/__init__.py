@@ -1,8 +1,4 @@
-"""The ``speedpix`` command: run workflows, follow tasks, upload files, run batches.
-
-``main(argv)`` returns the exit code (see ``EXIT_CODES``) instead of exiting, so it can be
-called from Python.
-"""
+"""The ``speedpix`` command: run workflows, follow tasks, upload files, run batches."""
 
 from __future__ import annotations
 

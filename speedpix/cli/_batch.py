@@ -7,17 +7,16 @@ import sys
 from typing import TYPE_CHECKING
 
 from .._apps.terminal import LiveLine, printable
+from .._core.errors import InvalidInputError
 from ._output import EXIT_INTERRUPTED, EXIT_OK, EXIT_STOPPED, EXIT_TASK_FAILED, UsageError, err, print_json
 from ._run import make_client
 
 if TYPE_CHECKING:
     from ..batch import BatchEvent
 
-__all__ = ["cmd_batch", "cmd_report"]
-
 
 def cmd_batch(args: argparse.Namespace) -> int:
-    from ..batch import BatchInputError, run_batch  # lazy: keeps `speedpix --help` fast
+    from ..batch import run_batch  # lazy: keeps `speedpix --help` fast
 
     status = _BatchStatus(sys.stderr, enabled=not args.quiet)
     try:
@@ -34,8 +33,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
                 max_failures=args.max_failures,
                 state=args.state,
             )
-    except BatchInputError as error:
-        raise UsageError(str(error)) from None
+    except InvalidInputError as error:  # a BatchInputError, or run_batch's check of an option
+        message = str(error)
+        name = message.partition(" ")[0].rstrip(":")
+        if name in ("concurrency", "max_failures"):  # said as the option is typed here
+            message = message.replace(name, "--" + name.replace("_", "-"), 1)
+        raise UsageError(message) from None
     except KeyboardInterrupt:
         status.finish()
         status.enabled = False  # workers may still report; the message below is the last word
@@ -71,12 +74,9 @@ class _BatchStatus(LiveLine):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from ..batch import BatchInputError, write_report
+    from ..batch import write_report
 
-    try:
-        path = write_report(args.directory)
-    except BatchInputError as error:
-        raise UsageError(str(error)) from None
+    path = write_report(args.directory)  # a BatchInputError is a usage error (exit 2)
     if not args.quiet:
         print(printable(path), flush=True)
     return EXIT_OK

@@ -1,5 +1,4 @@
-"""What every command shares: exit codes, the command line's errors, and writing to stdout
-and stderr (what the service sent goes through ``printable`` or ``json_text`` first)."""
+"""Exit codes, errors and output of every command (what the service sent goes through ``printable`` first)."""
 
 from __future__ import annotations
 
@@ -11,21 +10,6 @@ from typing import Any
 
 from .._apps.terminal import json_text, printable
 from .._core.errors import InvalidInputError, PredictionError, PredictionTimeoutError, SpeedPixException
-
-__all__ = [
-    "EXIT_CODES",
-    "EXIT_INTERRUPTED",
-    "EXIT_OK",
-    "EXIT_STOPPED",
-    "EXIT_TASK_FAILED",
-    "EXIT_USAGE",
-    "Interrupted",
-    "UsageError",
-    "err",
-    "print_json",
-    "report_error",
-    "resume_line",
-]
 
 EXIT_OK = 0
 EXIT_TASK_FAILED = 1

@@ -15,8 +15,6 @@ from speedpix_api.api.predictions import ComfyPromptRequestOptions
 from .._version import __version__
 from ._output import EXIT_CODES, UsageError
 
-__all__ = ["DEFAULT_DEMO_OUTPUT", "build_parser", "parse_input", "parse_options"]
-
 EPILOG = (
     "exit codes:\n" + "".join(f"  {code:<3}  {text}\n" for code, text in EXIT_CODES.items()) + "\nenvironment:\n"
     "  SPEEDPIX_APP_KEY, SPEEDPIX_APP_SECRET  credentials (the --app-key/--app-secret flags override them)\n"
@@ -74,32 +72,15 @@ def parse_options(items: Sequence[str] | None) -> ComfyPromptRequestOptions:
     return cast(ComfyPromptRequestOptions, result)
 
 
-def _positive(convert: Callable[[str], float], expected: str, top: float = math.inf) -> Callable[[str], Any]:
-    """An argparse ``type``: ``convert(text)``, refused unless finite, above 0 and at most ``top``."""
-
-    def parse(text: str) -> float:
-        try:
-            value = convert(text)
-        except ValueError:
-            value = math.nan
-        if not (math.isfinite(value) and 0 < value <= top):
-            raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
-        return value
-
-    return parse
-
-
-_seconds = _positive(float, "a positive number of seconds")
-_count = _positive(int, "a whole number >= 1")
-_percent = _positive(float, "a percentage from 0 (excluded) to 100%", top=100)
-
-
-def _failure_limit(text: str) -> int | str:
-    """``--max-failures``: a count (``3``) or a percentage (``10%``)."""
-    if text.strip().endswith("%"):
-        _percent(text.strip()[:-1])
-        return text.strip()
-    return cast(int, _count(text))
+def _seconds(text: str) -> float:
+    """An argparse ``type``: a finite number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
 
 
 def _opt(metavar: str, help: str, **settings: Any) -> dict[str, Any]:
@@ -188,12 +169,12 @@ _COMMANDS = {
             ),
             "--state": _opt("DIR", "with a storage URL as -o: the folder of the journal, results and report"),
             "--concurrency": _opt(
-                "N", "at most N jobs at once (default 4), fewer while throttled", type=_count, default=4
+                "N", "at most N jobs at once (default 4), fewer while throttled", type=int, default=4
             ),
             "--timeout": _opt("SECONDS", "per job: stop waiting after this long", type=_seconds),
             "--resubmit-unknown": _flag("submit again jobs left 'unknown' by a crash (may pay for them twice)"),
             "--retry-failed": _flag("submit again jobs whose task failed"),
-            "--max-failures": _opt("N|P%", "stop submitting once N jobs (or P%%) failed (exit 5)", type=_failure_limit),
+            "--max-failures": _opt("N|P%", "stop submitting once N jobs (or P%%) failed (exit 5)"),
             "--strings-as-text": _flag('send plain strings as text, never as files (files only as {"$file": "path"})'),
             "--json": _flag("print the summary as one JSON object"),
             "-q --quiet": _flag("no progress lines on stderr"),

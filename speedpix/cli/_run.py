@@ -1,7 +1,4 @@
-"""``speedpix run``, ``get``, ``upload``, and the local emulator's ``demo`` and ``emulator``.
-
-Every import of the service's client (or the emulator) is lazy: ``speedpix --help`` stays fast.
-"""
+"""``speedpix run``, ``get``, ``upload``, ``demo``, ``emulator``; client imports are lazy (fast ``--help``)."""
 
 from __future__ import annotations
 
@@ -21,8 +18,6 @@ if TYPE_CHECKING:
     from .._apps.progress import ProgressDisplay
     from ..client import Client
     from ..predictions import Prediction
-
-__all__ = ["cmd_demo", "cmd_emulator", "cmd_get", "cmd_run", "cmd_upload", "make_client"]
 
 
 def make_client(args: argparse.Namespace, **options: Any) -> Client:

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from speedpix import InvalidInputError
-from speedpix._core.inputs import Slot, fill_slots, plan_inputs
+from speedpix._core.inputs import Slot, fill_slots, resolve_files, walk_inputs
 from speedpix._core.signing import signature_headers
 from speedpix.testing import Emulator
 
@@ -40,7 +40,7 @@ inputs = st.dictionaries(st.text(max_size=10), json_values, max_size=6)
 @settings(max_examples=150, deadline=None)
 @given(inputs)
 def test_json_inputs_round_trip_unchanged(value: dict[str, Any]) -> None:
-    plan = plan_inputs(value, detect_file_paths=False)
+    plan = resolve_files(walk_inputs(value, detect_file_paths=False))
     assert plan.sources == []
     filled = fill_slots(plan.value, [])
     assert filled == value
@@ -94,7 +94,7 @@ def inputs_with_one_bad_leaf(draw: st.DrawFn) -> tuple[dict[str, Any], list[str]
 def test_non_json_values_are_refused_with_their_place(case: tuple[dict[str, Any], list[str]]) -> None:
     value, path = case
     with pytest.raises(InvalidInputError) as caught:
-        plan_inputs(value, detect_file_paths=False)
+        resolve_files(walk_inputs(value, detect_file_paths=False))
     # The message names where the bad value is (or its container, for bad keys).
     assert str(caught.value).startswith("input")
     assert "input" + "".join(path[:-1]) in str(caught.value)
@@ -104,7 +104,7 @@ def test_non_json_values_are_refused_with_their_place(case: tuple[dict[str, Any]
 @given(st.lists(st.binary(min_size=1, max_size=50), min_size=1, max_size=4))
 def test_files_become_slots_and_are_put_back_in_place(blobs: list[bytes]) -> None:
     value = {f"f{i}": blob for i, blob in enumerate(blobs)} | {"nested": [{"x": blobs[0]}], "n": 1}
-    plan = plan_inputs(value)
+    plan = resolve_files(walk_inputs(value))
     assert all(isinstance(plan.value[f"f{i}"], Slot) for i in range(len(blobs)))
     urls = [f"https://files.example/{i}" for i in range(len(plan.sources))]
     filled = fill_slots(plan.value, urls)
@@ -206,5 +206,5 @@ def test_a_body_changed_after_signing_is_refused(
 
 def test_float_edge_values_survive_the_walker() -> None:
     value = {"tiny": 5e-324, "big": 1.7976931348623157e308, "neg0": -0.0}
-    assert fill_slots(plan_inputs(value).value, []) == value
-    assert math.copysign(1, fill_slots(plan_inputs(value).value, [])["neg0"]) == -1
+    assert fill_slots(resolve_files(walk_inputs(value)).value, []) == value
+    assert math.copysign(1, fill_slots(resolve_files(walk_inputs(value)).value, [])["neg0"]) == -1
