@@ -1,24 +1,9 @@
 """``httpx.AsyncClient`` on httpx-aiohttp's transport, with exact error types.
 
-Imported only once async code runs: aiohttp is a large import. The client gets
-:class:`AiohttpGuardedTransport` (a subclass of the public
-``httpx_aiohttp.AiohttpTransport``) as ``transport=`` and, for each proxy route, in
-``mounts=`` (:mod:`.proxies`): the same class direct and through proxies. Its aiohttp
-session is ours, passed through the transport's public ``client=`` parameter: an
-``aiohttp.ClientSession`` on an ``aiohttp.TCPConnector`` with the client's limits and
-TLS context, and an ``aiohttp.DummyCookieJar`` (no cookies kept or sent).
-
-httpx-aiohttp maps aiohttp's errors by their nearest mapped base class, so a server
-that hung up after reading the request becomes ``httpx.ConnectTimeout`` — "never sent",
-which would make a task submission look safe to repeat. Errors are mapped again here
-from their cause (public aiohttp exception classes), in the overridden public
-``handle_async_request`` and in the reply stream, and the few aiohttp errors it leaves
-unmapped (a malformed reply head) become httpx's.
-
-The call's deadline holds through ``asyncio.timeout`` in the driver (:mod:`.drivers`).
-aiohttp repeats a GET or PUT once by itself when a kept-alive connection turns out to
-be closed as it is reused; it has no public parameter to turn that off, and such
-requests are safe to repeat.
+Imported once async code runs (aiohttp is a large import). httpx-aiohttp maps an error
+by its nearest mapped base class (a server that hung up after reading the request
+becomes ``ConnectTimeout``, "never sent", which would make a task submission look
+safe to repeat), so errors are mapped again here from their cause.
 """
 
 from __future__ import annotations
@@ -72,27 +57,22 @@ class _Stream(httpx.AsyncByteStream):
 
 
 def _session(options: TransportOptions) -> aiohttp.ClientSession:
-    """The aiohttp session of one transport, made on its event loop at its first request:
-    its connections bounded by the client's limits, on the client's TLS context, and no
-    cookie jar (``aiohttp.DummyCookieJar``): a cookie a server set is never sent back."""
-    limits = options.limits
+    """A transport's aiohttp session, on the client's limits and TLS context, keeping no cookies."""
     connector = aiohttp.TCPConnector(
-        limit=limits.max_connections or 0,  # 0: no limit, as None is for httpx
-        keepalive_timeout=limits.keepalive_expiry,
+        limit=options.limits.max_connections or 0,  # 0: no limit, as None is for httpx
+        keepalive_timeout=options.limits.keepalive_expiry,
         ssl=options.ssl_context,
     )
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
 class AiohttpGuardedTransport(AiohttpTransport):
-    """httpx-aiohttp's transport on a session of ours (its public ``client=``
-    parameter), with exact error types."""
+    """httpx-aiohttp's transport on a session of ours, with exact error types."""
 
     def __init__(self, options: TransportOptions, proxy: httpx.Proxy | None = None) -> None:
-        # A proxy's credentials go as a Proxy-Authorization header, as httpcore sends
-        # them and as aiohttp asks (its proxy_auth is deprecated; httpx-aiohttp 0.1.8
-        # passes them in a form aiohttp refuses): with the CONNECT of an https URL
-        # (aiohttp's proxy_headers), with the request itself for an http URL.
+        # A proxy's credentials go as a Proxy-Authorization header (httpx-aiohttp passes
+        # them in a form aiohttp refuses): with the CONNECT of an https URL, with the
+        # request itself for an http URL.
         self.proxy_authorization: str | None = None
         if proxy is not None and proxy.raw_auth is not None:
             self.proxy_authorization = "Basic " + base64.b64encode(b":".join(proxy.raw_auth)).decode("ascii")
@@ -119,8 +99,7 @@ class AiohttpGuardedTransport(AiohttpTransport):
 
 
 class AsyncClient(LeanClient, httpx.AsyncClient):
-    """``httpx.AsyncClient`` on :class:`AiohttpGuardedTransport`, direct and through
-    proxies, keeping no cookies. Takes ``httpx.AsyncClient``'s arguments."""
+    """``httpx.AsyncClient`` on :class:`AiohttpGuardedTransport` for every route, keeping no cookies."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**client_args(kwargs, AiohttpGuardedTransport))

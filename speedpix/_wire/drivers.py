@@ -1,16 +1,14 @@
 """The two drivers: :func:`run_sync` and :func:`run_async` carry out the effects a flow
-yields (:mod:`speedpix._core.effects`) with blocking and with asyncio I/O, and hand
-each outcome back. They hold no decisions: what to retry, how long to sleep and what
-to upload are decided in the flows, identically for both.
-"""
+yields with blocking and with asyncio I/O. They hold no decisions: those are the flows'."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
 import httpx
@@ -42,16 +40,10 @@ from .guards import Exchange, deadline_passed
 
 T = TypeVar("T")
 
-# What the HTTP library raises for a storage request that got no usable reply; the
-# drivers hand each to the flow as an outcome, never as a raw exception.
+# What a storage request that got no usable reply raises: handed to the flow as an outcome.
 TRANSFER_FAILURES = (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, UnicodeError)
 
-
-# ---------------------------------------------------------------- sync driver
-
-
-# What the generated parsers raise on a body they cannot read: a 200 that is not the envelope,
-# or JSON nested deeper than the decoder's recursion allows (RecursionError).
+# What the generated parsers raise on a body they cannot read (RecursionError: JSON nested too deep).
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
 
 
@@ -74,15 +66,15 @@ def _call_outcome(started: float, current: Exchange, **fields: Any) -> CallOutco
     return outcome
 
 
-def _failed_send(started: float, current: Exchange, error: Exception) -> CallOutcome[Any] | None:
-    """The outcome of an attempt that raised ``error``, or None if it is not the call's to report."""
+def _failed_send(started: float, current: Exchange, error: Exception) -> CallOutcome[Any]:
+    """The outcome of an attempt that raised ``error``; ``error`` again if it is not the call's to report."""
     if isinstance(error, TimeoutError):  # the async driver's deadline
         return _call_outcome(started, current, error=httpx.ReadTimeout("the call's timeout passed"))
     if isinstance(error, httpx.HTTPError):
         return _call_outcome(started, current, error=error)
     if isinstance(error, _PARSE_ERRORS) and current.response is not None:
         return _call_outcome(started, current, parse_error=error)
-    return None
+    raise error
 
 
 def _sync_send(effect: Send[Any]) -> CallOutcome[Any]:
@@ -91,10 +83,7 @@ def _sync_send(effect: Send[Any]) -> CallOutcome[Any]:
         try:
             return _call_outcome(started, current, parsed=effect.call.send())
         except Exception as error:
-            outcome = _failed_send(started, current, error)
-            if outcome is None:
-                raise
-            return outcome
+            return _failed_send(started, current, error)
 
 
 def _log_transfer(method: str, effect: Put | Get, started: float, outcome: TransferOutcome) -> TransferOutcome:
@@ -113,31 +102,19 @@ def _log_transfer(method: str, effect: Put | Get, started: float, outcome: Trans
     return outcome
 
 
-class _Head:
-    """The first ``ERROR_BODY_LIMIT`` bytes of a body that is not the file. The status
-    says what happened, so ``with`` it, a body that fails to arrive is no worse than
-    none, unless the call's deadline passed: then the call is over."""
-
-    def __init__(self) -> None:
-        self.data = b""
-
-    def full(self, chunk: bytes) -> bool:
-        self.data += chunk
-        return len(self.data) >= ERROR_BODY_LIMIT
-
-    def __enter__(self) -> _Head:
-        return self
-
-    def __exit__(self, kind: object, error: BaseException | None, traceback: object) -> bool:
-        return isinstance(error, TRANSFER_FAILURES) and not deadline_passed()
-
-
 def _sync_body_head(response: httpx.Response) -> bytes:
-    with _Head() as head:
+    """The first bytes of a body that is not the file; one that fails to arrive is no
+    worse than none (the status says what happened), unless the call's deadline passed."""
+    head = b""
+    try:
         for chunk in response.iter_bytes():
-            if head.full(chunk):
+            head += chunk
+            if len(head) >= ERROR_BODY_LIMIT:
                 break
-    return head.data[:ERROR_BODY_LIMIT]
+    except TRANSFER_FAILURES:
+        if deadline_passed():
+            raise
+    return head[:ERROR_BODY_LIMIT]
 
 
 def _sync_put(transport: Transport, effect: Put) -> TransferOutcome:
@@ -168,13 +145,13 @@ def _sync_get(transport: Transport, effect: Get) -> TransferOutcome:
             storage = transport.sync_storage
             request = storage.build_request("GET", effect.url, timeout=effect.timeout)
             response = storage.send(request, stream=True, follow_redirects=False)
-            handed_over = False
-            try:
-                if not delivers("GET", response.status_code):
+            if not delivers("GET", response.status_code):
+                with contextlib.closing(response):
                     outcome = TransferOutcome(response=response, body=_sync_body_head(response))
-                elif sink is None:
-                    outcome, handed_over = TransferOutcome(response=response), True
-                else:
+            elif sink is None:
+                outcome = TransferOutcome(response=response)  # handed over open, its body unread
+            else:
+                with contextlib.closing(response):
                     sink.open()
                     try:
                         for chunk in response.iter_bytes(CHUNK_SIZE):
@@ -183,10 +160,7 @@ def _sync_get(transport: Transport, effect: Get) -> TransferOutcome:
                     except BaseException:
                         sink.discard()
                         raise
-                    outcome = TransferOutcome(response=response)
-            finally:
-                if not handed_over:
-                    response.close()
+                outcome = TransferOutcome(response=response)
     except TRANSFER_FAILURES as error:
         outcome = TransferOutcome(error=error)
     return _log_transfer("GET", effect, started, outcome)
@@ -222,23 +196,16 @@ def _sync_effect(effect: Effect, transport: Transport) -> Any:
     if isinstance(effect, Notify):
         result = effect.callback(effect.argument)
         if inspect.isawaitable(result):
-            close = getattr(result, "close", None)
-            if close is not None:
-                close()
+            getattr(result, "close", lambda: None)()  # a coroutine never awaited warns
             raise TypeError("an async on_progress callback needs async_run/async_wait")
         return None
     raise TypeError(f"unknown effect {effect!r}")
 
 
-# ---------------------------------------------------------------- async driver
-
-
 async def _async_chunks(source: ChunkSource) -> AsyncIterator[bytes]:
-    # Each read of the file runs in a worker thread: no blocking I/O on the event loop.
     chunks = source.iter_chunks()
-    sentinel = b""
     while True:
-        chunk = await asyncio.to_thread(next, chunks, sentinel)
+        chunk = await asyncio.to_thread(next, chunks, b"")  # no file I/O on the event loop
         if not chunk:
             return
         yield chunk
@@ -256,18 +223,21 @@ async def _async_send(transport: Transport, effect: Send[Any]) -> CallOutcome[An
                 parsed = await effect.call.asend()
             return _call_outcome(started, current, parsed=parsed)
         except Exception as error:
-            outcome = _failed_send(started, current, error)
-            if outcome is None:
-                raise
-            return outcome
+            return _failed_send(started, current, error)
 
 
 async def _async_body_head(response: httpx.Response) -> bytes:
-    with _Head() as head:
+    """:func:`_sync_body_head`, async."""
+    head = b""
+    try:
         async for chunk in response.aiter_bytes():
-            if head.full(chunk):
+            head += chunk
+            if len(head) >= ERROR_BODY_LIMIT:
                 break
-    return head.data[:ERROR_BODY_LIMIT]
+    except TRANSFER_FAILURES:
+        if deadline_passed():
+            raise
+    return head[:ERROR_BODY_LIMIT]
 
 
 async def _async_put(transport: Transport, effect: Put) -> TransferOutcome:
@@ -303,18 +273,15 @@ async def _async_get(transport: Transport, effect: Get) -> TransferOutcome:
             async with asyncio.timeout(current.remaining()):
                 request = storage.build_request("GET", effect.url, timeout=effect.timeout)
                 response = await storage.send(request, stream=True, follow_redirects=False)
-                handed_over = False
-                try:
-                    if not delivers("GET", response.status_code):
+                if not delivers("GET", response.status_code):
+                    async with contextlib.aclosing(response):
                         outcome = TransferOutcome(response=response, body=await _async_body_head(response))
-                    elif sink is None:
-                        outcome, handed_over = TransferOutcome(response=response), True
-                    else:
+                elif sink is None:
+                    outcome = TransferOutcome(response=response)  # handed over open, its body unread
+                else:
+                    async with contextlib.aclosing(response):
                         await _async_fill(sink, response)
-                        outcome = TransferOutcome(response=response)
-                finally:
-                    if not handed_over:
-                        await response.aclose()
+                    outcome = TransferOutcome(response=response)
     except TimeoutError:  # the call's deadline
         outcome = TransferOutcome(error=httpx.ReadTimeout("the call's timeout passed during the download"))
     except TRANSFER_FAILURES as error:
@@ -322,19 +289,19 @@ async def _async_get(transport: Transport, effect: Get) -> TransferOutcome:
     return _log_transfer("GET", effect, started, outcome)
 
 
+async def _on(sink: Sink, method: Callable[..., None], *args: Any) -> None:
+    """``method(*args)``, in a worker thread if ``sink`` is blocking (a storage sink's discard is network I/O)."""
+    await asyncio.to_thread(method, *args) if sink.blocking else method(*args)
+
+
 async def _async_fill(sink: Sink, response: httpx.Response) -> None:
-    """Stream ``response`` into ``sink``; a blocking sink is written off the event loop."""
-    await asyncio.to_thread(sink.open) if sink.blocking else sink.open()
+    await _on(sink, sink.open)
     try:
         async for chunk in response.aiter_bytes(CHUNK_SIZE):
-            if sink.blocking:
-                await asyncio.to_thread(sink.write, chunk)
-            else:
-                sink.write(chunk)
-        await asyncio.to_thread(sink.commit) if sink.blocking else sink.commit()
+            await _on(sink, sink.write, chunk)
+        await _on(sink, sink.commit)
     except Exception:
-        # Off the event loop too: a storage sink's discard is network I/O (abort, delete).
-        await asyncio.to_thread(sink.discard) if sink.blocking else sink.discard()
+        await _on(sink, sink.discard)
         raise
     except BaseException:  # cancelled: at once, without awaiting
         sink.discard()
