@@ -8,30 +8,12 @@ import contextlib
 import inspect
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 import httpx
 
-from .._core.effects import (
-    CHUNK_SIZE,
-    ERROR_BODY_LIMIT,
-    Blocking,
-    CallOutcome,
-    ChunkSource,
-    Effect,
-    Flow,
-    Get,
-    Notify,
-    Parallel,
-    Put,
-    Send,
-    Sink,
-    Sleep,
-    Steps,
-    TransferOutcome,
-    Wait,
-)
+from .._core import effects as fx
 from .._core.logging import log_attempt, logger
 from .._core.names import shown_url
 from .._core.storage import delivers
@@ -47,13 +29,12 @@ TRANSFER_FAILURES = (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, Unico
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
 
 
-def _call_outcome(started: float, current: Exchange, **fields: Any) -> CallOutcome[Any]:
-    outcome: CallOutcome[Any] = CallOutcome(
+def _call_outcome(started: float, current: Exchange, **fields: Any) -> fx.CallOutcome[Any]:
+    outcome: fx.CallOutcome[Any] = fx.CallOutcome(
         response=current.response, sent_at=started, received_at=time.monotonic(), **fields
     )
     if logger.isEnabledFor(logging.INFO):
-        request = current.request
-        response = outcome.response
+        request, response = current.request, outcome.response
         log_attempt(
             method=request.method if request is not None else "POST",
             path=request.url.path if request is not None else "?",
@@ -66,7 +47,7 @@ def _call_outcome(started: float, current: Exchange, **fields: Any) -> CallOutco
     return outcome
 
 
-def _failed_send(started: float, current: Exchange, error: Exception) -> CallOutcome[Any]:
+def _failed_send(started: float, current: Exchange, error: Exception) -> fx.CallOutcome[Any]:
     """The outcome of an attempt that raised ``error``; ``error`` again if it is not the call's to report."""
     if isinstance(error, TimeoutError):  # the async driver's deadline
         return _call_outcome(started, current, error=httpx.ReadTimeout("the call's timeout passed"))
@@ -77,21 +58,12 @@ def _failed_send(started: float, current: Exchange, error: Exception) -> CallOut
     raise error
 
 
-def _sync_send(effect: Send[Any]) -> CallOutcome[Any]:
-    started = time.monotonic()
-    with Exchange(effect.timeout, effect.deadline, effect.attempt) as current:
-        try:
-            return _call_outcome(started, current, parsed=effect.call.send())
-        except Exception as error:
-            return _failed_send(started, current, error)
-
-
-def _log_transfer(method: str, effect: Put | Get, started: float, outcome: TransferOutcome) -> TransferOutcome:
+def _log_transfer(effect: fx.Put | fx.Get, started: float, outcome: fx.TransferOutcome) -> fx.TransferOutcome:
     if logger.isEnabledFor(logging.INFO):
         response = outcome.response
         headers = response.headers if response is not None else httpx.Headers()
         log_attempt(
-            method=method,
+            method="PUT" if isinstance(effect, fx.Put) else "GET",
             path=shown_url(effect.url, path_only=True),
             attempt=effect.attempt,
             duration=time.monotonic() - started,
@@ -102,6 +74,15 @@ def _log_transfer(method: str, effect: Put | Get, started: float, outcome: Trans
     return outcome
 
 
+def _sync_send(effect: fx.Send[Any], transport: Transport) -> fx.CallOutcome[Any]:
+    started = time.monotonic()
+    with Exchange(effect.timeout, effect.deadline, effect.attempt) as current:
+        try:
+            return _call_outcome(started, current, parsed=effect.call.send())
+        except Exception as error:
+            return _failed_send(started, current, error)
+
+
 def _sync_body_head(response: httpx.Response) -> bytes:
     """The first bytes of a body that is not the file; one that fails to arrive is no
     worse than none (the status says what happened), unless the call's deadline passed."""
@@ -109,100 +90,84 @@ def _sync_body_head(response: httpx.Response) -> bytes:
     try:
         for chunk in response.iter_bytes():
             head += chunk
-            if len(head) >= ERROR_BODY_LIMIT:
+            if len(head) >= fx.ERROR_BODY_LIMIT:
                 break
     except TRANSFER_FAILURES:
         if deadline_passed():
             raise
-    return head[:ERROR_BODY_LIMIT]
+    return head[: fx.ERROR_BODY_LIMIT]
 
 
-def _sync_put(transport: Transport, effect: Put) -> TransferOutcome:
+def _storage_request(
+    storage: httpx.Client | httpx.AsyncClient, effect: fx.Put | fx.Get, chunks: Callable[[fx.ChunkSource], Any]
+) -> httpx.Request:
+    """A GET, or a PUT of ``chunks(effect.source)``."""
+    if isinstance(effect, fx.Get):
+        return storage.build_request("GET", effect.url, timeout=effect.timeout)
+    content = chunks(effect.source)
+    return storage.build_request("PUT", effect.url, content=content, headers=effect.headers, timeout=effect.timeout)
+
+
+def _sync_transfer(effect: fx.Put | fx.Get, transport: Transport) -> fx.TransferOutcome:
     started = time.monotonic()
-    try:
-        with (
-            Exchange(None, effect.deadline),
-            transport.sync_storage.stream(
-                "PUT",
-                effect.url,
-                content=effect.source.iter_chunks(),
-                headers=effect.headers,
-                timeout=effect.timeout,
-                follow_redirects=False,
-            ) as response,
-        ):
-            outcome = TransferOutcome(response=response, body=_sync_body_head(response))
-    except TRANSFER_FAILURES as error:
-        outcome = TransferOutcome(error=error)
-    return _log_transfer("PUT", effect, started, outcome)
-
-
-def _sync_get(transport: Transport, effect: Get) -> TransferOutcome:
-    started = time.monotonic()
-    sink = effect.sink
+    sink = effect.sink if isinstance(effect, fx.Get) else None
     try:
         with Exchange(None, effect.deadline):
             storage = transport.sync_storage
-            request = storage.build_request("GET", effect.url, timeout=effect.timeout)
+            request = _storage_request(storage, effect, lambda source: source.iter_chunks())
             response = storage.send(request, stream=True, follow_redirects=False)
-            if not delivers("GET", response.status_code):
+            if isinstance(effect, fx.Put) or not delivers("GET", response.status_code):
                 with contextlib.closing(response):
-                    outcome = TransferOutcome(response=response, body=_sync_body_head(response))
+                    outcome = fx.TransferOutcome(response=response, body=_sync_body_head(response))
             elif sink is None:
-                outcome = TransferOutcome(response=response)  # handed over open, its body unread
+                outcome = fx.TransferOutcome(response=response)  # handed over open, its body unread
             else:
                 with contextlib.closing(response):
                     sink.open()
                     try:
-                        for chunk in response.iter_bytes(CHUNK_SIZE):
+                        for chunk in response.iter_bytes(fx.CHUNK_SIZE):
                             sink.write(chunk)
                         sink.commit()
                     except BaseException:
                         sink.discard()
                         raise
-                outcome = TransferOutcome(response=response)
+                outcome = fx.TransferOutcome(response=response)
     except TRANSFER_FAILURES as error:
-        outcome = TransferOutcome(error=error)
-    return _log_transfer("GET", effect, started, outcome)
+        outcome = fx.TransferOutcome(error=error)
+    return _log_transfer(effect, started, outcome)
 
 
-def run_sync(flow: Flow[T], transport: Transport) -> T:
+def _sync_notify(effect: fx.Notify, transport: Transport) -> None:
+    result = effect.callback(effect.argument)
+    if inspect.isawaitable(result):
+        getattr(result, "close", lambda: None)()  # a coroutine never awaited warns
+        raise TypeError("an async on_progress callback needs async_run/async_wait")
+
+
+_SYNC: dict[type, Callable[[Any, Transport], Any]] = {
+    fx.Send: _sync_send,
+    fx.Put: _sync_transfer,
+    fx.Get: _sync_transfer,
+    fx.Notify: _sync_notify,
+    fx.Sleep: lambda effect, transport: time.sleep(max(effect.seconds, 0.0)),
+    fx.Blocking: lambda effect, transport: effect.fn(),
+    fx.Parallel: lambda effect, transport: [run_sync(child, transport) for child in effect.flows],
+    fx.Wait: lambda effect, transport: effect.future.result(timeout=effect.remaining()),
+}
+
+
+def run_sync(flow: fx.Flow[T], transport: Transport) -> T:
     """Drive ``flow`` to completion with blocking I/O and return its result."""
-    steps = Steps(flow)
+    steps = fx.Steps(flow)
     for effect in steps:
         try:
-            steps.value = _sync_effect(effect, transport)
+            steps.value = _SYNC[type(effect)](effect, transport)
         except Exception as exc:  # handed to the flow, which decides what it means
             steps.error = exc
     return steps.result
 
 
-def _sync_effect(effect: Effect, transport: Transport) -> Any:
-    if isinstance(effect, Send):
-        return _sync_send(effect)
-    if isinstance(effect, Sleep):
-        time.sleep(max(effect.seconds, 0.0))
-        return None
-    if isinstance(effect, Put):
-        return _sync_put(transport, effect)
-    if isinstance(effect, Get):
-        return _sync_get(transport, effect)
-    if isinstance(effect, Blocking):
-        return effect.fn()
-    if isinstance(effect, Parallel):
-        return [run_sync(child, transport) for child in effect.flows]
-    if isinstance(effect, Wait):
-        return effect.future.result(timeout=effect.remaining())
-    if isinstance(effect, Notify):
-        result = effect.callback(effect.argument)
-        if inspect.isawaitable(result):
-            getattr(result, "close", lambda: None)()  # a coroutine never awaited warns
-            raise TypeError("an async on_progress callback needs async_run/async_wait")
-        return None
-    raise TypeError(f"unknown effect {effect!r}")
-
-
-async def _async_chunks(source: ChunkSource) -> AsyncIterator[bytes]:
+async def _async_chunks(source: fx.ChunkSource) -> AsyncIterator[bytes]:
     chunks = source.iter_chunks()
     while True:
         chunk = await asyncio.to_thread(next, chunks, b"")  # no file I/O on the event loop
@@ -211,7 +176,7 @@ async def _async_chunks(source: ChunkSource) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def _async_send(transport: Transport, effect: Send[Any]) -> CallOutcome[Any]:
+async def _async_send(effect: fx.Send[Any], transport: Transport) -> fx.CallOutcome[Any]:
     await transport.prepare_async()
     pool_timeout = effect.timeout.pool if effect.timeout is not None else None
     with Exchange(effect.timeout, effect.deadline, effect.attempt) as current:
@@ -232,72 +197,52 @@ async def _async_body_head(response: httpx.Response) -> bytes:
     try:
         async for chunk in response.aiter_bytes():
             head += chunk
-            if len(head) >= ERROR_BODY_LIMIT:
+            if len(head) >= fx.ERROR_BODY_LIMIT:
                 break
     except TRANSFER_FAILURES:
         if deadline_passed():
             raise
-    return head[:ERROR_BODY_LIMIT]
+    return head[: fx.ERROR_BODY_LIMIT]
 
 
-async def _async_put(transport: Transport, effect: Put) -> TransferOutcome:
+async def _async_transfer(effect: fx.Put | fx.Get, transport: Transport) -> fx.TransferOutcome:
     started = time.monotonic()
-    try:
-        storage = await transport.async_storage()
-        with Exchange(None, effect.deadline) as current:
-            async with (
-                asyncio.timeout(current.remaining()),
-                storage.stream(
-                    "PUT",
-                    effect.url,
-                    content=_async_chunks(effect.source),
-                    headers=effect.headers,
-                    timeout=effect.timeout,
-                    follow_redirects=False,
-                ) as response,
-            ):
-                outcome = TransferOutcome(response=response, body=await _async_body_head(response))
-    except TimeoutError:  # the call's deadline
-        outcome = TransferOutcome(error=httpx.WriteTimeout("the call's timeout passed during the upload"))
-    except TRANSFER_FAILURES as error:
-        outcome = TransferOutcome(error=error)
-    return _log_transfer("PUT", effect, started, outcome)
-
-
-async def _async_get(transport: Transport, effect: Get) -> TransferOutcome:
-    started = time.monotonic()
-    sink = effect.sink
+    sink = effect.sink if isinstance(effect, fx.Get) else None
     try:
         storage = await transport.async_storage()
         with Exchange(None, effect.deadline) as current:
             async with asyncio.timeout(current.remaining()):
-                request = storage.build_request("GET", effect.url, timeout=effect.timeout)
+                request = _storage_request(storage, effect, _async_chunks)
                 response = await storage.send(request, stream=True, follow_redirects=False)
-                if not delivers("GET", response.status_code):
+                if isinstance(effect, fx.Put) or not delivers("GET", response.status_code):
                     async with contextlib.aclosing(response):
-                        outcome = TransferOutcome(response=response, body=await _async_body_head(response))
+                        outcome = fx.TransferOutcome(response=response, body=await _async_body_head(response))
                 elif sink is None:
-                    outcome = TransferOutcome(response=response)  # handed over open, its body unread
+                    outcome = fx.TransferOutcome(response=response)  # handed over open, its body unread
                 else:
                     async with contextlib.aclosing(response):
                         await _async_fill(sink, response)
-                    outcome = TransferOutcome(response=response)
+                    outcome = fx.TransferOutcome(response=response)
     except TimeoutError:  # the call's deadline
-        outcome = TransferOutcome(error=httpx.ReadTimeout("the call's timeout passed during the download"))
+        if isinstance(effect, fx.Put):
+            late: httpx.TimeoutException = httpx.WriteTimeout("the call's timeout passed during the upload")
+        else:
+            late = httpx.ReadTimeout("the call's timeout passed during the download")
+        outcome = fx.TransferOutcome(error=late)
     except TRANSFER_FAILURES as error:
-        outcome = TransferOutcome(error=error)
-    return _log_transfer("GET", effect, started, outcome)
+        outcome = fx.TransferOutcome(error=error)
+    return _log_transfer(effect, started, outcome)
 
 
-async def _on(sink: Sink, method: Callable[..., None], *args: Any) -> None:
+async def _on(sink: fx.Sink, method: Callable[..., None], *args: Any) -> None:
     """``method(*args)``, in a worker thread if ``sink`` is blocking (a storage sink's discard is network I/O)."""
     await asyncio.to_thread(method, *args) if sink.blocking else method(*args)
 
 
-async def _async_fill(sink: Sink, response: httpx.Response) -> None:
+async def _async_fill(sink: fx.Sink, response: httpx.Response) -> None:
     await _on(sink, sink.open)
     try:
-        async for chunk in response.aiter_bytes(CHUNK_SIZE):
+        async for chunk in response.aiter_bytes(fx.CHUNK_SIZE):
             await _on(sink, sink.write, chunk)
         await _on(sink, sink.commit)
     except Exception:
@@ -308,10 +253,10 @@ async def _async_fill(sink: Sink, response: httpx.Response) -> None:
         raise
 
 
-async def _async_parallel(effect: Parallel, transport: Transport) -> list[Any]:
+async def _async_parallel(effect: fx.Parallel, transport: Transport) -> list[Any]:
     limit = asyncio.Semaphore(max(effect.limit, 1))
 
-    async def bounded(child: Flow[Any]) -> Any:
+    async def bounded(child: fx.Flow[Any]) -> Any:
         async with limit:
             return await run_async(child, transport)
 
@@ -324,38 +269,36 @@ async def _async_parallel(effect: Parallel, transport: Transport) -> list[Any]:
     return [task.result() for task in tasks]
 
 
-async def run_async(flow: Flow[T], transport: Transport) -> T:
+async def _async_wait(effect: fx.Wait, transport: Transport) -> Any:
+    async with asyncio.timeout(effect.remaining()):
+        # shield: a timeout here must not cancel the future other flows wait on
+        return await asyncio.shield(asyncio.wrap_future(effect.future))
+
+
+async def _async_notify(effect: fx.Notify, transport: Transport) -> None:
+    result = effect.callback(effect.argument)
+    if inspect.isawaitable(result):
+        await result
+
+
+_ASYNC: dict[type, Callable[[Any, Transport], Awaitable[Any]]] = {
+    fx.Send: _async_send,
+    fx.Put: _async_transfer,
+    fx.Get: _async_transfer,
+    fx.Parallel: _async_parallel,
+    fx.Wait: _async_wait,
+    fx.Notify: _async_notify,
+    fx.Sleep: lambda effect, transport: asyncio.sleep(max(effect.seconds, 0.0)),
+    fx.Blocking: lambda effect, transport: asyncio.to_thread(effect.fn),
+}
+
+
+async def run_async(flow: fx.Flow[T], transport: Transport) -> T:
     """Drive ``flow`` to completion with asyncio I/O and return its result."""
-    steps = Steps(flow)
+    steps = fx.Steps(flow)
     for effect in steps:
         try:
-            steps.value = await _async_effect(effect, transport)
+            steps.value = await _ASYNC[type(effect)](effect, transport)
         except Exception as exc:  # handed to the flow, which decides what it means
             steps.error = exc
     return steps.result
-
-
-async def _async_effect(effect: Effect, transport: Transport) -> Any:
-    if isinstance(effect, Send):
-        return await _async_send(transport, effect)
-    if isinstance(effect, Sleep):
-        await asyncio.sleep(max(effect.seconds, 0.0))
-        return None
-    if isinstance(effect, Put):
-        return await _async_put(transport, effect)
-    if isinstance(effect, Get):
-        return await _async_get(transport, effect)
-    if isinstance(effect, Blocking):
-        return await asyncio.to_thread(effect.fn)
-    if isinstance(effect, Parallel):
-        return await _async_parallel(effect, transport)
-    if isinstance(effect, Wait):
-        async with asyncio.timeout(effect.remaining()):
-            # shield: a timeout here must not cancel the future other flows wait on
-            return await asyncio.shield(asyncio.wrap_future(effect.future))
-    if isinstance(effect, Notify):
-        result = effect.callback(effect.argument)
-        if inspect.isawaitable(result):
-            await result
-        return None
-    raise TypeError(f"unknown effect {effect!r}")
