@@ -1,10 +1,6 @@
-"""``httpx.AsyncClient`` on httpx-aiohttp's transport, with exact error types.
-
-Imported once async code runs (aiohttp is a large import). httpx-aiohttp maps an error
-by its nearest mapped base class (a server that hung up after reading the request
-becomes ``ConnectTimeout``, "never sent", which would make a task submission look
-safe to repeat), so errors are mapped again here from their cause.
-"""
+"""``httpx.AsyncClient`` on httpx-aiohttp's transport, with exact error types: httpx-aiohttp
+makes a server that hung up after reading the request ``ConnectTimeout`` ("never sent"),
+which would make a task submission look safe to repeat."""
 
 from __future__ import annotations
 
@@ -20,21 +16,22 @@ from httpx_aiohttp import AiohttpTransport
 from .guards import LeanClient
 from .proxies import TransportOptions, client_args
 
+# aiohttp's errors and httpx's for them, most specific first.
+_ERRORS: tuple[tuple[Any, type[httpx.TransportError]], ...] = (
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),  # no connection (in time): nothing sent
+    (aiohttp.ClientConnectorError, httpx.ConnectError),
+    (aiohttp.ServerTimeoutError | TimeoutError, httpx.ReadTimeout),
+    (aiohttp.ClientPayloadError | aiohttp.ClientConnectionError, httpx.ReadError),
+)
+
 
 def _mapped(error: BaseException) -> httpx.TransportError:
     cause = error.__cause__ if isinstance(error, httpx.TransportError) and error.__cause__ else error
-    message = str(cause) or type(cause).__name__
-    if isinstance(cause, aiohttp.ConnectionTimeoutError):  # no connection (in time): nothing sent
-        return httpx.ConnectTimeout(message)
-    if isinstance(cause, aiohttp.ClientConnectorError):
-        return httpx.ConnectError(message)
-    if isinstance(cause, aiohttp.ServerTimeoutError | TimeoutError):
-        return httpx.ReadTimeout(message)
-    if isinstance(cause, aiohttp.ClientPayloadError | aiohttp.ClientConnectionError):
-        return httpx.ReadError(message)
     if isinstance(cause, httpx.TransportError):
         return cause
-    return httpx.RemoteProtocolError(message)  # e.g. a reply head aiohttp could not parse
+    # Unmapped: e.g. a reply head aiohttp could not parse.
+    ours = next((ours for theirs, ours in _ERRORS if isinstance(cause, theirs)), httpx.RemoteProtocolError)
+    return ours(str(cause) or type(cause).__name__)
 
 
 class _Stream(httpx.AsyncByteStream):

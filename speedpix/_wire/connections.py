@@ -1,12 +1,6 @@
-"""How a SpeedPix client reaches the network: one httpx client per kind of call.
-
-Sync calls go through ``httpx.Client`` (httpcore), async ones through ``httpx.AsyncClient``
-on httpx-aiohttp's transport (aiohttp holds thousands of requests in flight where
-httpcore's pool degrades). Gateway clients sign every request; storage clients never do,
-so credentials cannot reach a storage host. Connections belong to one process and, when
-async, to one event loop: a child after ``fork()`` and a second ``asyncio.run()`` get
-connections of their own.
-"""
+"""The httpx clients of a SpeedPix client: signed for the gateway, unsigned for storage
+(credentials never reach a storage host); sync on httpcore, async on aiohttp (thousands
+of requests in flight); each process and each event loop with connections of its own."""
 
 from __future__ import annotations
 
@@ -125,9 +119,8 @@ class _Pools:
             states = list(self.loops.items())
             self.loops.clear()
         for loop, state in states:
-            if not loop.is_closed():  # a closed loop's connections were closed with it
-                with contextlib.suppress(RuntimeError):  # closed since
-                    loop.call_soon_threadsafe(_start_aclose, loop, state)
+            with contextlib.suppress(RuntimeError):  # a closed loop's connections closed with it
+                loop.call_soon_threadsafe(_start_aclose, loop, state)
 
 
 def _start_aclose(loop: asyncio.AbstractEventLoop, state: _LoopState) -> None:

@@ -1,11 +1,5 @@
-"""What hostile replies call for, around httpx's clients, through public APIs only.
-
-Each call's attempt runs in an :class:`Exchange` (a context variable) that its event
-hooks see: its timeout reaches the request, its reply is kept for the error's request
-id. A reply in a ``Content-Encoding`` not asked for is refused, never inflated; a
-gateway reply over :data:`MAX_API_REPLY_BYTES` is refused as it arrives. The clients
-keep and send no cookies: one the gateway set would ride along unsigned.
-"""
+"""What hostile replies call for, around httpx's clients: event hooks that see the call's
+:class:`Exchange`, refuse compressed or oversized replies, and no cookies."""
 
 from __future__ import annotations
 
@@ -14,6 +8,7 @@ import http.cookiejar
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -95,18 +90,16 @@ class LeanClient(_Mixin):
         raise TypeError("SpeedPix clients keep and send no cookies: the gateway would not sign them")
 
 
+@dataclass(slots=True, eq=False)
 class Exchange:
     """One attempt of a call, as its hooks see it (a context variable: the thread's or task's)."""
 
-    __slots__ = ("_token", "attempt", "deadline", "request", "response", "timeout")
-
-    def __init__(self, timeout: httpx.Timeout | None = None, deadline: float | None = None, attempt: int = 1) -> None:
-        self.timeout = timeout
-        self.deadline = deadline  # time.monotonic() value
-        self.attempt = attempt
-        self.request: httpx.Request | None = None
-        self.response: httpx.Response | None = None
-        self._token: Token[Exchange | None] | None = None
+    timeout: httpx.Timeout | None = None
+    deadline: float | None = None  # time.monotonic() value
+    attempt: int = 1
+    request: httpx.Request | None = None
+    response: httpx.Response | None = None
+    _token: Token[Exchange | None] | None = None
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
