@@ -98,6 +98,17 @@ def _sync_body_head(response: httpx.Response) -> bytes:
     return head[: fx.ERROR_BODY_LIMIT]
 
 
+def _sync_fill(sink: fx.Sink, response: httpx.Response) -> None:
+    sink.open()
+    try:
+        for chunk in response.iter_bytes(fx.CHUNK_SIZE):
+            sink.write(chunk)
+        sink.commit()
+    except BaseException:
+        sink.discard()
+        raise
+
+
 def _storage_request(
     storage: httpx.Client | httpx.AsyncClient, effect: fx.Put | fx.Get, chunks: Callable[[fx.ChunkSource], Any]
 ) -> httpx.Request:
@@ -123,14 +134,7 @@ def _sync_transfer(effect: fx.Put | fx.Get, transport: Transport) -> fx.Transfer
                 outcome = fx.TransferOutcome(response=response)  # handed over open, its body unread
             else:
                 with contextlib.closing(response):
-                    sink.open()
-                    try:
-                        for chunk in response.iter_bytes(fx.CHUNK_SIZE):
-                            sink.write(chunk)
-                        sink.commit()
-                    except BaseException:
-                        sink.discard()
-                        raise
+                    _sync_fill(sink, response)
                 outcome = fx.TransferOutcome(response=response)
     except TRANSFER_FAILURES as error:
         outcome = fx.TransferOutcome(error=error)
@@ -144,15 +148,32 @@ def _sync_notify(effect: fx.Notify, transport: Transport) -> None:
         raise TypeError("an async on_progress callback needs async_run/async_wait")
 
 
+def _sync_sleep(effect: fx.Sleep, transport: Transport) -> None:
+    time.sleep(max(effect.seconds, 0.0))
+
+
+def _sync_blocking(effect: fx.Blocking, transport: Transport) -> Any:
+    return effect.fn()
+
+
+def _sync_parallel(effect: fx.Parallel, transport: Transport) -> list[Any]:
+    return [run_sync(child, transport) for child in effect.flows]
+
+
+def _sync_wait(effect: fx.Wait, transport: Transport) -> Any:
+    return effect.future.result(timeout=effect.remaining())
+
+
+# Named functions, not lambdas: they are the frames a debugger shows.
 _SYNC: dict[type, Callable[[Any, Transport], Any]] = {
     fx.Send: _sync_send,
     fx.Put: _sync_transfer,
     fx.Get: _sync_transfer,
     fx.Notify: _sync_notify,
-    fx.Sleep: lambda effect, transport: time.sleep(max(effect.seconds, 0.0)),
-    fx.Blocking: lambda effect, transport: effect.fn(),
-    fx.Parallel: lambda effect, transport: [run_sync(child, transport) for child in effect.flows],
-    fx.Wait: lambda effect, transport: effect.future.result(timeout=effect.remaining()),
+    fx.Sleep: _sync_sleep,
+    fx.Blocking: _sync_blocking,
+    fx.Parallel: _sync_parallel,
+    fx.Wait: _sync_wait,
 }
 
 
@@ -281,6 +302,14 @@ async def _async_notify(effect: fx.Notify, transport: Transport) -> None:
         await result
 
 
+async def _async_sleep(effect: fx.Sleep, transport: Transport) -> None:
+    await asyncio.sleep(max(effect.seconds, 0.0))
+
+
+async def _async_blocking(effect: fx.Blocking, transport: Transport) -> Any:
+    return await asyncio.to_thread(effect.fn)
+
+
 _ASYNC: dict[type, Callable[[Any, Transport], Awaitable[Any]]] = {
     fx.Send: _async_send,
     fx.Put: _async_transfer,
@@ -288,8 +317,8 @@ _ASYNC: dict[type, Callable[[Any, Transport], Awaitable[Any]]] = {
     fx.Parallel: _async_parallel,
     fx.Wait: _async_wait,
     fx.Notify: _async_notify,
-    fx.Sleep: lambda effect, transport: asyncio.sleep(max(effect.seconds, 0.0)),
-    fx.Blocking: lambda effect, transport: asyncio.to_thread(effect.fn),
+    fx.Sleep: _async_sleep,
+    fx.Blocking: _async_blocking,
 }
 
 
