@@ -1,9 +1,5 @@
-"""The direct route and the proxy routes of a client, each the same transport class.
-
-httpx ignores the environment's proxies once given ``transport=``, so the clients get
-``transport=`` and ``mounts=`` built here, from the environment as httpx reads it and
-from the caller's ``httpx_args``.
-"""
+"""The direct route and the proxy routes of a client, each the same transport class: httpx
+ignores the environment's proxies once given ``transport=``, so ``mounts=`` are built here."""
 
 from __future__ import annotations
 

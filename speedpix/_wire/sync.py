@@ -105,7 +105,11 @@ class GuardedTransport(httpx.BaseTransport):
         }
         if proxy is None:
             self._connections = httpcore.ConnectionPool(**common)
-        elif proxy.url.scheme in ("http", "https"):
+        elif proxy.url.scheme.startswith("socks"):  # needs socksio: `pip install httpx[socks]`
+            self._connections = httpcore.SOCKSProxy(
+                proxy_url=_httpcore_url(proxy.url), proxy_auth=proxy.raw_auth, **common
+            )
+        else:  # http or https: httpx.Proxy allows no other scheme
             self._connections = httpcore.HTTPProxy(
                 proxy_url=_httpcore_url(proxy.url),
                 proxy_auth=proxy.raw_auth,
@@ -113,12 +117,6 @@ class GuardedTransport(httpx.BaseTransport):
                 proxy_ssl_context=proxy.ssl_context,
                 **common,
             )
-        elif proxy.url.scheme in ("socks5", "socks5h"):  # needs socksio: `pip install httpx[socks]`
-            self._connections = httpcore.SOCKSProxy(
-                proxy_url=_httpcore_url(proxy.url), proxy_auth=proxy.raw_auth, **common
-            )
-        else:
-            raise ValueError(f"a proxy URL's scheme is http, https, socks5 or socks5h, not {proxy.url.scheme!r}")
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.SyncByteStream)
