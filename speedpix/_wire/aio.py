@@ -1,25 +1,6 @@
-"""``httpx.AsyncClient`` on httpx-aiohttp's transport, with exact error types.
-
-Imported only once async code runs: aiohttp is a large import. The client gets
-:class:`AiohttpGuardedTransport` (a subclass of the public
-``httpx_aiohttp.AiohttpTransport``) as ``transport=`` and, for each proxy route, in
-``mounts=`` (:mod:`.proxies`): the same class direct and through proxies. Its aiohttp
-session is ours, passed through the transport's public ``client=`` parameter: an
-``aiohttp.ClientSession`` on an ``aiohttp.TCPConnector`` with the client's limits and
-TLS context, and an ``aiohttp.DummyCookieJar`` (no cookies kept or sent).
-
-httpx-aiohttp maps aiohttp's errors by their nearest mapped base class, so a server
-that hung up after reading the request becomes ``httpx.ConnectTimeout`` — "never sent",
-which would make a task submission look safe to repeat. Errors are mapped again here
-from their cause (public aiohttp exception classes), in the overridden public
-``handle_async_request`` and in the reply stream, and the few aiohttp errors it leaves
-unmapped (a malformed reply head) become httpx's.
-
-The call's deadline holds through ``asyncio.timeout`` in the driver (:mod:`.drivers`).
-aiohttp repeats a GET or PUT once by itself when a kept-alive connection turns out to
-be closed as it is reused; it has no public parameter to turn that off, and such
-requests are safe to repeat.
-"""
+"""``httpx.AsyncClient`` on httpx-aiohttp's transport, with exact error types: httpx-aiohttp
+makes a server that hung up after reading the request ``ConnectTimeout`` ("never sent"),
+which would make a task submission look safe to repeat."""
 
 from __future__ import annotations
 
@@ -35,21 +16,22 @@ from httpx_aiohttp import AiohttpTransport
 from .guards import LeanClient
 from .proxies import TransportOptions, client_args
 
+# aiohttp's errors and httpx's for them, most specific first.
+_ERRORS: tuple[tuple[Any, type[httpx.TransportError]], ...] = (
+    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),  # no connection (in time): nothing sent
+    (aiohttp.ClientConnectorError, httpx.ConnectError),
+    (aiohttp.ServerTimeoutError | TimeoutError, httpx.ReadTimeout),
+    (aiohttp.ClientPayloadError | aiohttp.ClientConnectionError, httpx.ReadError),
+)
+
 
 def _mapped(error: BaseException) -> httpx.TransportError:
     cause = error.__cause__ if isinstance(error, httpx.TransportError) and error.__cause__ else error
-    message = str(cause) or type(cause).__name__
-    if isinstance(cause, aiohttp.ConnectionTimeoutError):  # no connection (in time): nothing sent
-        return httpx.ConnectTimeout(message)
-    if isinstance(cause, aiohttp.ClientConnectorError):
-        return httpx.ConnectError(message)
-    if isinstance(cause, aiohttp.ServerTimeoutError | TimeoutError):
-        return httpx.ReadTimeout(message)
-    if isinstance(cause, aiohttp.ClientPayloadError | aiohttp.ClientConnectionError):
-        return httpx.ReadError(message)
     if isinstance(cause, httpx.TransportError):
         return cause
-    return httpx.RemoteProtocolError(message)  # e.g. a reply head aiohttp could not parse
+    # Unmapped: e.g. a reply head aiohttp could not parse.
+    ours = next((ours for theirs, ours in _ERRORS if isinstance(cause, theirs)), httpx.RemoteProtocolError)
+    return ours(str(cause) or type(cause).__name__)
 
 
 class _Stream(httpx.AsyncByteStream):
@@ -72,27 +54,22 @@ class _Stream(httpx.AsyncByteStream):
 
 
 def _session(options: TransportOptions) -> aiohttp.ClientSession:
-    """The aiohttp session of one transport, made on its event loop at its first request:
-    its connections bounded by the client's limits, on the client's TLS context, and no
-    cookie jar (``aiohttp.DummyCookieJar``): a cookie a server set is never sent back."""
-    limits = options.limits
+    """A transport's aiohttp session, on the client's limits and TLS context, keeping no cookies."""
     connector = aiohttp.TCPConnector(
-        limit=limits.max_connections or 0,  # 0: no limit, as None is for httpx
-        keepalive_timeout=limits.keepalive_expiry,
+        limit=options.limits.max_connections or 0,  # 0: no limit, as None is for httpx
+        keepalive_timeout=options.limits.keepalive_expiry,
         ssl=options.ssl_context,
     )
     return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
 
 class AiohttpGuardedTransport(AiohttpTransport):
-    """httpx-aiohttp's transport on a session of ours (its public ``client=``
-    parameter), with exact error types."""
+    """httpx-aiohttp's transport on a session of ours, with exact error types."""
 
     def __init__(self, options: TransportOptions, proxy: httpx.Proxy | None = None) -> None:
-        # A proxy's credentials go as a Proxy-Authorization header, as httpcore sends
-        # them and as aiohttp asks (its proxy_auth is deprecated; httpx-aiohttp 0.1.8
-        # passes them in a form aiohttp refuses): with the CONNECT of an https URL
-        # (aiohttp's proxy_headers), with the request itself for an http URL.
+        # A proxy's credentials go as a Proxy-Authorization header (httpx-aiohttp passes
+        # them in a form aiohttp refuses): with the CONNECT of an https URL, with the
+        # request itself for an http URL.
         self.proxy_authorization: str | None = None
         if proxy is not None and proxy.raw_auth is not None:
             self.proxy_authorization = "Basic " + base64.b64encode(b":".join(proxy.raw_auth)).decode("ascii")
@@ -119,8 +96,7 @@ class AiohttpGuardedTransport(AiohttpTransport):
 
 
 class AsyncClient(LeanClient, httpx.AsyncClient):
-    """``httpx.AsyncClient`` on :class:`AiohttpGuardedTransport`, direct and through
-    proxies, keeping no cookies. Takes ``httpx.AsyncClient``'s arguments."""
+    """``httpx.AsyncClient`` on :class:`AiohttpGuardedTransport` for every route, keeping no cookies."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**client_args(kwargs, AiohttpGuardedTransport))

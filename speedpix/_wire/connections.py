@@ -1,18 +1,6 @@
-"""How a SpeedPix client reaches the network: one httpx client per kind of call.
-
-Sync calls go through ``httpx.Client`` (httpcore), async ones through ``httpx.AsyncClient``
-on httpx-aiohttp's transport (aiohttp holds thousands of requests in flight where
-httpcore's pool degrades), the same transport whatever the environment's proxies or the
-caller's ``httpx_args``. Gateway clients sign every request (:class:`GatewaySigner` as
-their ``auth``); storage clients (upload PUTs, output GETs) never do, so credentials
-cannot reach a storage host. The protections a hostile reply calls for are wrapped
-around the libraries in :mod:`.guards`, through their public APIs only: the client
-classes (:mod:`.sync`, :mod:`.aio`) are made with httpx's ``transport=`` and ``mounts=``
-(:mod:`.proxies`).
-
-Connections belong to one process and, when async, to one event loop: a child after
-``fork()`` and a second ``asyncio.run()`` get connections of their own.
-"""
+"""The httpx clients of a SpeedPix client: signed for the gateway, unsigned for storage
+(credentials never reach a storage host); sync on httpcore, async on aiohttp (thousands
+of requests in flight); each process and each event loop with connections of its own."""
 
 from __future__ import annotations
 
@@ -21,9 +9,8 @@ import os
 import ssl
 import threading
 import weakref
-from collections.abc import AsyncGenerator, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from collections.abc import AsyncGenerator
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -36,88 +23,16 @@ if TYPE_CHECKING:
     import asyncio
 
 
-class _TLSContext:
-    """The TLS context of every connection of a client (``verify`` applied), made once:
-    loading a CA bundle takes tens of milliseconds of file I/O."""
-
-    def __init__(self, verify: bool | str) -> None:
-        self._verify = verify
-        self._lock = threading.Lock()
-        self._context: ssl.SSLContext | None = None
-        _forksafe.track(self)
-
-    def drop_inherited(self) -> None:
-        self._lock = threading.Lock()  # a parent's thread may have held it at fork()
-
-    def get(self) -> ssl.SSLContext:
-        with self._lock:
-            if self._context is None:
-                verify = self._verify
-                if isinstance(verify, str):  # a CA bundle folder or file (httpx 0.28 deprecates paths)
-                    if os.path.isdir(verify):
-                        self._context = ssl.create_default_context(capath=verify)
-                    else:
-                        self._context = ssl.create_default_context(cafile=verify)
-                else:
-                    self._context = httpx.create_ssl_context(verify=verify)
-            return self._context
-
-    async def aget(self) -> ssl.SSLContext:
-        """:meth:`get`, made in a worker thread the first time: no file I/O on the loop."""
-        import asyncio
-
-        return self._context if self._context is not None else await asyncio.to_thread(self.get)
-
-
-C = TypeVar("C", httpx.Client, httpx.AsyncClient)
-
-
-@dataclass
-class _Pair(Generic[C]):
-    """A signed gateway client and an unsigned storage client, each made on first use
-    (and made again after ``close()``)."""
-
-    api: C | None = None
-    storage: C | None = None
-
-    def get(self, *, signed: bool, make: Callable[[], C]) -> C:
-        client = self.api if signed else self.storage
-        if client is None or client.is_closed:
-            client = make()
-            if signed:
-                self.api = client
-            else:
-                self.storage = client
-        return client
-
-    def take(self) -> list[C]:
-        """The clients made so far, forgotten here (to be closed by the caller)."""
-        clients = [client for client in (self.api, self.storage) if client is not None]
-        self.api = self.storage = None
-        return clients
-
-
-@dataclass
 class _LoopState:
-    """The async clients of one event loop, made on that loop, and its permits for
-    gateway requests in flight."""
+    """One event loop's async clients (by ``signed``) and its permits for gateway requests."""
 
-    max_requests: int
-    clients: _Pair[httpx.AsyncClient] = field(default_factory=_Pair)
-    closer: AsyncGenerator[None, None] = field(init=False)
-    api_slots: asyncio.Semaphore = field(init=False)
-
-    def __post_init__(self) -> None:
+    def __init__(self, max_requests: int) -> None:
         import asyncio
 
-        self.api_slots = asyncio.Semaphore(self.max_requests)
-        """Close these clients when their loop shuts down, if no one did before.
-
-        ``asyncio.run()`` (any loop's ``shutdown_asyncgens()``) closes every async
-        generator still open on the loop, while the loop still runs: ``closer`` is one,
-        left suspended at its ``yield``, whose ``finally`` closes the clients. A client
-        used in ``asyncio.run()`` and never closed, as in the README, so leaves no socket
-        to the garbage collector (a ResourceWarning each)."""
+        self.clients: dict[bool, httpx.AsyncClient] = {}
+        self.api_slots = asyncio.Semaphore(max_requests)
+        # An async generator left at its yield: asyncio.run() (shutdown_asyncgens()) runs its
+        # finally on the loop, so a client never closed, as in the README, leaves no socket.
         self.closer = self._close_at_exit()
         with contextlib.suppress(StopIteration):
             self.closer.asend(None).send(None)  # runs it to its yield: no suspension
@@ -126,23 +41,18 @@ class _LoopState:
         try:
             yield
         finally:
-            await self._close_parts()
+            clients, self.clients = self.clients, {}
+            for client in clients.values():
+                await client.aclose()
 
     async def aclose(self) -> None:
         await self.closer.aclose()  # runs its finally, once: a second aclose() does nothing
 
-    async def _close_parts(self) -> None:
-        for client in self.clients.take():
-            await client.aclose()
-
 
 class _APISlot:
-    """A permit for one gateway request in flight on an event loop, of
-    ``max_connections``. A request waits for one before it is built, not after,
-    holding nothing but its coroutine: thousands of calls at once otherwise each build
-    their request and reply objects and keep them while aiohttp's pool makes them wait,
-    and the garbage collector's time grows with them. Waiting longer than
-    ``pool_timeout`` is httpx's ``PoolTimeout``: nothing was sent."""
+    """A permit for one gateway request in flight on a loop, taken before the request is
+    built: thousands of calls otherwise each hold their request while aiohttp's pool makes
+    them wait. Waiting longer than ``pool_timeout`` is httpx's ``PoolTimeout``."""
 
     __slots__ = ("_pool_timeout", "_slots")
 
@@ -167,35 +77,39 @@ class _APISlot:
 
 
 class _Pools:
-    """The connections of one Transport, kept apart from it so that a finalizer can
-    close them once the Transport is collected: left to the garbage collector, each
-    socket would be closed with a ResourceWarning. Nothing in here may refer back to
-    the Transport, or it would never be collected.
+    """A Transport's connections, apart from it (nothing here refers back to it) so that a
+    finalizer closes them once it is collected, without a ResourceWarning per socket."""
 
-    After ``fork()`` the child starts empty: the parent's sockets are shared with the
-    child, and a request written on one by both would interleave, or hand one process
-    the other's reply. The inherited clients are dropped, never closed (closing would
-    end the parent's connections too), and kept so the collector never closes them.
-    """
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.sync: _Pair[httpx.Client] = _Pair()
+    def __init__(self, verify: bool | str) -> None:
+        self.verify = verify
+        self.tls: ssl.SSLContext | None = None
+        self.lock = threading.RLock()
+        self.sync: dict[bool, httpx.Client] = {}
         self.loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = weakref.WeakKeyDictionary()
         _forksafe.track(self)
 
     def drop_inherited(self) -> object:
-        """In a forked child: forget the parent's connections, unclosed (see _forksafe)."""
         inherited = (self.sync, dict(self.loops))
-        self.lock = threading.Lock()
-        self.sync = _Pair()
-        self.loops = weakref.WeakKeyDictionary()
+        self.lock = threading.RLock()  # a parent's thread may have held it at fork()
+        self.sync, self.loops = {}, weakref.WeakKeyDictionary()
         return inherited
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The TLS context of every connection, made once: loading CA files takes tens of ms."""
+        with self.lock:
+            if self.tls is None:
+                if not isinstance(self.verify, str):
+                    self.tls = httpx.create_ssl_context(verify=self.verify)
+                elif os.path.isdir(self.verify):  # a CA folder or file (httpx 0.28 deprecates paths)
+                    self.tls = ssl.create_default_context(capath=self.verify)
+                else:
+                    self.tls = ssl.create_default_context(cafile=self.verify)
+            return self.tls
 
     def close_blocking(self) -> None:
         with self.lock:
-            clients = self.sync.take()
-        for client in clients:
+            clients, self.sync = self.sync, {}
+        for client in clients.values():
             client.close()
 
     def release(self) -> None:
@@ -205,9 +119,8 @@ class _Pools:
             states = list(self.loops.items())
             self.loops.clear()
         for loop, state in states:
-            if not loop.is_closed():  # a closed loop's connections were closed with it
-                with contextlib.suppress(RuntimeError):  # closed since
-                    loop.call_soon_threadsafe(_start_aclose, loop, state)
+            with contextlib.suppress(RuntimeError):  # a closed loop's connections closed with it
+                loop.call_soon_threadsafe(_start_aclose, loop, state)
 
 
 def _start_aclose(loop: asyncio.AbstractEventLoop, state: _LoopState) -> None:
@@ -224,87 +137,75 @@ class Transport:
     def __init__(self, config: Config) -> None:
         self.config = config
         self.signer = GatewaySigner(config.app_key, config.app_secret)
-        self._tls = _TLSContext(config.verify)
-        self._pools = _Pools()
-        # A client dropped without close(), as in the README's examples, still closes
-        # its connections; so does one alive at exit (the module-level default client).
+        self._pools = _Pools(config.verify)
+        # A client dropped without close(), or alive at exit, still closes its connections.
         weakref.finalize(self, self._pools.release)
 
-    # ------------------------------------------------------------ client arguments
-
-    def _args(self, *, signed: bool, asynchronous: bool) -> dict[str, Any]:
+    def _make(self, *, signed: bool, asynchronous: bool) -> httpx.Client | httpx.AsyncClient:
         c = self.config
         args: dict[str, Any] = {
             "headers": {"User-Agent": c.agent, "Accept-Encoding": "identity"},
-            "verify": self._tls.get(),
+            "verify": self._pools.tls_context(),
             "limits": httpx.Limits(max_connections=c.max_connections, max_keepalive_connections=c.max_connections),
             **(c.httpx_args or {}),
         }
         if signed:
             args.update(base_url=c.endpoint, timeout=c.request_timeout, auth=self.signer, follow_redirects=False)
-        else:
-            # Presigned storage URLs may redirect (e.g. to a CDN); following is safe because
-            # nothing secret is attached to these requests.
+        else:  # presigned storage URLs may redirect (to a CDN): nothing secret rides along
             args.update(timeout=c.transfer_timeouts, follow_redirects=True)
         args["event_hooks"] = _guards.event_hooks(args.get("event_hooks"), api=signed, asynchronous=asynchronous)
-        return args
+        if asynchronous:
+            from .aio import AsyncClient  # aiohttp, a large import, once async code needs it
 
-    def _sync_client(self, *, signed: bool) -> httpx.Client:
-        from .sync import SyncClient  # httpcore is imported when the first sync client is made
+            return AsyncClient(**args)
+        from .sync import SyncClient
 
-        return SyncClient(**self._args(signed=signed, asynchronous=False))
+        return SyncClient(**args)
 
-    def _async_client(self, *, signed: bool) -> httpx.AsyncClient:
-        from .aio import AsyncClient  # aiohttp (a large import) when async code first needs it
-
-        return AsyncClient(**self._args(signed=signed, asynchronous=True))
-
-    # ------------------------------------------------------------ the clients
-
-    def _sync(self, *, signed: bool) -> httpx.Client:
+    def _client(self, *, signed: bool, asynchronous: bool) -> Any:
+        """The sync client, or the running loop's, made if missing or closed."""
         with self._pools.lock:
-            return self._pools.sync.get(signed=signed, make=lambda: self._sync_client(signed=signed))
+            clients: dict[bool, Any] = self._loop_state().clients if asynchronous else self._pools.sync
+            client = clients.get(signed)
+            if client is None or client.is_closed:
+                client = clients[signed] = self._make(signed=signed, asynchronous=asynchronous)
+            return client
 
     @property
     def sync_api(self) -> httpx.Client:
-        return self._sync(signed=True)
+        return self._client(signed=True, asynchronous=False)  # type: ignore[no-any-return]
 
     @property
     def sync_storage(self) -> httpx.Client:
-        return self._sync(signed=False)
+        return self._client(signed=False, asynchronous=False)  # type: ignore[no-any-return]
 
     def _loop_state(self) -> _LoopState:
-        """The running loop's state, made if missing. The caller holds the lock."""
         import asyncio
 
         loop = asyncio.get_running_loop()
-        state = self._pools.loops.get(loop)
-        if state is None:
-            state = self._pools.loops[loop] = _LoopState(self.config.max_connections)
-        return state
-
-    def _loop_client(self, *, signed: bool) -> httpx.AsyncClient:
-        """The running loop's client, made if missing."""
         with self._pools.lock:
-            return self._loop_state().clients.get(signed=signed, make=lambda: self._async_client(signed=signed))
+            state = self._pools.loops.get(loop)
+            if state is None:
+                state = self._pools.loops[loop] = _LoopState(self.config.max_connections)
+            return state
 
     def api_slot(self, pool_timeout: float | None) -> _APISlot:
-        """``async with``: one of the running loop's permits for a gateway request (see
-        :class:`_APISlot`)."""
-        with self._pools.lock:
-            return _APISlot(self._loop_state().api_slots, pool_timeout)
+        """``async with``: one of the running loop's permits for a gateway request."""
+        return _APISlot(self._loop_state().api_slots, pool_timeout)
 
     def async_api(self) -> httpx.AsyncClient:
-        return self._loop_client(signed=True)
+        return self._client(signed=True, asynchronous=True)  # type: ignore[no-any-return]
 
     async def async_storage(self) -> httpx.AsyncClient:
-        """The running loop's storage client (its TLS context made off the loop)."""
         await self.prepare_async()
-        return self._loop_client(signed=False)
+        return self._client(signed=False, asynchronous=True)  # type: ignore[no-any-return]
 
     async def prepare_async(self) -> None:
-        """Make what the first async client needs off the event loop: the TLS context."""
-        await self._tls.aget()
+        """Make the TLS context off the event loop: no file I/O on it."""
+        if self._pools.tls is None:
+            import asyncio
+
+            await asyncio.to_thread(self._pools.tls_context)
 
     def close(self) -> None:
         """Close the sync clients; a loop's async clients close with it, or by aclose()."""
@@ -314,9 +215,8 @@ class Transport:
         """Close the async clients of the running loop (and the sync ones)."""
         import asyncio
 
-        loop = asyncio.get_running_loop()
         with self._pools.lock:
-            state = self._pools.loops.pop(loop, None)
+            state = self._pools.loops.pop(asyncio.get_running_loop(), None)
         if state is not None:
             await state.aclose()
         self.close()

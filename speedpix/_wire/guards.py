@@ -1,33 +1,14 @@
-"""The protections hostile replies call for, wrapped around httpx's clients, each
-through a public API of httpx, httpcore, aiohttp or httpx-aiohttp.
-
-- Every call the façade makes runs inside an :class:`Exchange` (a context variable): its
-  per-attempt timeout and overall deadline reach the request (httpx's ``"timeout"``
-  request extension, set in a ``request`` event hook), and its response is kept even
-  when the generated parser then fails on it (for the error's request id).
-- A reply in a ``Content-Encoding`` we did not ask for is refused, never inflated (we ask
-  for ``identity``): a 1 MB gzip body may inflate to gigabytes. A ``response`` event hook.
-- A gateway reply larger than :data:`MAX_API_REPLY_BYTES` is refused as it arrives: the
-  same hook wraps the reply's ``response.stream`` (an ``httpx.SyncByteStream`` and
-  ``httpx.AsyncByteStream``, :class:`_GuardedStream`).
-- The deadline holds while a reply trickles in: sync reads and writes are bounded by it
-  in the ``network_backend=`` of httpcore's pools (:mod:`.sync`), async calls by
-  ``asyncio.timeout`` in the driver (:mod:`.drivers`).
-- The clients keep and send no cookies (:class:`LeanClient`, a mixin of both client
-  classes overriding httpx's public ``cookies`` and ``build_request``; and the async
-  client's aiohttp session has an ``aiohttp.DummyCookieJar``, :mod:`.aio`): a cookie the
-  gateway set would ride along with later requests, unsigned.
-- Proxies (the environment's and the caller's) are routes of ``mounts=``, each the same
-  transport class as the direct route (:mod:`.proxies`).
-"""
+"""What hostile replies call for, around httpx's clients: event hooks that see the call's
+:class:`Exchange`, refuse compressed or oversized replies, and no cookies."""
 
 from __future__ import annotations
 
 import functools
 import http.cookiejar
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
 from contextvars import ContextVar, Token
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -42,17 +23,9 @@ class _RefusingJar(http.cookiejar.CookieJar):
     def set_cookie(self, cookie: http.cookiejar.Cookie) -> None:
         return None
 
-    def extract_cookies(self, response: Any, request: Any) -> None:
-        return None
-
 
 class NoCookies(httpx.Cookies):
-    """Cookies that stay empty: a client's ``cookies``. Neither the gateway nor storage
-    uses cookies, and one the gateway set would ride along with later signed requests
-    unsigned. Not even read: httpx would copy every reply's headers into an
-    ``email.message.Message`` for its jar first."""
-
-    REFUSAL = "SpeedPix clients keep and send no cookies: the gateway would not sign them"
+    """A client's cookies, always empty; replies are not even read for them."""
 
     def __init__(self) -> None:
         super().__init__(_RefusingJar())
@@ -62,11 +35,9 @@ class NoCookies(httpx.Cookies):
 
 
 class AbsoluteURLs:
-    """A client's base URL joined with each relative URL it was given, as httpx joins
-    them, but parsed once per URL rather than twice per request: the generated
-    operations pass the same few paths again and again."""
+    """A base URL joined with relative URLs as httpx joins them, each parsed once, not twice a request."""
 
-    _LIMIT = 64  # the API's operations, with room to spare; anything else is not kept
+    _LIMIT = 64  # the API's operations, with room to spare
 
     def __init__(self) -> None:
         self._base: httpx.URL | None = None
@@ -90,14 +61,9 @@ class AbsoluteURLs:
 
 if TYPE_CHECKING:
 
-    class _Mixin:
-        """What :class:`LeanClient` uses of the ``httpx.Client`` or ``httpx.AsyncClient``
-        it is mixed into (their public API), for the type checker."""
+    class _Mixin:  # what LeanClient uses of httpx.Client and httpx.AsyncClient
+        base_url: httpx.URL
 
-        @property
-        def base_url(self) -> httpx.URL: ...
-        @base_url.setter
-        def base_url(self, url: httpx.URL | str) -> None: ...
         def build_request(self, method: str, url: httpx.URL | str, **kwargs: Any) -> httpx.Request: ...
 
 else:
@@ -105,11 +71,7 @@ else:
 
 
 class LeanClient(_Mixin):
-    """What SpeedPix's httpx clients, sync and async, change in httpx's: they keep no
-    cookies (:class:`NoCookies`), and parse each relative URL once (:class:`AbsoluteURLs`).
-    A mixin, first base of ``SyncClient(LeanClient, httpx.Client)`` and
-    ``AsyncClient(LeanClient, httpx.AsyncClient)``: it overrides their public
-    ``build_request`` and ``cookies``."""
+    """The first base of both client classes: no cookies, each relative URL parsed once."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -125,23 +87,19 @@ class LeanClient(_Mixin):
 
     @cookies.setter
     def cookies(self, cookies: object) -> None:
-        raise TypeError(NoCookies.REFUSAL)
+        raise TypeError("SpeedPix clients keep and send no cookies: the gateway would not sign them")
 
 
+@dataclass(slots=True, eq=False)
 class Exchange:
-    """One attempt of a façade call, as its hooks see it; ``with Exchange(...)`` runs
-    the attempt inside it (sync and async alike: a context variable follows the calling
-    thread or task)."""
+    """One attempt of a call, as its hooks see it (a context variable: the thread's or task's)."""
 
-    __slots__ = ("_token", "attempt", "deadline", "request", "response", "timeout")
-
-    def __init__(self, timeout: httpx.Timeout | None = None, deadline: float | None = None, attempt: int = 1) -> None:
-        self.timeout = timeout
-        self.deadline = deadline  # time.monotonic() value
-        self.attempt = attempt
-        self.request: httpx.Request | None = None
-        self.response: httpx.Response | None = None
-        self._token: Token[Exchange | None] | None = None
+    timeout: httpx.Timeout | None = None
+    deadline: float | None = None  # time.monotonic() value
+    attempt: int = 1
+    request: httpx.Request | None = None
+    response: httpx.Response | None = None
+    _token: Token[Exchange | None] | None = None
 
     def remaining(self) -> float | None:
         return None if self.deadline is None else self.deadline - time.monotonic()
@@ -153,27 +111,18 @@ class Exchange:
     def __exit__(self, *exc_info: object) -> None:
         if self._token is not None:
             _current.reset(self._token)
-        # Callbacks scheduled meanwhile (a new connection's socket reader, for one) keep
-        # a copy of the context, and this Exchange with it, for as long as they live.
+        # Callbacks scheduled meanwhile keep a copy of the context, and this Exchange with it.
         self.request = self.response = self._token = None
 
 
 _current: ContextVar[Exchange | None] = ContextVar("speedpix_exchange", default=None)
-
-
-def current_exchange() -> Exchange | None:
-    """The attempt running in this thread or task, if the façade made it."""
-    return _current.get()
+current_exchange = _current.get
 
 
 def deadline_passed() -> bool:
-    """Whether the current call's deadline has passed."""
     current = _current.get()
     remaining = current.remaining() if current is not None else None
     return remaining is not None and remaining <= 0
-
-
-# ---------------------------------------------------------------- event hooks
 
 
 def _on_request(request: httpx.Request) -> None:
@@ -195,15 +144,11 @@ def _on_response(response: httpx.Response, *, api: bool) -> None:
             "refused rather than inflated",
             request=response.request,
         )
-    limit = MAX_API_REPLY_BYTES if api else None
     deadline = current.deadline if current is not None else None
-    response.stream = _GuardedStream(response.stream, limit=limit, deadline=deadline)
+    response.stream = _GuardedStream(response.stream, MAX_API_REPLY_BYTES if api else None, deadline)
 
 
-Hooks = dict[str, list[Callable[..., Any]]]
-
-
-def event_hooks(user: Mapping[str, Iterable[Callable[..., Any]]] | None, *, api: bool, asynchronous: bool) -> Hooks:
+def event_hooks(user: Mapping[str, Iterable[Callable[..., Any]]] | None, *, api: bool, asynchronous: bool) -> Any:
     """Our hooks around the caller's (``httpx_args["event_hooks"]``); coroutines for an async client."""
     user = user or {}
     on_request: Callable[..., Any] = _on_request
@@ -213,7 +158,7 @@ def event_hooks(user: Mapping[str, Iterable[Callable[..., Any]]] | None, *, api:
     return {"request": [*user.get("request", ()), on_request], "response": [on_response, *user.get("response", ())]}
 
 
-def _awaitable(hook: Callable[[Any], None]) -> Callable[[Any], Coroutine[Any, Any, None]]:
+def _awaitable(hook: Callable[[Any], None]) -> Callable[[Any], Any]:
     async def awaitable(message: Any) -> None:
         hook(message)
 
@@ -221,10 +166,9 @@ def _awaitable(hook: Callable[[Any], None]) -> Callable[[Any], Coroutine[Any, An
 
 
 class _GuardedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A reply body that stops at a size limit and at the call's deadline, if any, and
-    that lets go of the stream it wraps once closed."""
+    """A reply body that stops at a size limit and at the call's deadline."""
 
-    def __init__(self, inner: Any, *, limit: int | None, deadline: float | None) -> None:
+    def __init__(self, inner: Any, limit: int | None, deadline: float | None) -> None:
         self._inner = inner
         self._limit = limit
         self._deadline = deadline
@@ -242,8 +186,7 @@ class _GuardedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
             self._check(chunk)
             yield chunk
 
-    # An iterator rather than an async generator, as are _aio's: asyncio registers
-    # every async generator it starts, and a request goes through several such layers.
+    # Not an async generator: asyncio registers each one it starts.
     def __aiter__(self) -> AsyncIterator[bytes]:
         self._chunks = self._inner.__aiter__()
         return self
@@ -253,8 +196,7 @@ class _GuardedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
         self._check(chunk)
         return chunk
 
-    # Once closed, the stream lets go of the one it wraps: httpx's wraps the response
-    # again, and that cycle would otherwise wait for the garbage collector.
+    # Letting go of the wrapped stream once closed: httpx's wraps the response, a cycle.
     def close(self) -> None:
         inner, self._inner = self._inner, _CLOSED
         inner.close()

@@ -10,9 +10,8 @@ from .connections import Transport
 
 
 class SignedAPIClient(GeneratedClient):
-    """The generated low-level client (``speedpix_api.Client``) on a transport's signed
-    clients: the thread's sync client, the running loop's async one, made anew after
-    ``close()`` or ``fork()``. It is ``client.api``, and what the façade's calls use."""
+    """The generated client on the transport's signed clients (this thread's sync one,
+    the running loop's async one), made anew after ``close()`` or ``fork()``."""
 
     def __init__(self, transport: Transport) -> None:
         super().__init__(base_url=transport.config.endpoint, raise_on_unexpected_status=False)
