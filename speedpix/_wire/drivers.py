@@ -86,16 +86,12 @@ def _sync_send(effect: fx.Send[Any], transport: Transport) -> fx.CallOutcome[Any
 def _sync_body_head(response: httpx.Response) -> bytes:
     """The first bytes of a body that is not the file; one that fails to arrive is no
     worse than none (the status says what happened), unless the call's deadline passed."""
-    head = b""
     try:
-        for chunk in response.iter_bytes():
-            head += chunk
-            if len(head) >= fx.ERROR_BODY_LIMIT:
-                break
+        return next(response.iter_bytes(fx.ERROR_BODY_LIMIT), b"")
     except TRANSFER_FAILURES:
         if deadline_passed():
             raise
-    return head[: fx.ERROR_BODY_LIMIT]
+    return b""
 
 
 def _sync_fill(sink: fx.Sink, response: httpx.Response) -> None:
@@ -214,16 +210,12 @@ async def _async_send(effect: fx.Send[Any], transport: Transport) -> fx.CallOutc
 
 async def _async_body_head(response: httpx.Response) -> bytes:
     """:func:`_sync_body_head`, async."""
-    head = b""
     try:
-        async for chunk in response.aiter_bytes():
-            head += chunk
-            if len(head) >= fx.ERROR_BODY_LIMIT:
-                break
+        return await anext(response.aiter_bytes(fx.ERROR_BODY_LIMIT), b"")
     except TRANSFER_FAILURES:
         if deadline_passed():
             raise
-    return head[: fx.ERROR_BODY_LIMIT]
+    return b""
 
 
 async def _async_transfer(effect: fx.Put | fx.Get, transport: Transport) -> fx.TransferOutcome:
