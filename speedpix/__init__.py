@@ -79,7 +79,7 @@ if hasattr(os, "register_at_fork"):
 def default_client() -> Client:
     """The client ``speedpix.run`` uses when given none: built once, from the environment."""
     global _default_client
-    from .client import Client
+    from .client import Client  # on first use: keeps `import speedpix` cheap
 
     with _default_lock:
         if _default_client is None:

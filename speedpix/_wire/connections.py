@@ -19,6 +19,7 @@ from .._core.signing import GatewaySigner
 from . import forksafe as _forksafe
 from . import guards as _guards
 
+# asyncio is imported where it is used: a sync-only program never loads it.
 if TYPE_CHECKING:
     import asyncio
 
@@ -158,7 +159,7 @@ class Transport:
             from .aio import AsyncClient  # aiohttp, a large import, once async code needs it
 
             return AsyncClient(**args)
-        from .sync import SyncClient
+        from .sync import SyncClient  # httpcore's pool, once sync code needs it
 
         return SyncClient(**args)
 

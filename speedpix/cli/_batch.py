@@ -1,4 +1,5 @@
-"""``speedpix batch`` (a jobs file run through :func:`speedpix.batch.run_batch`) and ``speedpix report``."""
+"""``speedpix batch`` (a jobs file run through :func:`speedpix.batch.run_batch`) and ``speedpix report``;
+the batch runner is imported when a command runs (fast ``--help``)."""
 
 from __future__ import annotations
 
