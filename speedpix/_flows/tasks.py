@@ -19,17 +19,10 @@ from speedpix_api.models import (
 
 from .._core import validate
 from .._core.effects import Flow, Notify, Sleep
-from .._core.errors import (
-    APIError,
-    APITimeoutError,
-    MalformedResponseError,
-    PredictionTimeoutError,
-    RateLimitError,
-    ServerError,
-)
+from .._core.errors import APIError, APITimeoutError, PredictionTimeoutError
 from .._core.polling import PollState, estimate_confirmed, next_poll
 from .._core.replies import TERMINAL_STATUSES, Reply, normalise_status, present, value_of
-from .._core.retry import CallSettings
+from .._core.retry import CallSettings, describes_task
 from .._core.twins import sync_and_async
 from .calls import PROGRESS, RESULT, api_call
 from .handle import Handle
@@ -174,8 +167,7 @@ class Prediction:
         try:
             return (yield from api_call(call, settings, task_id=self.id))
         except APIError as error:
-            # Throttling, service timeouts, transport and gateway failures describe the call.
-            if error.status_code != 200 or isinstance(error, RateLimitError | MalformedResponseError | ServerError):
+            if not describes_task(error):
                 raise
             return error
 
