@@ -18,10 +18,9 @@ from speedpix_api.types import Unset
 
 from .._core.effects import Blocking, Effect, Flow, Get, Put, Sleep
 from .._core.errors import InvalidInputError, SpeedPixException
-from .._core.gateway import text
 from .._core.inputs import FileSource, file_source
 from .._core.names import shown_url
-from .._core.replies import present
+from .._core.replies import present, value_of
 from .._core.retry import CallSettings, retry_delay
 from .._core.storage import Route
 from .calls import UPLOAD_SIGN, api_call
@@ -160,8 +159,8 @@ def upload_flow(
         source.name,
         source.content_type,
         source.size,
-        object_key=text(data.object_key),
-        path=text(data.path),
+        object_key=value_of(data.object_key),
+        path=value_of(data.path),
         expire_time=None if isinstance(data.expire_time, Unset) else data.expire_time,
     )
 
