@@ -201,14 +201,12 @@ class Client:
         unless ``version_id`` is given —, ``version_id``, ``randomise_seeds``,
         ``return_temp_files``, and any the spec gains).
         """
-        from ._flows.submit import run_flow
+        from ._flows.submit import Submission, run_flow
 
         handle = (self if max_retries is None else self.with_options(max_retries=max_retries))._handle
-        flow = run_flow(
-            handle, workflow_id, input, resource_config_id=resource_config_id,
-            file_encoding_strategy=file_encoding_strategy, wait=wait, timeout=timeout,
-            polling_interval=polling_interval, on_progress=on_progress, options=options,
-        )  # fmt: skip
-        return handle, flow
+        task = Submission(workflow_id, input, resource_config_id, file_encoding_strategy, options)
+        return handle, run_flow(
+            handle, task, wait=wait, timeout=timeout, polling_interval=polling_interval, on_progress=on_progress
+        )
 
     run, async_run = sync_and_async(_run, "Async :meth:`run`; uploads of several input files run concurrently.")

@@ -10,7 +10,7 @@ from ._core import validate
 from ._core.effects import Flow
 from ._core.twins import sync_and_async
 from ._flows.handle import Handle
-from ._flows.submit import create_flow
+from ._flows.submit import Submission, create_flow
 from ._flows.tasks import Prediction, ProgressCallback
 
 __all__ = ["Prediction", "Predictions", "ProgressCallback"]
@@ -33,16 +33,8 @@ class Predictions:
         **options: Unpack[ComfyPromptRequestOptions],
     ) -> tuple[Handle, Flow[Prediction]]:
         """Submit a task and return its :class:`Prediction` without waiting for it."""
-        flow = create_flow(
-            self._handle,
-            self._handle.settings(timeout),
-            workflow_id=workflow_id,
-            input=input,
-            resource_config_id=resource_config_id,
-            file_encoding_strategy=file_encoding_strategy,
-            options=options,
-        )
-        return self._handle, flow
+        task = Submission(workflow_id, input, resource_config_id, file_encoding_strategy, options)
+        return self._handle, create_flow(self._handle, self._handle.settings(timeout), task)
 
     create, async_create = sync_and_async(_create)
 

@@ -226,6 +226,8 @@ _FIELDS: Final[dict[type, dict[str, _Check]]] = {
         "expireTime": lambda value, where: value if isinstance(value, str) else _TIMESTAMP(value, where),
     },
 }
+# The fields without which a reply is of no use, checked after their types.
+_REQUIRED: Final = {m.ComfyPromptData: ("taskId",), m.UploadSignData: ("uploadUrl", "accessUrl")}
 
 
 @functools.cache
@@ -241,6 +243,9 @@ def _check_fields(model: object, where: str = "") -> None:
         value = check(getattr(model, attribute), where + name)
         setattr(model, attribute, value)
         _check_fields(value, f"{where}{name}.")
+    for name in _REQUIRED.get(type(model), ()):
+        if not getattr(model, _attribute(name)):
+            raise _Refused(f"{where}{name} is missing")
 
 
 def interpret(call: Call[E], outcome: CallOutcome[E], *, task_id: str | None = None) -> Reply[E] | SpeedPixException:

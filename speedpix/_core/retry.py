@@ -72,6 +72,12 @@ def may_have_run(error: SpeedPixException) -> bool:
     return isinstance(error, ServerError | MalformedResponseError)
 
 
+def describes_task(error: APIError) -> bool:
+    """Whether a result call's error is the task's failure (throttling, service timeouts,
+    transport and gateway failures describe the call)."""
+    return error.status_code == 200 and not isinstance(error, RateLimitError | MalformedResponseError | ServerError)
+
+
 def is_transient(error: SpeedPixException, *, idempotent: bool) -> bool:
     """Whether repeating the request that failed with ``error`` may succeed and is safe."""
     if not idempotent and may_have_run(error):

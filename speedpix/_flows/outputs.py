@@ -127,8 +127,6 @@ class FileOutput(_File, str):
         flow = save_flow(self.url, path, name, settings, timeout, task_id=self.task_id, storage_options=storage_options)
         return handle, flow
 
-    _save_file, _async_save_file = sync_and_async(_saved)
-
     def _stream(self) -> tuple[Handle, Flow[httpx.Response | None]]:
         # No retries: a consumer may have used earlier chunks.
         handle, settings, timeout = self._parts(retries=False)

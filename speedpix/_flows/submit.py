@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from speedpix_api.api.predictions import ComfyPromptRequestOptions
@@ -9,7 +10,7 @@ from speedpix_api.models import ComfyPromptRequest, ComfyPromptRequestInputs
 
 from .._core import validate
 from .._core.effects import Blocking, Flow, Parallel
-from .._core.errors import InvalidInputError, MalformedResponseError, PredictionError, SpeedPixException
+from .._core.errors import InvalidInputError, PredictionError, SpeedPixException
 from .._core.inputs import FileSource, check_base64_sizes, check_strategy, fill_slots, resolve_files, walk_inputs
 from .._core.logging import logger
 from .._core.replies import present, value_of
@@ -37,23 +38,26 @@ def _input_urls(handle: Handle, settings: CallSettings, plan: Any, strategy: str
     return [file.access_url for file in files]
 
 
-def create_flow(
-    handle: Handle,
-    settings: CallSettings,
-    *,
-    workflow_id: str,
-    input: Any,
-    resource_config_id: str | None,
-    file_encoding_strategy: str,
-    options: ComfyPromptRequestOptions,
-) -> Flow[Prediction]:
+@dataclass(frozen=True)
+class Submission:
+    """What ``run()``/``predictions.create()`` create a task from, as given."""
+
+    workflow_id: str
+    input: Any
+    resource_config_id: str | None
+    file_encoding_strategy: str
+    options: ComfyPromptRequestOptions
+
+
+def create_flow(handle: Handle, settings: CallSettings, task: Submission) -> Flow[Prediction]:
     """Validate, send the input files, then submit the task."""
+    workflow_id, resource_config_id = task.workflow_id, task.resource_config_id
     validate.identifier("workflow_id", workflow_id)
     validate.identifier("resource_config_id", resource_config_id, optional=True)
     validate.check_header_values(resource_config_id=resource_config_id)
-    fields = validate.request_options(options)
-    strategy = check_strategy(file_encoding_strategy)
-    walked = walk_inputs({} if input is None else input, detect_file_paths=handle.config.detect_file_paths)
+    fields = validate.request_options(task.options)
+    strategy = check_strategy(task.file_encoding_strategy)
+    walked = walk_inputs({} if task.input is None else task.input, detect_file_paths=handle.config.detect_file_paths)
     # Only inputs that may hold files need the file system, off the event loop.
     plan = (yield Blocking(lambda: resolve_files(walked))) if walked.pending else walked
     phase = "uploading"
@@ -65,12 +69,6 @@ def create_flow(
         submit = SUBMIT(client=handle.api, body=body, x_sp_resource_config_id=resource_config_id or "default")
         reply = yield from api_call(submit, settings)
         data = present(reply.envelope.data)
-        if not value_of(data.task_id):
-            raise MalformedResponseError(
-                "comfy_prompt succeeded but returned no taskId; the task may exist: check the console.",
-                request_id=reply.request_id,
-                api_invoke_id=reply.api_invoke_id,
-            )
     except SpeedPixException as error:
         # Which step failed, and whether a task may exist (an InvalidInputError is "validating").
         if error.phase is None:
@@ -92,16 +90,12 @@ def create_flow(
 
 def run_flow(
     handle: Handle,
-    workflow_id: str,
-    input: Any,
+    task: Submission,
     *,
-    resource_config_id: str | None,
-    file_encoding_strategy: str,
     wait: bool,
     timeout: float | None,
     polling_interval: float | None,
     on_progress: ProgressCallback | None,
-    options: ComfyPromptRequestOptions,
 ) -> Flow[Any]:
     """``run()``: create the task, then (unless ``wait=False``) wait for its output."""
     validate.flag("wait", wait)
@@ -109,15 +103,7 @@ def run_flow(
     if on_progress is not None and not callable(on_progress):
         raise InvalidInputError("on_progress must be a callable taking the Prediction")
     settings = handle.settings(timeout, wait=wait)
-    prediction = yield from create_flow(
-        handle,
-        settings,
-        workflow_id=workflow_id,
-        input=input,
-        resource_config_id=resource_config_id,
-        file_encoding_strategy=file_encoding_strategy,
-        options=options,
-    )
+    prediction = yield from create_flow(handle, settings, task)
     if not wait:
         return prediction
     yield from prediction._wait_flow(settings, polling_interval, on_progress)

@@ -19,17 +19,10 @@ from speedpix_api.models import (
 
 from .._core import validate
 from .._core.effects import Flow, Notify, Sleep
-from .._core.errors import (
-    APIError,
-    APITimeoutError,
-    MalformedResponseError,
-    PredictionTimeoutError,
-    RateLimitError,
-    ServerError,
-)
+from .._core.errors import APIError, APITimeoutError, PredictionTimeoutError
 from .._core.polling import PollState, estimate_confirmed, next_poll
 from .._core.replies import TERMINAL_STATUSES, Reply, normalise_status, present, value_of
-from .._core.retry import CallSettings
+from .._core.retry import CallSettings, describes_task
 from .._core.twins import sync_and_async
 from .calls import PROGRESS, RESULT, api_call
 from .handle import Handle
@@ -168,39 +161,34 @@ class Prediction:
         if self._running_sample is not None:
             self._running_sample = (self._running_sample[0] + shift, self._running_sample[1])
 
-    def _result_flow(self, settings: CallSettings) -> Flow[Reply[ComfyResultResponse] | APIError]:
-        """A result call: its reply, or its error when that describes the task (a failed task)."""
+    def _result_flow(self, settings: CallSettings) -> Flow[APIError | None]:
+        """A result call, applied; or its error when that describes the task (a failed task)."""
         call = RESULT(client=self._handle.api, body=TaskIdRequest(task_id=self.id))
         try:
-            return (yield from api_call(call, settings, task_id=self.id))
+            self._apply_result((yield from api_call(call, settings, task_id=self.id)))
         except APIError as error:
-            # Throttling, service timeouts, transport and gateway failures describe the call.
-            if error.status_code != 200 or isinstance(error, RateLimitError | MalformedResponseError | ServerError):
+            if not describes_task(error):
                 raise
             return error
+        return None
 
     def _reload_flow(self, settings: CallSettings, on_progress: ProgressCallback | None = None) -> Flow[Prediction]:
         reply = yield from api_call(
             PROGRESS(client=self._handle.api, body=TaskIdRequest(task_id=self.id)), settings, task_id=self.id
         )
         changed = self._apply_progress(reply)
-        if self.done:
-            result = yield from self._result_flow(settings)
-            if isinstance(result, APIError):
-                self.status = "failed"
-                self.error = result.sub_err_message or result.err_message or result.message
-                self.error_code = result.sub_err_code or result.err_code
-                self.invoke_id = result.api_invoke_id or self.invoke_id
-            else:
-                self._apply_result(result)
+        if self.done and (error := (yield from self._result_flow(settings))) is not None:
+            self.status = "failed"
+            self.error = error.sub_err_message or error.err_message or error.message
+            self.error_code = error.sub_err_code or error.err_code
+            self.invoke_id = error.api_invoke_id or self.invoke_id
         if changed and on_progress is not None:
             yield Notify(on_progress, self)
         return self
 
     def _finish_flow(self, settings: CallSettings, on_progress: ProgressCallback | None) -> Flow[bool]:
         """A poll aimed at the expected finish: the result directly; True if the task had finished."""
-        reply = yield from self._result_flow(settings)
-        if isinstance(reply, APIError):
+        if (yield from self._result_flow(settings)) is not None:
             # Whether the service answers a result call for an unfinished task with its
             # status or with an error is undocumented. An error here may mean either, so
             # ask the progress endpoint, which is authoritative; if the task was still
@@ -208,7 +196,6 @@ class Prediction:
             yield from self._reload_flow(settings, on_progress)
             self._aim_at_result = self.done
             return self.done
-        self._apply_result(reply)
         if not self.done:
             return False
         # What a progress poll would have said of a finished task.

@@ -17,11 +17,10 @@ from speedpix_api.models import UploadSignRequest
 from speedpix_api.types import Unset
 
 from .._core.effects import Blocking, Effect, Flow, Get, Put, Sleep
-from .._core.errors import InvalidInputError, MalformedResponseError, SpeedPixException
-from .._core.gateway import text
+from .._core.errors import InvalidInputError, SpeedPixException
 from .._core.inputs import FileSource, file_source
 from .._core.names import shown_url
-from .._core.replies import present
+from .._core.replies import present, value_of
 from .._core.retry import CallSettings, retry_delay
 from .._core.storage import Route
 from .calls import UPLOAD_SIGN, api_call
@@ -148,27 +147,20 @@ def upload_flow(
     request = UploadSignRequest(original_filename=source.name, content_type=source.content_type, size=source.size)
     reply = yield from api_call(UPLOAD_SIGN(client=api, body=request), settings)
     data = present(reply.envelope.data)
-    upload_url, access_url = text(data.upload_url), text(data.access_url)
-    if not upload_url or not access_url:
-        raise MalformedResponseError(
-            "sp_create_temp_file_upload_sign returned no uploadUrl/accessUrl.",
-            request_id=reply.request_id,
-            api_invoke_id=reply.api_invoke_id,
-        )
     # The signed Content-Type, and a length: presigned storage URLs refuse chunked uploads.
     headers = {"Content-Type": source.content_type, "Content-Length": str(source.size)}
 
     def put(url: str, attempt: int) -> Put:
         return Put(url, source, headers, settings.attempt_timeout(transfer_timeout), attempt, settings.deadline)
 
-    yield from transfer_flow("PUT", upload_url, put, settings, what=f"uploading {source.name}")
+    yield from transfer_flow("PUT", str(data.upload_url), put, settings, what=f"uploading {source.name}")
     return File(
-        access_url,
+        str(data.access_url),
         source.name,
         source.content_type,
         source.size,
-        object_key=text(data.object_key),
-        path=text(data.path),
+        object_key=value_of(data.object_key),
+        path=value_of(data.path),
         expire_time=None if isinstance(data.expire_time, Unset) else data.expire_time,
     )
 

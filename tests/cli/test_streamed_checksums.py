@@ -112,10 +112,8 @@ def test_save_outputs_hashes_as_it_streams(client: speedpix.Client, tmp_path: Pa
 def test_a_save_hands_back_its_checksum_in_both_drivers(mode: str, client: speedpix.Client, tmp_path: Path) -> None:
     image = client.run("demo-txt2img", {"prompt": "an owl"}, polling_interval=0.005)["images"]
     with opens_under(tmp_path) as opened:
-        if mode == "sync":
-            saved = image.file._save_file(tmp_path, image.filename)
-        else:
-            saved = asyncio.run(image.file._async_save_file(tmp_path, image.filename))
+        handle, flow = image.file._saved(tmp_path, image.filename)
+        saved = handle.run_sync(flow) if mode == "sync" else asyncio.run(handle.run_async(flow))
     assert reads(opened) == []
     path = Path(saved.path)
     assert path == tmp_path / image.filename

@@ -214,6 +214,21 @@ def test_wrong_types_are_malformed_replies(model: type, body: Any, where: str) -
     assert error.task_id == "t9"
 
 
+@pytest.mark.parametrize(
+    ("model", "data", "where"),
+    [
+        (ComfyPromptResponse, {"status": "waiting"}, "data.taskId is missing"),
+        (ComfyPromptResponse, {"taskId": "", "status": "waiting"}, "data.taskId is missing"),
+        (UploadSignResponse, {"uploadUrl": "u"}, "data.accessUrl is missing"),
+        (UploadSignResponse, {"accessUrl": "a"}, "data.uploadUrl is missing"),
+    ],
+)
+def test_required_fields_missing_are_malformed_replies(model: type, data: Any, where: str) -> None:
+    error = _interpret(model, {"status": 10, "data": data})
+    assert isinstance(error, MalformedResponseError), error
+    assert where in str(error)
+
+
 def test_a_malformed_submit_reply_names_the_task_it_created() -> None:
     error = _interpret(ComfyPromptResponse, {"status": 10, "data": {"taskId": "t7", "status": 3}})
     assert isinstance(error, MalformedResponseError)
