@@ -117,14 +117,14 @@ class Client:
     @functools.cached_property
     def predictions(self) -> Predictions:
         """Create tasks and look them up by id."""
-        from .predictions import Predictions
+        from .predictions import Predictions  # on first use, as _handle
 
         return Predictions(self._handle)
 
     @functools.cached_property
     def files(self) -> Files:
         """Upload local files for use as workflow inputs."""
-        from .files import Files
+        from .files import Files  # on first use, as _handle
 
         return Files(self._handle)
 
@@ -201,7 +201,7 @@ class Client:
         unless ``version_id`` is given —, ``version_id``, ``randomise_seeds``,
         ``return_temp_files``, and any the spec gains).
         """
-        from ._flows.submit import Submission, run_flow
+        from ._flows.submit import Submission, run_flow  # the flows load with the first call
 
         handle = (self if max_retries is None else self.with_options(max_retries=max_retries))._handle
         task = Submission(workflow_id, input, resource_config_id, file_encoding_strategy, options)

@@ -51,7 +51,7 @@ def array_problem(array: Any) -> str | None:
 def pillow() -> Any:
     """The ``PIL.Image`` module, or a clear error naming the extra that brings it."""
     try:
-        from PIL import Image
+        from PIL import Image  # optional: the [images] extra
     except ImportError:
         raise ConfigurationError(f"this needs Pillow, which is not installed: {EXTRA_HINT}") from None
     return Image
