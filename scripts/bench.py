@@ -183,8 +183,9 @@ def run_worker(side: Side, emu: EmulatorProcess, kind: str, env: dict[str, str] 
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-def import_times(python: str, code: str, runs: int, pythonpath: str | None = None) -> float:
-    """Median wall time (ms) of fresh ``python -c code`` runs, after one warm-up run.
+def import_times(python: str, codes: dict[str, str], runs: int, pythonpath: str | None = None) -> dict[str, float]:
+    """Median wall time (ms) of fresh ``python -c code`` runs for each of ``codes``, after one
+    warm-up run each; the codes take turns, so a slow spell of the machine hits them alike.
 
     Bytecode caching is on (PYTHONDONTWRITEBYTECODE removed), as for an installed
     package: the warm-up run writes the ``.pyc`` files the measured runs use.
@@ -193,13 +194,15 @@ def import_times(python: str, code: str, runs: int, pythonpath: str | None = Non
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "PYTHONPATH")}
     if pythonpath:
         env["PYTHONPATH"] = pythonpath
-    subprocess.run([python, "-c", code], cwd=cwd, env=env, check=True)
-    times = []
-    for _ in range(runs):
-        started = time.perf_counter()
+    times: dict[str, list[float]] = {name: [] for name in codes}
+    for code in codes.values():
         subprocess.run([python, "-c", code], cwd=cwd, env=env, check=True)
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+    for _ in range(runs):
+        for name, code in codes.items():
+            started = time.perf_counter()
+            subprocess.run([python, "-c", code], cwd=cwd, env=env, check=True)
+            times[name].append((time.perf_counter() - started) * 1000)
+    return {name: statistics.median(values) for name, values in times.items()}
 
 
 # -- data files -------------------------------------------------------------------------
@@ -294,15 +297,9 @@ def main() -> None:
     # Ours from its source tree, in a venv holding only its runtime dependencies.
     source_path = os.pathsep.join([str(ROOT), str(ROOT / "generated")])
     import_sides = [("ours", str(runtime_python()), source_path), ("original", original.python, None)]
-    imports = {
-        name: {
-            "speedpix": import_times(python, "import speedpix", import_runs, path),
-            "client": import_times(python, "from speedpix import Client", import_runs, path),
-            "httpx": import_times(python, "import httpx", import_runs, path),
-            "pass": import_times(python, "pass", import_runs, path),
-        }
-        for name, python, path in import_sides
-    }
+    codes = {"speedpix": "import speedpix", "client": "from speedpix import Client", "httpx": "import httpx"}
+    codes["pass"] = "pass"
+    imports = {name: import_times(python, codes, import_runs, path) for name, python, path in import_sides}
     raw["import_ms"] = imports
 
     emu = EmulatorProcess()
