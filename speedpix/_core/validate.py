@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import httpx
 
-from speedpix_api.api.predictions import ComfyPromptRequestOptions
-
 from .errors import ConfigurationError, InvalidInputError
+
+if TYPE_CHECKING:
+    from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
 DEFAULT_ENDPOINT = "https://openai.edu-aliyun.com"
 #: Longest header value accepted (gateways refuse heads beyond a few tens of KiB).
@@ -72,6 +73,9 @@ def count(name: str, value: object, *, minimum: int = 0) -> int:
 
 def request_options(options: ComfyPromptRequestOptions) -> ComfyPromptRequestOptions:
     """The optional ``comfy_prompt`` fields to send: the caller's (None is not given), checked, with the defaults."""
+    # On first use: `from speedpix import Client` does not load the generated package (attrs).
+    from speedpix_api.api.predictions import ComfyPromptRequestOptions
+
     known = ComfyPromptRequestOptions.__optional_keys__
     options = cast(ComfyPromptRequestOptions, {key: value for key, value in options.items() if value is not None})
     if unknown := sorted(set(options) - known):
