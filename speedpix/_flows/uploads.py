@@ -69,9 +69,7 @@ class Uploads:
     def key(self, source: FileSource) -> Key:
         """The content's key (blocking: reads the content, unless a file on disk unchanged since hashed)."""
         if source.path is not None:
-            info = os.stat(source.path)
-            digest = _file_digest(os.path.realpath(source.path), info.st_size, info.st_mtime_ns, info.st_ino)
-            return (digest, source.size, source.content_type)
+            return (file_sha256(source.path)[0], source.size, source.content_type)
         hasher = hashlib.sha256()
         for chunk in source.iter_chunks():
             hasher.update(chunk)
@@ -128,6 +126,13 @@ def _file_digest(path: str, size: int, mtime_ns: int, inode: int) -> str:
     """A file's SHA-256, kept while the file stays the same (path, size, modification time, inode)."""
     with open(path, "rb") as file:
         return hashlib.file_digest(file, "sha256").hexdigest()
+
+
+def file_sha256(path: str) -> tuple[str, int]:
+    """A file's SHA-256 and size, read once while its path, size, modification time and inode stay
+    the same (blocking): for the upload key and for a batch's provenance alike."""
+    info = os.stat(path)
+    return _file_digest(os.path.realpath(path), info.st_size, info.st_mtime_ns, info.st_ino), info.st_size
 
 
 def shared_upload_flow(uploads: Uploads, source: FileSource, settings: CallSettings, upload: Flow[File]) -> Flow[File]:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import json
 import math
 import queue
@@ -24,6 +22,7 @@ from .._core.logging import logger
 from .._core.names import shown_url
 from .._core.retry import RetryPolicy, retry_delay
 from .._core.validate import request_options
+from .._flows.uploads import file_sha256
 from ._jobs import Job, job_input, map_input
 from ._journal import DONE, FAILED, PENDING, SUBMITTED, SUBMITTING, UNKNOWN, Journal, Row
 from ._results import BatchEvent, failure_kind, task_failure_kind, utc_now
@@ -93,13 +92,6 @@ def redacted(value: Any) -> Any:
     return value
 
 
-def _digest(path: str, size: int, mtime_ns: int) -> dict[str, Any]:
-    """Size and SHA-256 of an input file, cached by path, size and mtime: each is read once."""
-    with open(path, "rb") as stream:
-        sha256 = hashlib.file_digest(stream, "sha256").hexdigest()
-        return {"bytes": stream.tell(), "sha256": sha256}
-
-
 @dataclass
 class Runner:
     jobs: list[Job]
@@ -128,7 +120,6 @@ class Runner:
     uploads_lock: threading.Lock = field(default_factory=threading.Lock)
     uploads_kept_at: float = -math.inf
     uploads_kept: set[UploadRecord] = field(default_factory=set)
-    digest: Callable[[str, int, int], dict[str, Any]] = field(default_factory=lambda: functools.cache(_digest))
 
     def __post_init__(self) -> None:
         # Submissions raise throttling at once: the batch paces them, not client retries.
@@ -171,9 +162,8 @@ class Runner:
 
     def hashed(self, named: str) -> dict[str, Any]:
         """``{"path": named, "bytes", "sha256"}`` of a local input file."""
-        path = Path(named).expanduser()
-        stat = path.stat()
-        return {"path": named, **self.digest(str(path.resolve()), stat.st_size, stat.st_mtime_ns)}
+        sha256, size = file_sha256(str(Path(named).expanduser()))  # the upload's key reads it no more
+        return {"path": named, "bytes": size, "sha256": sha256}
 
     def sent_record(self, job: Job) -> dict[str, Any]:
         """What ``job`` is sent as, ``create()``'s defaults included, local input files hashed."""
