@@ -1,5 +1,6 @@
 """What hostile replies call for, around httpx's clients: event hooks that see the call's
-:class:`Exchange`, refuse compressed or oversized replies, and no cookies."""
+:class:`Exchange`, refuse compressed, oversized or too deeply nested
+replies, and no cookies."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .._core.effects import RefusedReply
+from .._core.replies import MAX_PARSED_DEPTH, NestingGauge
 
 #: Gateway replies are small JSON envelopes; anything this large is not one.
 MAX_API_REPLY_BYTES = 8 * 1024 * 1024
@@ -145,7 +147,7 @@ def _on_response(response: httpx.Response, *, api: bool) -> None:
             request=response.request,
         )
     deadline = current.deadline if current is not None else None
-    response.stream = _GuardedStream(response.stream, MAX_API_REPLY_BYTES if api else None, deadline)
+    response.stream = _GuardedStream(response.stream, api, deadline)
 
 
 def event_hooks(user: Mapping[str, Iterable[Callable[..., Any]]] | None, *, api: bool, asynchronous: bool) -> Any:
@@ -166,18 +168,21 @@ def _awaitable(hook: Callable[[Any], None]) -> Callable[[Any], Any]:
 
 
 class _GuardedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A reply body that stops at a size limit and at the call's deadline."""
+    """A reply body that stops at the call's deadline and, an API reply, at a size and a depth."""
 
-    def __init__(self, inner: Any, limit: int | None, deadline: float | None) -> None:
+    def __init__(self, inner: Any, api: bool, deadline: float | None) -> None:
         self._inner = inner
-        self._limit = limit
+        self._gauge = NestingGauge(MAX_PARSED_DEPTH) if api else None
         self._deadline = deadline
         self._seen = 0
 
     def _check(self, chunk: bytes) -> None:
         self._seen += len(chunk)
-        if self._limit is not None and self._seen > self._limit:
-            raise RefusedReply(f"the reply is larger than {self._limit} bytes: not an API reply; refused")
+        if self._gauge is not None:
+            if self._seen > MAX_API_REPLY_BYTES:
+                raise RefusedReply(f"the reply is larger than {MAX_API_REPLY_BYTES} bytes: not an API reply; refused")
+            if not self._gauge.feed(chunk):
+                raise RefusedReply(f"the reply nests deeper than {MAX_PARSED_DEPTH} levels: not an API reply; refused")
         if self._deadline is not None and time.monotonic() > self._deadline:
             raise httpx.ReadTimeout("the call's timeout passed while the reply was still arriving")
 

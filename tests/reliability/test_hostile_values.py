@@ -11,6 +11,7 @@ usable values, and ``ProgressDisplay`` never raises.
 from __future__ import annotations
 
 import contextlib
+import gc
 import io
 import json
 from collections.abc import Iterator
@@ -354,6 +355,45 @@ def test_a_result_nested_too_deep_is_a_typed_error(
     assert caught.value.task_id == "t1"
     with pytest.raises(speedpix.MalformedResponseError):
         _get(mode, client)
+
+
+def _recurse(levels: int) -> int:
+    return _recurse(levels - 1) + 1 if levels else 0
+
+
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("path", ["submit", "progress", "result", "sign"])
+def test_a_body_nested_thousands_deep_is_refused_unparsed(
+    mode: str, client: speedpix.Client, gateway: Any, png: Path, path: str
+) -> None:
+    """Parsed, it would take the stack to the interpreter's limit, where whatever ran
+    meanwhile would fail: here a garbage collection's callback that needs 200 frames."""
+    short_of_stack: list[str] = []
+
+    def collecting(phase: str, info: dict[str, int]) -> None:
+        try:
+            _recurse(200)
+        except RecursionError:
+            short_of_stack.append(phase)
+
+    deep_body = _body({"status": 10, "data": {"taskId": "t1", "uploadUrl": "x", "x": Deep(100_000, "1")}})
+    gateway[1].set(**{path: [deep_body]})
+    threshold = gc.get_threshold()
+    gc.set_threshold(10)  # a collection every few containers the parser makes
+    gc.callbacks.append(collecting)
+    try:
+        with pytest.raises(speedpix.MalformedResponseError, match="nests deeper than 256 levels") as caught:
+            if path == "sign":
+                drive(mode, lambda: client.files.create(png), lambda: client.files.async_create(png))
+            else:
+                _run(mode, client)
+    finally:
+        gc.callbacks.remove(collecting)
+        gc.set_threshold(*threshold)
+    assert short_of_stack == []
+    assert caught.value.request_id == "HOSTILE-1"
+    if path in ("progress", "result"):
+        assert caught.value.task_id == "t1"
 
 
 @pytest.mark.parametrize("mode", MODES)
