@@ -21,6 +21,10 @@ from .logging import logger
 from .mime import SNIFF_BYTES, content_type_for, extension_for, guess_from_name, is_media_type
 from .validate import check_header_values
 
+#: How deeply an input may nest. Workflow inputs are a few levels deep; the walk recurses
+#: per level, and stops here far from the interpreter's limit, where whatever ran
+#: meanwhile (a garbage collection's weakref callbacks) would fail.
+MAX_INPUT_DEPTH: Final = 128
 BASE64_LIMIT: Final = 1024 * 1024  # the official SDKs' cap for data URIs: 1 MB of file bytes
 _SPOOL_IN_MEMORY: Final = 8 * 1024 * 1024
 
@@ -200,11 +204,7 @@ def walk_inputs(value: Any, *, detect_file_paths: bool = True) -> InputPlan:
     if not isinstance(value, Mapping):
         raise InvalidInputError(f"input must be a dict of the workflow's inputs, got {type(value).__name__}")
     walk = _Walk(detect_file_paths)
-    try:
-        planned = walk.walk(value, [])
-    except RecursionError:
-        raise InvalidInputError("input is nested too deeply") from None
-    return InputPlan(value=planned, sources=[], pending=walk.pending)
+    return InputPlan(value=walk.walk(value, []), sources=[], pending=walk.pending)
 
 
 class _Walk:
@@ -244,6 +244,8 @@ class _Walk:
         if isinstance(access_url := getattr(item, "access_url", None), str):  # an uploaded speedpix File
             return access_url
         if isinstance(item, Mapping | list | tuple):
+            if len(path) >= MAX_INPUT_DEPTH:
+                raise InvalidInputError(f"input is nested too deeply: more than {MAX_INPUT_DEPTH} levels")
             if id(item) in self.active:
                 raise _fail(path, "the input contains itself (a cycle)")
             self.active.add(id(item))

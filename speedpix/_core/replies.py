@@ -51,12 +51,6 @@ def value_of(value: T | Unset | None) -> T | None:
 #: far from the interpreter's recursion limit.
 MAX_REPLY_DEPTH: Final = 64
 
-#: The JSON parser recurses once per level, so a body nested deeper than this is refused
-#: unread: parsed, thousands of levels take the stack to the interpreter's limit, where
-#: whatever runs meanwhile (a garbage collection's weakref callbacks, asyncio's among them)
-#: fails. Up to here a reply is parsed, and interpret() refuses it still naming its task.
-MAX_PARSED_DEPTH: Final = 4 * MAX_REPLY_DEPTH
-
 # The first instant datetime cannot show (year 10000), in milliseconds since the epoch.
 _TIMESTAMP_MS_LIMIT: Final = 253_402_300_800_000
 
@@ -156,43 +150,6 @@ def reply_depth(value: object, limit: int = MAX_REPLY_DEPTH) -> int:
             return deepest
         stack.extend((child, depth + 1) for child in children)
     return deepest
-
-
-_JSON_SYNTAX = re.compile(rb'[][{}"\\]')
-
-
-class NestingGauge:
-    """How deeply a JSON text nests, fed its chunks in order: no parse, no recursion."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit = limit
-        self.depth = 0
-        self._in_string = False
-        self._escaped = -1  # where the byte after a backslash is, in the next chunk's offsets
-
-    def feed(self, chunk: bytes) -> bool:
-        """False once the text so far nests deeper than ``limit``."""
-        escaped = self._escaped
-        for match in _JSON_SYNTAX.finditer(chunk):
-            at = match.start()
-            byte = chunk[at]
-            if at == escaped:
-                continue
-            if self._in_string:
-                if byte == 0x5C:  # backslash
-                    escaped = at + 1
-                elif byte == 0x22:  # quote
-                    self._in_string = False
-            elif byte == 0x22:
-                self._in_string = True
-            elif byte in b"[{":
-                self.depth += 1
-                if self.depth > self.limit:
-                    return False
-            elif byte in b"]}":
-                self.depth -= 1
-        self._escaped = escaped - len(chunk)
-        return True
 
 
 def _typed(types: type | tuple[type, ...], expected: str, value: Any, where: str) -> Any:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .._core.effects import RefusedReply
-from .._core.replies import MAX_PARSED_DEPTH, NestingGauge
+from .._core.jsontext import MAX_PARSED_DEPTH, NestingGauge
 
 #: Gateway replies are small JSON envelopes; anything this large is not one.
 MAX_API_REPLY_BYTES = 8 * 1024 * 1024

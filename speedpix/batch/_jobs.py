@@ -13,6 +13,7 @@ from typing import Any, Final, TextIO, cast
 
 from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
+from .._core import jsontext
 from .._core.errors import InvalidInputError
 from .._core.inputs import has_media_name, is_media_file_path
 from .._core.validate import identifier, request_options
@@ -193,7 +194,7 @@ def load_jobs(source: str | os.PathLike[str] | TextIO | Iterable[Any], *, detect
     seen: dict[str, int] = {}
     for number, item, where in _lines(source):
         try:
-            data = json.loads(item) if isinstance(item, str | bytes) else item
+            data = jsontext.loads(item) if isinstance(item, str | bytes) else item
         except ValueError as error:  # a JSONDecodeError's own message counts lines too: the column only
             detail = f"{error.msg} at column {error.colno}" if isinstance(error, json.JSONDecodeError) else error
             problems.append(f"{where} line {number}: not valid JSON ({detail})")

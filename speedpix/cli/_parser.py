@@ -12,6 +12,7 @@ from typing import Any, NamedTuple, cast
 
 from speedpix_api.api.predictions import ComfyPromptRequestOptions
 
+from .._core import jsontext
 from .._version import __version__
 from ._output import EXIT_CODES, UsageError
 
@@ -35,9 +36,11 @@ class _Parser(argparse.ArgumentParser):
 
 def _json_or_text(value: str) -> Any:
     try:
-        return json.loads(value)
-    except ValueError:
+        return jsontext.loads(value)
+    except json.JSONDecodeError:
         return value
+    except ValueError as error:  # JSON, but nested too deeply to read
+        raise UsageError(f"{value[:20]}…: JSON {error}") from None
 
 
 def parse_input(items: Sequence[str] | None) -> dict[str, Any]:

@@ -153,6 +153,13 @@ def test_a_json_error_names_one_line_and_its_column() -> None:
     assert "line 1" not in message and "char" not in message
 
 
+def test_a_line_nested_too_deeply_to_parse_is_reported_by_line() -> None:
+    deep = '{"id": "a", "workflow_id": "w", "input": {"x": ' + "[" * 100_000 + "]" * 100_000 + "}}"
+    with pytest.raises(BatchInputError) as caught:
+        load_jobs(['{"id": "b", "workflow_id": "w"}', deep])
+    assert "line 2: not valid JSON (nested deeper than 256 levels)" in str(caught.value)
+
+
 def test_a_duplicate_id_is_found_when_its_first_line_is_invalid() -> None:
     with pytest.raises(BatchInputError) as caught:
         load_jobs(['{"id": "a", "input": {}}', '{"id": "a", "workflow_id": "w"}'])

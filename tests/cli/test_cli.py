@@ -177,6 +177,8 @@ def test_usage_errors_exit_2(cli: CLI, emu: Emulator, tmp_path: Path) -> None:
     assert missing_file.returncode == 2 and "no such file" in missing_file.stderr
     bad_pair = cli("run", "echo-inputs", "-i", "novalue")
     assert bad_pair.returncode == 2 and "KEY=VALUE" in bad_pair.stderr
+    too_deep = cli("run", "echo-inputs", "-i", "x=" + "[" * 100_000)
+    assert too_deep.returncode == 2 and "JSON nested deeper than 256 levels" in too_deep.stderr
     bad_flag = cli("run", "echo-inputs", "--timeout", "soon")
     assert bad_flag.returncode == 2 and "--timeout" in bad_flag.stderr
     both = cli("run", "echo-inputs", "--alias", "main", "--version", "v1")

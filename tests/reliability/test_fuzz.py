@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 from collections.abc import Iterator
@@ -13,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from speedpix import InvalidInputError
-from speedpix._core.inputs import Slot, fill_slots, resolve_files, walk_inputs
+from speedpix._core.inputs import MAX_INPUT_DEPTH, Slot, fill_slots, resolve_files, walk_inputs
 from speedpix._core.signing import signature_headers
 from speedpix.testing import Emulator
 
@@ -98,6 +99,43 @@ def test_non_json_values_are_refused_with_their_place(case: tuple[dict[str, Any]
     # The message names where the bad value is (or its container, for bad keys).
     assert str(caught.value).startswith("input")
     assert "input" + "".join(path[:-1]) in str(caught.value)
+
+
+def _nested(levels: int) -> Any:
+    value: Any = "leaf"
+    for level in range(levels):  # the outermost a dict, as an input is
+        value = {"k": value} if (levels - level) % 2 else [value]
+    return value
+
+
+def _recurse(levels: int) -> int:
+    return _recurse(levels - 1) + 1 if levels else 0
+
+
+def test_nesting_is_refused_past_its_limit_far_from_the_stacks() -> None:
+    assert fill_slots(walk_inputs(_nested(MAX_INPUT_DEPTH)).value, []) == _nested(MAX_INPUT_DEPTH)
+    with pytest.raises(InvalidInputError, match=f"nested too deeply: more than {MAX_INPUT_DEPTH} levels"):
+        walk_inputs(_nested(MAX_INPUT_DEPTH + 1))
+    # However deep the input, the walk stops early: a garbage collection that runs during it
+    # still has the stack to call what it must (here, 300 frames deep).
+    short_of_stack: list[str] = []
+
+    def collecting(phase: str, info: dict[str, int]) -> None:
+        try:
+            _recurse(300)
+        except RecursionError:
+            short_of_stack.append(phase)
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(5)
+    gc.callbacks.append(collecting)
+    try:
+        with pytest.raises(InvalidInputError, match="nested too deeply"):
+            walk_inputs(_nested(100_000))
+    finally:
+        gc.callbacks.remove(collecting)
+        gc.set_threshold(*threshold)
+    assert short_of_stack == []
 
 
 @settings(max_examples=50, deadline=None)

@@ -13,7 +13,6 @@ from speedpix._core.effects import Call, CallOutcome
 from speedpix._core.errors import APIError
 from speedpix._core.replies import (
     MAX_REPLY_DEPTH,
-    NestingGauge,
     Reply,
     count,
     finite,
@@ -127,28 +126,6 @@ def test_reply_depth_counts_without_recursion() -> None:
     assert reply_depth(_nested(10)) == 10
     # Far beyond the recursion limit, and it stops counting past the limit.
     assert reply_depth(_nested(100_000), limit=MAX_REPLY_DEPTH) == MAX_REPLY_DEPTH + 1
-
-
-def _gauged(text: bytes, limit: int, chunk: int) -> tuple[bool, int]:
-    gauge = NestingGauge(limit)
-    within = all(gauge.feed(text[at : at + chunk]) for at in range(0, len(text), chunk))
-    return within, gauge.depth
-
-
-@pytest.mark.parametrize("chunk", [1, 2, 3, 7, 1000])
-def test_nesting_gauge_counts_structure_not_strings(chunk: int) -> None:
-    # Brackets inside strings, escaped quotes and backslashes, split anywhere between chunks.
-    text = json.dumps({"a": [1, {"b": '[[{{ \\" ]]', "c": ["\\", '"[', []]}]}).encode()
-    assert b'\\"' in text and b"\\\\" in text
-    assert _gauged(text, 5, chunk) == (True, 0)
-    assert _gauged(text, 4, chunk)[0] is False
-    assert _gauged(json.dumps(_nested(10)).encode(), 10, chunk) == (True, 0)
-
-
-def test_nesting_gauge_stops_at_the_limit_of_a_deep_text() -> None:
-    text = b'{"a": [' * 50_000
-    assert _gauged(text, 256, 8192) == (False, 257)
-    assert _gauged(b'"' + text + b'"', 256, 8192) == (True, 0)  # all of it one string
 
 
 # ------------------------------------------------------------ interpret
