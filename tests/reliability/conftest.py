@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+import contextlib
+import gc
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,6 +24,32 @@ def drive(mode: str, sync_fn: Callable[[], T], async_fn: Callable[[], Awaitable[
     if mode == "sync":
         return sync_fn()
     return asyncio.run(async_fn())  # type: ignore[arg-type]
+
+
+def _recurse(levels: int) -> int:
+    return _recurse(levels - 1) + 1 if levels else 0
+
+
+@contextlib.contextmanager
+def collections_short_of_stack(frames: int) -> Iterator[list[str]]:
+    """Garbage collections every few new containers, each calling a function ``frames``
+    deep as a weakref callback might; yields the list of those that hit the recursion limit."""
+    short: list[str] = []
+
+    def collecting(phase: str, info: dict[str, int]) -> None:
+        try:
+            _recurse(frames)
+        except RecursionError:
+            short.append(phase)
+
+    threshold = gc.get_threshold()
+    gc.set_threshold(10)
+    gc.callbacks.append(collecting)
+    try:
+        yield short
+    finally:
+        gc.callbacks.remove(collecting)
+        gc.set_threshold(*threshold)
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 from collections.abc import Iterator
@@ -17,6 +16,8 @@ from speedpix import InvalidInputError
 from speedpix._core.inputs import MAX_INPUT_DEPTH, Slot, fill_slots, resolve_files, walk_inputs
 from speedpix._core.signing import signature_headers
 from speedpix.testing import Emulator
+
+from .conftest import collections_short_of_stack
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -108,34 +109,15 @@ def _nested(levels: int) -> Any:
     return value
 
 
-def _recurse(levels: int) -> int:
-    return _recurse(levels - 1) + 1 if levels else 0
-
-
 def test_nesting_is_refused_past_its_limit_far_from_the_stacks() -> None:
     assert fill_slots(walk_inputs(_nested(MAX_INPUT_DEPTH)).value, []) == _nested(MAX_INPUT_DEPTH)
     with pytest.raises(InvalidInputError, match=f"nested too deeply: more than {MAX_INPUT_DEPTH} levels"):
         walk_inputs(_nested(MAX_INPUT_DEPTH + 1))
     # However deep the input, the walk stops early: a garbage collection that runs during it
     # still has the stack to call what it must (here, 300 frames deep).
-    short_of_stack: list[str] = []
-
-    def collecting(phase: str, info: dict[str, int]) -> None:
-        try:
-            _recurse(300)
-        except RecursionError:
-            short_of_stack.append(phase)
-
-    threshold = gc.get_threshold()
-    gc.set_threshold(5)
-    gc.callbacks.append(collecting)
-    try:
-        with pytest.raises(InvalidInputError, match="nested too deeply"):
-            walk_inputs(_nested(100_000))
-    finally:
-        gc.callbacks.remove(collecting)
-        gc.set_threshold(*threshold)
-    assert short_of_stack == []
+    with collections_short_of_stack(300) as short, pytest.raises(InvalidInputError, match="nested too deeply"):
+        walk_inputs(_nested(100_000))
+    assert short == []
 
 
 @settings(max_examples=50, deadline=None)

@@ -11,7 +11,6 @@ usable values, and ``ProgressDisplay`` never raises.
 from __future__ import annotations
 
 import contextlib
-import gc
 import io
 import json
 from collections.abc import Iterator
@@ -28,7 +27,7 @@ from speedpix._apps.saving import iter_output_files
 from speedpix.progress import ProgressDisplay
 
 from ..hostile._server import HostileServer, Reply, Request
-from .conftest import FAST, drive
+from .conftest import FAST, collections_short_of_stack, drive
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -357,10 +356,6 @@ def test_a_result_nested_too_deep_is_a_typed_error(
         _get(mode, client)
 
 
-def _recurse(levels: int) -> int:
-    return _recurse(levels - 1) + 1 if levels else 0
-
-
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("path", ["submit", "progress", "result", "sign"])
 def test_a_body_nested_thousands_deep_is_refused_unparsed(
@@ -368,29 +363,17 @@ def test_a_body_nested_thousands_deep_is_refused_unparsed(
 ) -> None:
     """Parsed, it would take the stack to the interpreter's limit, where whatever ran
     meanwhile would fail: here a garbage collection's callback that needs 200 frames."""
-    short_of_stack: list[str] = []
-
-    def collecting(phase: str, info: dict[str, int]) -> None:
-        try:
-            _recurse(200)
-        except RecursionError:
-            short_of_stack.append(phase)
-
     deep_body = _body({"status": 10, "data": {"taskId": "t1", "uploadUrl": "x", "x": Deep(100_000, "1")}})
     gateway[1].set(**{path: [deep_body]})
-    threshold = gc.get_threshold()
-    gc.set_threshold(10)  # a collection every few containers the parser makes
-    gc.callbacks.append(collecting)
-    try:
-        with pytest.raises(speedpix.MalformedResponseError, match="nests deeper than 256 levels") as caught:
-            if path == "sign":
-                drive(mode, lambda: client.files.create(png), lambda: client.files.async_create(png))
-            else:
-                _run(mode, client)
-    finally:
-        gc.callbacks.remove(collecting)
-        gc.set_threshold(*threshold)
-    assert short_of_stack == []
+    with (
+        collections_short_of_stack(200) as short,
+        pytest.raises(speedpix.MalformedResponseError, match="nests deeper than 256 levels") as caught,
+    ):
+        if path == "sign":
+            drive(mode, lambda: client.files.create(png), lambda: client.files.async_create(png))
+        else:
+            _run(mode, client)
+    assert short == []
     assert caught.value.request_id == "HOSTILE-1"
     if path in ("progress", "result"):
         assert caught.value.task_id == "t1"
