@@ -25,7 +25,8 @@ T = TypeVar("T")
 # What a storage request that got no usable reply raises: handed to the flow as an outcome.
 TRANSFER_FAILURES = (httpx.HTTPError, httpx.StreamError, httpx.InvalidURL, UnicodeError)
 
-# What the generated parsers raise on a body they cannot read (RecursionError: JSON nested too deep).
+# What the generated parsers raise on a body they cannot read (RecursionError: a body within
+# MAX_PARSED_DEPTH, parsed by a caller whose own stack is already deep).
 _PARSE_ERRORS = (ValueError, TypeError, KeyError, AttributeError, RecursionError)
 
 

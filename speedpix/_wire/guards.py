@@ -168,7 +168,7 @@ def _awaitable(hook: Callable[[Any], None]) -> Callable[[Any], Any]:
 
 
 class _GuardedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
-    """A reply body that stops at the call's deadline and, an API reply, at a size and a depth."""
+    """A reply body that stops at the call's deadline; an API reply also at a size and a depth."""
 
     def __init__(self, inner: Any, api: bool, deadline: float | None) -> None:
         self._inner = inner
